@@ -1,0 +1,97 @@
+"""The Hydra boundary: turn a DictConfig into typed settings, check configs before jobs start,
+run a job with failure isolation, and aggregate when a sweep ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from .config import RunSettings, parse_settings
+from .errors import UserError
+
+log = logging.getLogger("al_bench")
+
+__all__ = ["ConfigCheckError", "settings_from", "run_job", "CheckConfig", "AggregateAfterSweep"]
+
+
+class ConfigCheckError(CompactHydraException):
+    """Printed by Hydra as its message alone (no traceback), exit code 1."""
+
+
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without Hydra's own node, as plain Python values."""
+    try:
+        d = {k: OmegaConf.to_container(v, resolve=True, throw_on_missing=True) if OmegaConf.is_config(v) else v
+             for k, v in cfg.items() if k != "hydra"}
+    except Exception as exc:  # e.g. a required value (???) left unset, a broken interpolation
+        key = getattr(exc, "full_key", None)
+        msg = str(exc).splitlines()[0]
+        raise ConfigCheckError(f"{key}: {msg}" if key else msg) from None
+    return d
+
+
+def settings_from(cfg: DictConfig) -> tuple[RunSettings, dict[str, Any]]:
+    d = plain_config(cfg)
+    try:
+        return parse_settings(d), d
+    except UserError as exc:
+        raise ConfigCheckError(str(exc)) from None
+
+
+def _show_progress() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def run_job(cfg: DictConfig) -> str:
+    """Run one job. In a sweep a failed job is recorded (status.json) and the sweep goes on."""
+    from .run import run
+
+    settings, plain = settings_from(cfg)
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        run(settings, run_dir, plain, progress=_show_progress())
+    except Exception as exc:
+        if hc.mode != RunMode.MULTIRUN:
+            if isinstance(exc, UserError):
+                raise ConfigCheckError(str(exc)) from None
+            raise
+        log.error("run failed (%s): %s: %s; traceback in %s", run_dir, type(exc).__name__, exc,
+                  run_dir / "status.json")
+        return "failed"
+    return "ok"
+
+
+class CheckConfig(Callback):
+    """Single runs: check the whole config before Hydra makes the run folder.
+
+    Hydra turns exceptions raised in callbacks into warnings, so a bad config exits here.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            settings_from(config)
+        except ConfigCheckError as exc:
+            print(f"al_bench: bad config: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+
+class AggregateAfterSweep(Callback):
+    """Sweeps: aggregate every run under ``paths.outputs_dir``; exit non-zero if any run failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from .aggregate import aggregate
+
+        report = aggregate(Path(config.paths.outputs_dir))
+        print(report.summary(), flush=True)
+        if report.problems:
+            sys.exit(1)

@@ -1,0 +1,241 @@
+"""The simulated active-learning loop. It never names a strategy.
+
+One run walks one nested trajectory through every budget point: the labeled set only grows,
+so the 50 % set contains the 25 % set and no prefix is ever recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Split
+from .errors import UserError
+from .model import HeadSettings, LinearHead, expected_calibration_error, fit_temperature
+from .rng import stream, torch_seed
+from .strategies import PoolView, select_batch
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BudgetPlan", "plan_budget", "LoopSettings", "LoopResult", "run_loop"]
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """Budget points as labeled counts, with the fractions they came from."""
+
+    fractions: tuple[float, ...]  # as configured, increasing, each in (0, 1]
+    points: tuple[int, ...]  # n_labeled at each budget point, strictly increasing
+    initial: int
+    batch_size: int
+    pool_size: int
+
+    @property
+    def n_rounds(self) -> int:
+        """Purchase rounds the plan takes (the last batch before each point is cut to fit)."""
+        rounds, have = 0, self.initial
+        for target in self.points:
+            if target > have:
+                rounds += -(-(target - have) // self.batch_size)
+                have = target
+        return rounds
+
+
+def _count(value: float | int, pool_size: int, key: str) -> int:
+    """An int ≥ 1 is a count; a float in (0, 1) is a fraction of the pool."""
+    if isinstance(value, float) and 0 < value < 1:
+        return max(1, int(round(value * pool_size)))
+    if float(value) == int(value) and int(value) >= 1:
+        return int(value)
+    raise UserError(f"{key}={value!r}: give a count >= 1 or a fraction of the pool in (0, 1)")
+
+
+def plan_budget(pool_size: int, fractions, initial: float | int, batch_size: float | int) -> BudgetPlan:
+    fr = tuple(float(f) for f in fractions)
+    if not fr:
+        raise UserError("budget.fractions is empty; give increasing fractions of the pool in (0, 1]")
+    if any(not 0 < f <= 1 for f in fr) or any(b <= a for a, b in zip(fr, fr[1:])):
+        raise UserError(f"budget.fractions={list(fr)}: must be strictly increasing, each in (0, 1]")
+    points = tuple(max(1, int(round(f * pool_size))) for f in fr)
+    if any(b <= a for a, b in zip(points, points[1:])):
+        raise UserError(
+            f"budget.fractions={list(fr)} give labeled counts {list(points)} on a pool of {pool_size}: "
+            "two points coincide; use fewer or wider-spaced fractions"
+        )
+    n0 = _count(initial, pool_size, "budget.initial")
+    bs = _count(batch_size, pool_size, "budget.batch_size")
+    if n0 > points[0]:
+        raise UserError(
+            f"budget.initial={n0} exceeds the first budget point ({points[0]} = {fr[0]:g} of a pool of "
+            f"{pool_size}); lower budget.initial or raise budget.fractions[0]"
+        )
+    if bs > pool_size:
+        raise UserError(f"budget.batch_size={bs} is larger than the pool ({pool_size})")
+    return BudgetPlan(fr, points, n0, bs, pool_size)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    strategy: str
+    seed: int
+    random_fraction: float = 0.0
+    params: dict | None = None
+    head: HeadSettings = HeadSettings()
+    temperature_scaling: bool = True
+    ece_bins: int = 15
+    progress: bool = False
+
+
+@dataclass
+class LoopResult:
+    curve: list[dict]  # one row per budget point
+    selected: list[dict]  # one row per labeled item, in purchase order
+    full_pool_accuracy: float
+
+
+class _Head:
+    """The head for the current labeled set, fitted (and calibrated) at most once per set."""
+
+    def __init__(self, x_pool, y_pool, x_cal, y_cal, n_classes, s: LoopSettings) -> None:
+        self.x_pool, self.y_pool, self.x_cal, self.y_cal = x_pool, y_pool, x_cal, y_cal
+        self.n_classes, self.s = n_classes, s
+        self.labeled: np.ndarray | None = None
+        self.key: bytes | None = None
+        self.head: LinearHead | None = None
+        self.fit_seconds = 0.0
+        self.calibration_seconds = 0.0
+        self.mc_calls = 0
+
+    def update(self, labeled: np.ndarray) -> None:
+        self.labeled = np.sort(labeled)
+
+    def current(self) -> LinearHead:
+        key = self.labeled.tobytes()
+        if key != self.key:
+            t0 = time.perf_counter()
+            head = LinearHead(self.x_pool.shape[1], self.n_classes, self.s.head, torch_seed(self.s.seed, "head"))
+            head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
+            t1 = time.perf_counter()
+            if self.s.temperature_scaling and len(self.y_cal):
+                head.temperature = fit_temperature(head.logits(self.x_cal), self.y_cal)
+            self.fit_seconds += t1 - t0
+            self.calibration_seconds += time.perf_counter() - t1
+            self.head, self.key = head, key
+        return self.head
+
+    # ModelAccess, for strategies
+    def probs(self, positions: np.ndarray) -> np.ndarray:
+        return self.current().predict_proba(self.x_pool[positions])
+
+    def mc_probs(self, positions: np.ndarray, k: int) -> np.ndarray:
+        self.mc_calls += 1
+        seed = torch_seed(self.s.seed, "mc", len(self.labeled), self.mc_calls)
+        return self.current().sample_proba(self.x_pool[positions], k, seed)
+
+    def gradient_factors(self, positions: np.ndarray):
+        return self.current().gradient_factors(self.x_pool[positions])
+
+    def model_seconds(self) -> float:
+        return self.fit_seconds + self.calibration_seconds
+
+
+def _evaluate(head: LinearHead, x_test, y_test, bins: int) -> dict:
+    probs = head.predict_proba(x_test)
+    t = head.temperature
+    head.temperature = 1.0
+    raw = head.predict_proba(x_test)
+    head.temperature = t
+    return {
+        "accuracy": float((probs.argmax(axis=1) == y_test).mean()),
+        "ece": expected_calibration_error(probs, y_test, bins),
+        "ece_uncalibrated": expected_calibration_error(raw, y_test, bins),
+        "temperature": float(t),
+    }
+
+
+def run_loop(
+    features: np.ndarray,
+    labels: np.ndarray,
+    split: Split,
+    class_names: tuple[str, ...],
+    plan: BudgetPlan,
+    initial: np.ndarray,
+    s: LoopSettings,
+) -> LoopResult:
+    """Simulate labeling ``plan`` on ``split.pool``: buy batches, refit, evaluate at each point.
+
+    ``initial`` holds pool positions of the initial labeled set (the same for every strategy at
+    a seed). Returns the curve rows, the purchase log and the full-pool accuracy.
+    """
+    from tqdm.auto import tqdm
+
+    x_pool, y_pool = features[split.pool], labels[split.pool]
+    x_test, y_test = features[split.test], labels[split.test]
+    n_classes = len(class_names)
+    head = _Head(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes, s)
+
+    labeled = list(np.asarray(initial, np.int64))
+    is_labeled = np.zeros(len(y_pool), bool)
+    is_labeled[labeled] = True
+    selected = [_sel_row(p, 0, "initial", split, y_pool) for p in labeled]
+    missing = sorted(set(range(n_classes)) - set(y_pool[labeled].tolist()))
+    if missing:
+        log.warning("initial labeled set (%d items) has no example of class(es) %s", len(labeled),
+                    [class_names[c] for c in missing])
+
+    curve: list[dict] = []
+    rnd = 0
+    sel_seconds = 0.0
+    bar = tqdm(total=plan.n_rounds, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
+    for fraction, target in zip(plan.fractions, plan.points):
+        while len(labeled) < target:
+            n = min(plan.batch_size, target - len(labeled))
+            lab = np.asarray(labeled, np.int64)
+            head.update(lab)
+            view = PoolView(x_pool, lab, np.flatnonzero(~is_labeled), n_classes, rnd, head)
+            t0, m0 = time.perf_counter(), head.model_seconds()
+            picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd), s.random_fraction, s.params)
+            sel_seconds += time.perf_counter() - t0 - (head.model_seconds() - m0)
+            rnd += 1
+            for p, own in zip(picks.tolist(), by_strategy.tolist()):
+                selected.append(_sel_row(p, rnd, "strategy" if own else "random", split, y_pool))
+            labeled.extend(picks.tolist())
+            is_labeled[picks] = True
+            bar.update(1)
+        head.update(np.asarray(labeled, np.int64))
+        t0 = time.perf_counter()
+        metrics = _evaluate(head.current(), x_test, y_test, s.ece_bins)
+        eval_seconds = time.perf_counter() - t0
+        counts = np.bincount(y_pool[labeled], minlength=n_classes)
+        row = {
+            "budget": fraction,
+            "n_labeled": len(labeled),
+            "fraction": len(labeled) / len(y_pool),
+            "rounds": rnd,
+            **metrics,
+            "selection_seconds": sel_seconds,
+            "train_seconds": head.fit_seconds,
+            "calibration_seconds": head.calibration_seconds,
+            "eval_seconds": eval_seconds,
+            **{f"labeled_{name}": int(c) for name, c in zip(class_names, counts)},
+        }
+        curve.append(row)
+        log.info("%s seed=%d budget=%.3g n_labeled=%d accuracy=%.4f ece=%.4f (uncalibrated %.4f) T=%.2f",
+                 s.strategy, s.seed, fraction, len(labeled), metrics["accuracy"], metrics["ece"],
+                 metrics["ece_uncalibrated"], metrics["temperature"])
+    bar.close()
+
+    # the reference every curve is read against: the same head trained on the whole pool
+    head.update(np.arange(len(y_pool)))
+    full = _evaluate(head.current(), x_test, y_test, s.ece_bins)["accuracy"]
+    for row in curve:
+        row["full_pool_accuracy"] = full
+    return LoopResult(curve, selected, full)
+
+
+def _sel_row(pos: int, rnd: int, source: str, split: Split, y_pool: np.ndarray) -> dict:
+    return {"round": rnd, "pool_position": int(pos), "index": int(split.pool[pos]), "label": int(y_pool[pos]),
+            "source": source}

@@ -1,0 +1,167 @@
+"""The classification head on frozen embeddings, and its calibration.
+
+The head offers capabilities that strategies ask for — calibrated probabilities, MC-dropout
+samples, last-layer gradient factors — so the loop never needs to know which strategy runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["LinearHead", "HeadSettings", "fit_temperature", "expected_calibration_error", "nll"]
+
+
+@dataclass(frozen=True)
+class HeadSettings:
+    """Training settings of the linear head (see conf/model/linear.yaml)."""
+
+    dropout: float = 0.1  # input dropout rate, in training and in MC sampling
+    lr: float = 0.05  # Adam learning rate
+    weight_decay: float = 1e-2  # L2 penalty on the weights (not the bias)
+    steps: int = 300  # optimizer steps per fit (fixed, so cost does not grow with rounds)
+    batch_size: int = 512  # minibatch size; smaller labeled sets train full-batch
+
+
+class LinearHead:
+    """Softmax regression with input dropout, trained from zero weights with Adam.
+
+    Deterministic for a given ``seed`` and training set: zero initialisation, and every random
+    draw (minibatches, dropout masks) comes from a private ``torch.Generator``.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, settings: HeadSettings, seed: int) -> None:
+        self.d, self.c = int(n_features), int(n_classes)
+        self.s = settings
+        self.seed = int(seed)
+        self.weight = torch.zeros(self.c, self.d)
+        self.bias = torch.zeros(self.c)
+        self.temperature = 1.0
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "LinearHead":
+        """Fit on features (n, d) and labels (n,), starting again from zero weights."""
+        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+        g = torch.Generator().manual_seed(self.seed)
+        w = torch.zeros(self.c, self.d, requires_grad=True)
+        b = torch.zeros(self.c, requires_grad=True)
+        opt = torch.optim.Adam([w, b], lr=self.s.lr)
+        # cosine decay to 0: the last iterate settles despite dropout and minibatch noise
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.s.steps)
+        n, keep = len(yt), 1.0 - self.s.dropout
+        bs = min(self.s.batch_size, n)
+        order, pos = torch.randperm(n, generator=g), 0
+        for _ in range(self.s.steps):
+            if bs == n:
+                xb, yb = xt, yt
+            else:
+                if pos + bs > n:
+                    order, pos = torch.randperm(n, generator=g), 0
+                idx = order[pos : pos + bs]
+                pos += bs
+                xb, yb = xt[idx], yt[idx]
+            if self.s.dropout > 0:
+                xb = xb * (torch.rand(xb.shape, generator=g) < keep) / keep
+            loss = torch.nn.functional.cross_entropy(xb @ w.T + b, yb) + 0.5 * self.s.weight_decay * (w * w).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        self.weight, self.bias = w.detach(), b.detach()
+        self.temperature = 1.0
+        return self
+
+    # -- outputs ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Deterministic logits (dropout off, no temperature). (N, d) → (N, C) float64."""
+        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        return (xt @ self.weight.T + self.bias).double().numpy()
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Temperature-scaled class probabilities. (N, d) → (N, C) float64."""
+        return softmax(self.logits(x) / self.temperature)
+
+    @torch.inference_mode()
+    def sample_proba(self, x: np.ndarray, k: int, seed: int, chunk: int = 65536) -> np.ndarray:
+        """MC-dropout samples: (N, d) → (K, N, C) float32, temperature-scaled.
+
+        Each pass draws one input-dropout mask shared by all points ("consistent" MC dropout:
+        one posterior sample of the head per pass, so pass k is a single matrix product with
+        the masked weight matrix). Rows are processed in chunks to bound memory.
+        """
+        g = torch.Generator().manual_seed(int(seed))
+        keep = 1.0 - self.s.dropout
+        masks = (torch.rand(k, self.d, generator=g) < keep).float() / keep if self.s.dropout > 0 else torch.ones(k, self.d)
+        wk = self.weight[None, :, :] * masks[:, None, :]  # (K, C, d)
+        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        out = torch.empty(k, len(xt), self.c)
+        for s in range(0, len(xt), chunk):
+            logits = torch.einsum("nd,kcd->knc", xt[s : s + chunk], wk) + self.bias
+            out[:, s : s + chunk] = torch.softmax(logits / self.temperature, dim=-1)
+        return out.numpy()
+
+    def gradient_factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Factors of the last-layer gradient embedding with the predicted label as target.
+
+        Returns ``a`` (N, C) = p − onehot(ŷ) and ``xb`` (N, d+1) = [x, 1] (the bias input), so the
+        gradient of the loss w.r.t. [W, b] for item i is the outer product a_i ⊗ xb_i.
+        """
+        p = self.predict_proba(x)
+        a = p.copy()
+        a[np.arange(len(p)), p.argmax(axis=1)] -= 1.0
+        xb = np.concatenate([np.asarray(x, np.float64), np.ones((len(x), 1))], axis=1)
+        return a, xb
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of labels ``y`` under softmax(logits / T)."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
+    """The temperature T in [lo, hi] that minimises NLL on held-out (logits, labels).
+
+    NLL is unimodal in log T, so a golden-section search finds it deterministically.
+    """
+    if len(y) == 0:
+        return 1.0
+    a, b = np.log(lo), np.log(hi)
+    invphi = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - invphi * (b - a), a + invphi * (b - a)
+    fc, fd = nll(logits, y, np.exp(c)), nll(logits, y, np.exp(d))
+    for _ in range(60):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - invphi * (b - a)
+            fc = nll(logits, y, np.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + invphi * (b - a)
+            fd = nll(logits, y, np.exp(d))
+    return float(np.exp((a + b) / 2.0))
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
+    """ECE with ``n_bins`` equal-width confidence bins: Σ_b (|b|/N)·|acc_b − conf_b|."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        m = bins == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)

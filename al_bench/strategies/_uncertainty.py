@@ -1,0 +1,14 @@
+"""Shared body of the top-k uncertainty strategies."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..selectors import top_k
+
+
+def pick_most_uncertain(view, n: int, rng: np.random.Generator, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The ``n`` unlabeled positions with the highest ``score(probs)``; ties broken by ``rng``."""
+    return view.unlabeled[top_k(score(view.probs()), n, rng)]

@@ -1,0 +1,60 @@
+"""Hydra's basic sweeper, plus: every job's config is checked before any job runs or any file
+is written, and the sweep's expected run folders are recorded for aggregation.
+
+Hydra composes each job's config before launching (an unknown key or group option fails
+early), but al_bench's value checks (non-increasing budget.fractions, an unknown strategy
+parameter, ...) run inside the job. This sweeper runs them for every job up front, so a typo
+in the tenth job of a sweep does not surface after nine jobs have run. The list of expected
+run folders (``<outputs_dir>/sweeps/<time>.txt``) lets aggregation name runs that never ran.
+"""
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+
+@dataclass
+class AlBenchSweeperConf:
+    _target_: str = "hydra_plugins.al_bench_sweeper.al_bench_sweeper.AlBenchSweeper"
+    max_batch_size: Optional[int] = None
+    params: Optional[Dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="al_bench", node=AlBenchSweeperConf, provider="al_bench")
+
+
+class AlBenchSweeper(BasicSweeper):
+    def sweep(self, arguments: List[str]) -> Any:
+        params = self._parse_config() + list(arguments)
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        jobs = [job for batch in self.split_arguments(parser.parse_overrides(params), None) for job in batch]
+        self._check_and_record(jobs)
+        return super().sweep(arguments)
+
+    def _check_and_record(self, jobs: Sequence[Sequence[str]]) -> None:
+        from al_bench.hydra_callbacks import ConfigCheckError, settings_from
+
+        problems: Dict[str, List[str]] = {}
+        run_dirs, outputs_dir = [], None
+        for overrides in jobs:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            try:
+                settings_from(cfg)
+            except ConfigCheckError as exc:
+                problems.setdefault(str(exc), []).append(" ".join(overrides))
+                continue
+            run_dirs.append(str(Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)))
+            outputs_dir = Path(cfg.paths.outputs_dir)
+        if problems:
+            lines = [f"{msg}  (in {len(bad)} of {len(jobs)} jobs, e.g. {bad[0]})" for msg, bad in problems.items()]
+            raise ConfigCheckError("no job was started:\n" + "\n".join(lines))
+        if outputs_dir is not None:
+            from al_bench.results import atomic_write_text
+
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            atomic_write_text(outputs_dir / "sweeps" / f"{stamp}.txt", "\n".join(run_dirs) + "\n")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make .venv/ with al_bench installed (editable, with dev extras). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# torch and torchvision must come from the same release pair; a CPU-only torch wheel
+# cannot be paired with torchvision, so both are installed together from the registry.
+TORCH_SPEC="${AL_BENCH_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.2}"
+PY="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+else
+  echo "setup: .venv exists, reusing it"
+fi
+VPY=.venv/bin/python
+
+if $VPY - "$TORCH_SPEC" <<'PYEOF' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+want = dict(s.split("==") for s in sys.argv[1].split())
+have = {name: version(name).split("+")[0] for name in want}
+sys.exit(0 if have == want else 1)
+PYEOF
+  echo "setup: $TORCH_SPEC already installed"
+else
+  echo "setup: installing $TORCH_SPEC (large download the first time)"
+  $VPY -m pip install --quiet --upgrade pip
+  # shellcheck disable=SC2086
+  $VPY -m pip install --quiet $TORCH_SPEC
+fi
+
+echo "setup: installing al_bench (editable) with dev extras"
+# shellcheck disable=SC2086
+$VPY -m pip install --quiet -e ".[dev]" $TORCH_SPEC
+
+$VPY - <<'PYEOF'
+import torch, torchvision, faiss, hydra, al_bench
+print(f"setup: done. al_bench {al_bench.__version__}, torch {torch.__version__}, "
+      f"torchvision {torchvision.__version__}, faiss {faiss.__version__}, hydra {hydra.__version__}")
+PYEOF
+echo "setup: next: .venv/bin/python -m al_bench -m experiment=smoke   (tests: .venv/bin/python -m pytest)"
