@@ -96,7 +96,7 @@ class LoopResult:
     full_pool_accuracy: float
 
 
-class _Head:
+class HeadCache:
     """The head for the current labeled set, fitted (and calibrated) at most once per set."""
 
     def __init__(self, x_pool, y_pool, x_cal, y_cal, n_classes, s: LoopSettings) -> None:
@@ -175,7 +175,7 @@ def run_loop(
     x_pool, y_pool = features[split.pool], labels[split.pool]
     x_test, y_test = features[split.test], labels[split.test]
     n_classes = len(class_names)
-    head = _Head(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes, s)
+    head = HeadCache(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes, s)
 
     labeled = list(np.asarray(initial, np.int64))
     is_labeled = np.zeros(len(y_pool), bool)

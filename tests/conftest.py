@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from al_bench.data import make_split
+from al_bench.loop import HeadCache, LoopSettings
+
+
+@pytest.fixture
+def blobs():
+    """Three Gaussian classes in 8-D, 300 items: (features float32, labels int64)."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 3, size=(3, 8))
+    y = rng.permutation(np.repeat(np.arange(3), 100))
+    x = (centers[y] + rng.normal(size=(300, 8))).astype(np.float32)
+    return x, y
+
+
+@pytest.fixture
+def head_cache(blobs):
+    """A real head cache over the blobs' pool, with 15 items labeled."""
+    x, y = blobs
+    split = make_split(y, seed=0, test_fraction=0.2, calibration_fraction=0.1)
+    cache = HeadCache(x[split.pool], y[split.pool], x[split.calibration], y[split.calibration], 3,
+                      LoopSettings(strategy="random", seed=0))
+    labeled = np.arange(0, 150, 10)
+    cache.update(labeled)
+    return cache, x[split.pool], labeled

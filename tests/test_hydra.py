@@ -1,0 +1,95 @@
+"""The real entry point: Hydra composition, config checks, a multirun and its aggregation."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from al_bench.config import parse_settings
+from al_bench.hydra_callbacks import plain_config
+from al_bench.strategies import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+
+
+def _compose(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_default_config_composes_to_valid_settings():
+    s = parse_settings(plain_config(_compose()))
+    assert s.dataset.name == "digits" and s.strategy.name == "random" and s.budget.name == "standard"
+    assert s.budget.fractions == (0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
+
+
+def test_smoke_experiment_sweeps_every_registered_strategy():
+    cfg = _compose("experiment=smoke")
+    params = cfg.hydra.sweeper.params
+    assert params.strategy == "glob(*)" and params.seed == "0,1"
+    assert sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml")) == sorted(REGISTRY)
+    assert cfg.budget.name == "smoke"
+
+
+def _main(*args, cwd):
+    env = {**os.environ, "CI": "1"}
+    return subprocess.run([sys.executable, "-m", "al_bench", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("budget.fractoins=[0.1]", "fractoins"),
+        ("strategy=entrpy", "entrpy"),
+        ("budget.fractions=[0.5,0.2]", "strictly increasing"),
+        ("seed=abc", "seed"),
+        ("strategy.params.k=3", "k"),
+    ],
+)
+def test_bad_config_fails_before_any_job_and_writes_nothing(tmp_path, override, message):
+    out = tmp_path / "out"
+    r = _main("-m", "strategy=random,entropy", override, f"paths.outputs_dir={out}", cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (out / "runs").exists()
+    single = _main(override, f"paths.outputs_dir={out}", cwd=tmp_path)
+    assert single.returncode != 0 and message in single.stderr
+    assert not (out / "runs").exists()
+
+
+def test_multirun_then_aggregate(tmp_path):
+    out = tmp_path / "out"
+    r = _main("-m", "experiment=smoke", "strategy=random,entropy", "seed=0,1",
+              "budget.fractions=[0.05,0.1]", "model.steps=40", f"paths.outputs_dir={out}",
+              f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = sorted(p.parent.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("curve.csv"))
+    assert runs == [f"digits/pixels/linear/smoke/{s}/seed{k}" for s in ("entropy", "random") for k in (0, 1)]
+    gains = pd.read_csv(out / "tables" / "budget_gains.csv")
+    assert set(gains["strategy"]) == {"random", "entropy"} and set(gains["n_seeds"]) == {2}
+    results = pd.read_csv(out / "tables" / "results.csv")
+    assert len(results) == 2 * 2 * 2
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 10_000
+    assert (out / "runs" / "digits/pixels/linear/smoke/entropy/seed1/selected.csv").is_file()
+    assert "aggregate: 4 finished run(s)" in r.stdout
+
+
+@pytest.mark.slow
+def test_smoke_experiment_as_a_newcomer_runs_it(tmp_path):
+    """The README's main command, unchanged but for where it writes: every strategy × 2 seeds."""
+    out = tmp_path / "out"
+    r = _main("-m", "experiment=smoke", f"paths.outputs_dir={out}", f"paths.data_dir={tmp_path / 'data'}",
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    gains = pd.read_csv(out / "tables" / "budget_gains.csv")
+    assert set(gains["strategy"]) == set(REGISTRY)
+    assert set(gains["n_seeds"]) == {2} and set(gains["budget"]) == {0.05, 0.1, 0.2}
+    status = pd.read_csv(out / "tables" / "run_status.csv")
+    assert len(status) == 2 * len(REGISTRY) and set(status["status"]) == {"ok"}
