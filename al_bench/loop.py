@@ -107,7 +107,6 @@ class HeadCache:
         self.head: LinearHead | None = None
         self.fit_seconds = 0.0
         self.calibration_seconds = 0.0
-        self.mc_calls = 0
 
     def update(self, labeled: np.ndarray) -> None:
         self.labeled = np.sort(labeled)
@@ -130,9 +129,7 @@ class HeadCache:
     def probs(self, positions: np.ndarray) -> np.ndarray:
         return self.current().predict_proba(self.x_pool[positions])
 
-    def mc_probs(self, positions: np.ndarray, k: int) -> np.ndarray:
-        self.mc_calls += 1
-        seed = torch_seed(self.s.seed, "mc", len(self.labeled), self.mc_calls)
+    def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
         return self.current().sample_proba(self.x_pool[positions], k, seed)
 
     def gradient_factors(self, positions: np.ndarray):

@@ -27,7 +27,7 @@ class ModelAccess(Protocol):
 
     def probs(self, positions: np.ndarray) -> np.ndarray: ...  # (n, C), temperature-scaled
 
-    def mc_probs(self, positions: np.ndarray, k: int) -> np.ndarray: ...  # (K, n, C)
+    def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (K, n, C)
 
     def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -62,9 +62,13 @@ class PoolView:
         """Calibrated class probabilities of the unlabeled items. (U, C)"""
         return self._need_model().probs(self.unlabeled)
 
-    def mc_probs(self, k: int) -> np.ndarray:
-        """K MC-dropout samples of class probabilities of the unlabeled items. (K, U, C)"""
-        return self._need_model().mc_probs(self.unlabeled, k)
+    def mc_probs(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """K MC-dropout samples of class probabilities of the unlabeled items. (K, U, C)
+
+        The dropout masks are drawn from a seed taken from ``rng``, so the samples are as
+        reproducible as every other random choice of the strategy.
+        """
+        return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
 
     def gradient_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i."""

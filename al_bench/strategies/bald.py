@@ -1,0 +1,25 @@
+"""``bald``: MC-dropout BALD (Houlsby et al. 2011; Gal et al. 2017), top-k by mutual information.
+
+The head is sampled ``k`` times with dropout on. By default each pass draws one dropout mask
+shared by every point ("consistent" MC dropout: pass k is one posterior sample of the head,
+so all points are scored under the same K models and a pass is one matrix product). The
+per-point alternative — a fresh mask for every point in every pass — treats each point's K
+samples as independent; it costs K·N masks and makes scores of different points incomparable
+draws, which is why it is not used here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import scores
+from ..selectors import top_k
+from . import PoolView, register
+
+
+@register("bald")
+def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> np.ndarray:
+    """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes."""
+    if int(k) < 2:
+        raise ValueError(f"bald needs k >= 2 MC-dropout passes, got {k}")
+    return view.unlabeled[top_k(scores.bald(view.mc_probs(int(k), rng)), n, rng)]

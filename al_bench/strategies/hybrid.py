@@ -1,0 +1,32 @@
+"""``hybrid`` ("BADGE-lite"): an entropy shortlist, then k-center on embeddings.
+
+Shortlist the ``shortlist_factor`` × n most uncertain unlabeled points by entropy, then pick n
+of them by greedy k-center in embedding space, seeded by the labeled set: uncertain, but not
+redundant. In the first ``cold_rounds`` rounds the head has seen too few labels for its
+uncertainty to mean much, so the pick is k-center over all unlabeled points (embeddings only).
+The share of each batch drawn at random is ``strategy.random_fraction`` (0.1 in its YAML).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import scores
+from ..selectors import kcenter_greedy, top_k
+from . import PoolView, register
+
+
+@register("hybrid")
+def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: float = 2.0,
+           cold_rounds: int = 1) -> np.ndarray:
+    """``n`` unlabeled positions: k-center within the entropy shortlist (k-center alone when cold)."""
+    if shortlist_factor < 1:
+        raise ValueError(f"hybrid shortlist_factor must be >= 1, got {shortlist_factor}")
+    if view.round < int(cold_rounds):
+        return kcenter_greedy(view.embeddings, view.labeled, n, rng)
+    m = min(view.unlabeled.size, max(n, int(np.ceil(shortlist_factor * n))))
+    shortlist = view.unlabeled[top_k(scores.entropy(view.probs()), m, rng)]
+    # k-center on [labeled; shortlist], seeded by the labeled rows: only shortlist rows are picked
+    rows = np.concatenate([view.labeled, shortlist])
+    local = kcenter_greedy(view.embeddings[rows], np.arange(view.labeled.size), n, rng)
+    return rows[local]

@@ -1,0 +1,171 @@
+"""k-center, k-means++, BADGE, BALD and hybrid: correctness against direct definitions."""
+
+import numpy as np
+import pytest
+
+from al_bench.model import softmax
+from al_bench.selectors import kcenter_greedy, kmeans_pp, kmeans_pp_factored
+from al_bench.strategies import PoolView, select_batch
+from al_bench.strategies.badge import gradient_embedding
+
+
+def brute_kcenter(x, labeled, n):
+    """Reference: float64, full distance matrix, exact ties to the lowest index."""
+    x = x.astype(np.float64)
+    d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    centers = list(labeled)
+    picks = []
+    for _ in range(n):
+        md = d[:, centers].min(axis=1)
+        md[centers] = -1
+        j = int(np.flatnonzero(md == md.max())[0])
+        picks.append(j)
+        centers.append(j)
+    return picks
+
+
+def _clustered(rng, n=600, d=16, k=5):
+    centers = rng.normal(0, 10, (k, d))
+    return (centers[rng.integers(0, k, n)] + rng.normal(0, 0.5, (n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "clustered"])
+def test_kcenter_matches_float64_brute_force(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 12)).astype(np.float32) if kind == "gaussian" else _clustered(rng)
+    labeled = rng.choice(len(x), 7, replace=False)
+    assert kcenter_greedy(x, labeled, 60).tolist() == brute_kcenter(x, labeled, 60)
+
+
+def test_kcenter_near_tie_is_decided_in_float64():
+    # two candidates whose distances to the center differ by less than float32 resolution at
+    # this magnitude; float32 arithmetic cannot tell them apart, float64 can
+    big = 4096.0
+    x = np.array([[big, 0.0], [big + 1.0, 0.0], [big, 1.0 + 2**-10], [big, -1.0]], np.float32)
+    ref = brute_kcenter(x, [0], 3)
+    assert ref[0] == 2
+    assert kcenter_greedy(x, np.array([0]), 3).tolist() == ref
+
+
+def test_kcenter_exact_ties_go_to_the_lowest_index():
+    x = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
+    assert kcenter_greedy(x, np.array([0]), 4).tolist() == [1, 2, 3, 4]
+
+
+def test_kcenter_without_labeled_set():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 5)).astype(np.float32)
+    picks = kcenter_greedy(x, None, 10)
+    assert len(set(picks.tolist())) == 10
+    assert picks.tolist() == kcenter_greedy(x, np.array([], np.int64), 10).tolist()
+    assert picks[1:].tolist() == brute_kcenter(x, [int(picks[0])], 9)
+
+
+def test_kcenter_on_duplicates_never_repeats_and_never_picks_labeled():
+    x = np.zeros((50, 4), np.float32)
+    picks = kcenter_greedy(x, np.arange(10), 40)
+    assert sorted(picks.tolist()) == list(range(10, 50))
+
+
+def test_kmeans_pp_picks_a_lone_far_point_second():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, (300, 8)), [[50.0] * 8]]).astype(np.float32)
+    hits = sum(300 in kmeans_pp(x, 2, np.random.default_rng(s)).tolist() for s in range(200))
+    assert hits >= 198
+
+
+def test_kmeans_pp_draws_follow_d2():
+    x = np.array([[10.0, 0], [11.0, 0], [10.0, 2.0], [10.0, -4.0]], np.float32)
+    counts = np.zeros(4)
+    for s in range(3000):
+        counts[kmeans_pp(x, 2, np.random.default_rng(s), first="max_norm")[1]] += 1
+    # max_norm picks index 1 (‖(11, 0)‖ = 11 is largest) first; D² to it: 1, 0, 5, 17
+    d2 = np.array([1.0, 0.0, 5.0, 17.0])
+    np.testing.assert_allclose(counts / 3000, d2 / d2.sum(), atol=0.03)
+
+
+def test_kmeans_pp_all_zero_distances_fall_back_to_uniform():
+    x = np.ones((20, 3), np.float32)
+    picks = kmeans_pp(x, 20, np.random.default_rng(0))
+    assert sorted(picks.tolist()) == list(range(20))
+
+
+def test_gradient_embedding_and_factorized_distances():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6))
+    p = softmax(rng.normal(size=(40, 4)))
+    g = gradient_embedding(x, p)
+    yhat = p.argmax(1)
+    for i in (0, 17, 39):
+        a = np.eye(4)[yhat[i]] - p[i]
+        np.testing.assert_allclose(g[i], np.outer(a, x[i]).ravel())
+    # factorized pairwise distances equal explicit ones
+    a = np.eye(4)[yhat] - p
+    gsq = (a * a).sum(1) * (x * x).sum(1)
+    fact = gsq[:, None] + gsq[None, :] - 2 * (a @ a.T) * (x @ x.T)
+    explicit = ((g[:, None, :] - g[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(fact, explicit, atol=1e-9)
+    # and k-means++ on factors makes the same draws as on the explicit matrix
+    f = kmeans_pp_factored(a, x, 10, np.random.default_rng(5), first="max_norm")
+    e = kmeans_pp(g, 10, np.random.default_rng(5), first="max_norm")
+    assert f.tolist() == e.tolist()
+
+
+class _Model:
+    """Model outputs from fixed probabilities (e.g. a fully confident model)."""
+
+    def __init__(self, x, probs):
+        self.x, self.p = x, probs
+
+    def probs(self, pos):
+        return self.p[pos]
+
+    def mc_probs(self, pos, k, seed):
+        return np.stack([self.p[pos]] * k)
+
+    def gradient_factors(self, pos):
+        p = self.p[pos]
+        a = p.copy()
+        a[np.arange(len(p)), p.argmax(1)] -= 1.0
+        return a, np.concatenate([self.x[pos], np.ones((len(pos), 1))], 1)
+
+
+@pytest.mark.parametrize("name", ["random", "entropy", "margin", "least_confidence", "bald", "kcenter",
+                                  "badge", "hybrid"])
+def test_duplicates_and_one_hot_model_do_not_break_any_strategy(name):
+    x = np.ones((60, 4), np.float32)  # every embedding identical
+    probs = np.eye(3)[np.arange(60) % 3]  # fully confident: every uncertainty score is 0
+    labeled = np.arange(0, 60, 6)
+    view = PoolView(x, labeled, np.setdiff1d(np.arange(60), labeled), 3, 2, _Model(x, probs))
+    picks, _ = select_batch(name, view, 25, np.random.default_rng(0), 0.0)
+    assert len(set(picks.tolist())) == 25 and not np.isin(picks, labeled).any()
+
+
+def test_hybrid_cold_start_is_kcenter_and_warm_uses_the_shortlist(head_cache):
+    cache, x_pool, labeled = head_cache
+    unl = np.setdiff1d(np.arange(len(x_pool)), labeled)
+    cold = PoolView(x_pool, labeled, unl, 3, 0, cache)
+    picks, _ = select_batch("hybrid", cold, 10, np.random.default_rng(0), 0.0)
+    assert picks.tolist() == kcenter_greedy(x_pool, labeled, 10).tolist()
+    warm = PoolView(x_pool, labeled, unl, 3, 1, cache)
+    picks, _ = select_batch("hybrid", warm, 10, np.random.default_rng(0), 0.0, {"shortlist_factor": 2})
+    from al_bench.scores import entropy
+
+    ent = entropy(warm.probs())
+    shortlist = set(unl[np.argsort(-ent, kind="stable")[:20]].tolist())
+    assert set(picks.tolist()) <= shortlist
+
+
+def test_random_fraction_share_of_the_batch(head_cache):
+    cache, x_pool, labeled = head_cache
+    view = PoolView(x_pool, labeled, np.setdiff1d(np.arange(len(x_pool)), labeled), 3, 3, cache)
+    picks, own = select_batch("hybrid", view, 20, np.random.default_rng(0), 0.1)
+    assert own.sum() == 18 and len(set(picks.tolist())) == 20
+
+
+def test_bald_differs_from_entropy(head_cache):
+    cache, x_pool, labeled = head_cache
+    view = PoolView(x_pool, labeled, np.setdiff1d(np.arange(len(x_pool)), labeled), 3, 1, cache)
+    b, _ = select_batch("bald", view, 20, np.random.default_rng(0))
+    e, _ = select_batch("entropy", view, 20, np.random.default_rng(0))
+    assert set(b.tolist()) != set(e.tolist())
