@@ -107,6 +107,7 @@ class HeadCache:
         self.head: LinearHead | None = None
         self.fit_seconds = 0.0
         self.calibration_seconds = 0.0
+        self.asked = False  # whether a strategy asked for model outputs since the last reset
 
     def update(self, labeled: np.ndarray) -> None:
         self.labeled = np.sort(labeled)
@@ -127,16 +128,58 @@ class HeadCache:
 
     # ModelAccess, for strategies
     def probs(self, positions: np.ndarray) -> np.ndarray:
+        self.asked = True
         return self.current().predict_proba(self.x_pool[positions])
 
     def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
+        self.asked = True
         return self.current().sample_proba(self.x_pool[positions], k, seed)
 
     def gradient_factors(self, positions: np.ndarray):
+        self.asked = True
         return self.current().gradient_factors(self.x_pool[positions])
 
     def model_seconds(self) -> float:
         return self.fit_seconds + self.calibration_seconds
+
+
+class PeakMemory:
+    """Peak extra resident memory of a block of work, in MB (Linux; NaN elsewhere).
+
+    Resets the kernel's high-water mark (``/proc/self/clear_refs``), then reads ``VmHWM`` minus
+    the resident size at the start. Counts every allocator (numpy, torch, FAISS) alike.
+    """
+
+    def __enter__(self) -> "PeakMemory":
+        self.mb = float("nan")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self._start = _status_kb("VmRSS:")
+        except OSError:
+            self._start = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._start is not None:
+            peak = _status_kb("VmHWM:")
+            if peak is not None:
+                self.mb = max(0.0, (peak - self._start) / 1024.0)
+
+
+def _status_kb(field: str) -> int | None:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return None
+
+
+def _starving(counts: np.ndarray, pool_counts: np.ndarray, n_labeled: int, class_names) -> list[str]:
+    """Classes whose labeled count is below a quarter of their pool share (when that share is ≥ 4)."""
+    expected = pool_counts / pool_counts.sum() * n_labeled
+    return [f"{class_names[c]} ({counts[c]} labeled, {expected[c]:.0f} expected)"
+            for c in np.flatnonzero((expected >= 4) & (counts < 0.25 * expected))]
 
 
 def _evaluate(head: LinearHead, x_test, y_test, bins: int) -> dict:
@@ -186,6 +229,8 @@ def run_loop(
     curve: list[dict] = []
     rnd = 0
     sel_seconds = 0.0
+    peak_mb = 0.0  # largest per-round peak extra memory of selection since the last point
+    pool_counts = np.bincount(y_pool, minlength=n_classes)
     bar = tqdm(total=plan.n_rounds, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
     for fraction, target in zip(plan.fractions, plan.points):
         while len(labeled) < target:
@@ -193,9 +238,15 @@ def run_loop(
             lab = np.asarray(labeled, np.int64)
             head.update(lab)
             view = PoolView(x_pool, lab, np.flatnonzero(~is_labeled), n_classes, rnd, head)
+            if head.asked:  # the strategy used the head last round: fit it outside the timed block
+                head.current()
+            head.asked = False
             t0, m0 = time.perf_counter(), head.model_seconds()
-            picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd), s.random_fraction, s.params)
+            with PeakMemory() as mem:
+                picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd),
+                                                  s.random_fraction, s.params)
             sel_seconds += time.perf_counter() - t0 - (head.model_seconds() - m0)
+            peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1
             for p, own in zip(picks.tolist(), by_strategy.tolist()):
                 selected.append(_sel_row(p, rnd, "strategy" if own else "random", split, y_pool))
@@ -214,12 +265,18 @@ def run_loop(
             "rounds": rnd,
             **metrics,
             "selection_seconds": sel_seconds,
+            "selection_peak_mb": peak_mb,
             "train_seconds": head.fit_seconds,
             "calibration_seconds": head.calibration_seconds,
             "eval_seconds": eval_seconds,
             **{f"labeled_{name}": int(c) for name, c in zip(class_names, counts)},
         }
         curve.append(row)
+        peak_mb = 0.0
+        starving = _starving(counts, pool_counts, len(labeled), class_names)
+        if starving:
+            log.warning("%s seed=%d at %d labels: class(es) far below their pool share: %s",
+                        s.strategy, s.seed, len(labeled), "; ".join(starving))
         log.info("%s seed=%d budget=%.3g n_labeled=%d accuracy=%.4f ece=%.4f (uncalibrated %.4f) T=%.2f",
                  s.strategy, s.seed, fraction, len(labeled), metrics["accuracy"], metrics["ece"],
                  metrics["ece_uncalibrated"], metrics["temperature"])

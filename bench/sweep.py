@@ -1,0 +1,81 @@
+"""Benchmark of a whole sweep: every strategy × 3 seeds, `standard` budget, on a synthetic
+CIFAR-10-size pool of cached embeddings. Prints where the time goes; asserts nothing.
+
+    .venv/bin/python bench/sweep.py                    # 48k pool × 384 dims, 10 classes
+    .venv/bin/python bench/sweep.py --pool 10000 --seeds 1 --strategies random kcenter
+
+The features are a 10-class Gaussian mixture (class means at distance ~3σ, so a linear head
+lands well below 100 %); the split holds 48k pool, 2k calibration and 10k test items. The time
+is split into head training, calibration, selection and evaluation, as recorded by the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from al_bench.data import Split, initial_labeled  # noqa: E402
+from al_bench.loop import LoopSettings, plan_budget, run_loop  # noqa: E402
+from al_bench.strategies import REGISTRY  # noqa: E402
+
+STANDARD = dict(fractions=[0.05, 0.10, 0.25, 0.50, 0.75, 1.0], initial=20, batch_size=0.01)
+
+
+def synthetic(n_pool: int, n_cal: int, n_test: int, d: int = 384, c: int = 10, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = n_pool + n_cal + n_test
+    means = rng.normal(0, 1.0, (c, d)).astype(np.float32) * (3.0 / np.sqrt(2 * d)) * np.sqrt(d) / 4
+    y = rng.integers(0, c, n)
+    x = means[y] + rng.standard_normal((n, d), dtype=np.float32)
+    idx = np.arange(n)
+    split = Split(idx[:n_pool], idx[n_pool + n_cal :], idx[n_pool : n_pool + n_cal])
+    return x, y, split
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pool", type=int, default=48_000)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--strategies", nargs="*", default=sorted(REGISTRY))
+    args = ap.parse_args()
+    x, y, split = synthetic(args.pool, 2_000, 10_000)
+    plan = plan_budget(len(split.pool), **STANDARD)
+    print(f"pool {len(split.pool)}, d {x.shape[1]}, budget points {list(plan.points)}, "
+          f"batch {plan.batch_size}, {plan.n_rounds} rounds per run", flush=True)
+    rows = []
+    t_all = time.perf_counter()
+    for strategy in args.strategies:
+        params = {"hybrid": {"shortlist_factor": 2.0, "cold_rounds": 1}, "bald": {"k": 20}}.get(strategy, {})
+        rf = 0.1 if strategy == "hybrid" else 0.0
+        for seed in range(args.seeds):
+            t0 = time.perf_counter()
+            init = initial_labeled(len(split.pool), plan.initial, seed)
+            res = run_loop(x, y, split, tuple(map(str, range(10))), plan, init,
+                           LoopSettings(strategy=strategy, seed=seed, random_fraction=rf, params=params))
+            last = res.curve[-1]
+            wall = time.perf_counter() - t0
+            rows.append({"strategy": strategy, "seed": seed, "wall": wall, "train": last["train_seconds"],
+                         "calibration": last["calibration_seconds"], "selection": last["selection_seconds"],
+                         "evaluation": sum(r["eval_seconds"] for r in res.curve),
+                         "acc@25%": res.curve[2]["accuracy"], "peak_mb": max(r["selection_peak_mb"] for r in res.curve)})
+            print(f"  {strategy:<16} seed {seed}: {wall:7.1f} s  (train {last['train_seconds']:.1f}, "
+                  f"selection {last['selection_seconds']:.1f})", flush=True)
+    total = time.perf_counter() - t_all
+    df = pd.DataFrame(rows)
+    by = df.groupby("strategy")[["wall", "train", "calibration", "selection", "evaluation", "peak_mb"]].sum()
+    print("\nseconds summed over seeds:")
+    print(by.round(1).to_string())
+    print(f"\ntotal wall {total:.1f} s ({total / 60:.1f} min); split: train {df['train'].sum():.1f} s, "
+          f"calibration {df['calibration'].sum():.1f} s, selection {df['selection'].sum():.1f} s, "
+          f"evaluation {df['evaluation'].sum():.1f} s, other {total - df[['train', 'calibration', 'selection', 'evaluation']].sum().sum():.1f} s")
+
+
+if __name__ == "__main__":
+    main()
