@@ -43,40 +43,95 @@ def _check_features(features: np.ndarray, name: str = "features") -> np.ndarray:
     return x
 
 
-def _min_sq_dist_to_set(x: np.ndarray, sqn: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """min_j ‖x_i − c_j‖² for every row i, float32 (N,); FAISS exact search, chunked over rows."""
+def _min_sq_dist_to_set(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest center of every row: (min ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,)).
+
+    FAISS exact search (a BLAS GEMM inside), chunked over rows.
+    """
     import faiss
 
-    out = np.empty(len(x), np.float32)
+    dist = np.empty(len(x), np.float32)
+    arg = np.empty(len(x), np.int32)
     index = faiss.IndexFlatL2(x.shape[1])
     index.add(np.ascontiguousarray(centers, np.float32))
     for s in range(0, len(x), _CHUNK):
-        d, _ = index.search(x[s : s + _CHUNK], 1)
-        out[s : s + _CHUNK] = d[:, 0]
-    return np.maximum(out, 0.0)
+        d, i = index.search(x[s : s + _CHUNK], 1)
+        dist[s : s + _CHUNK] = d[:, 0]
+        arg[s : s + _CHUNK] = i[:, 0]
+    return np.maximum(dist, 0.0), arg
 
 
 def _exact_min_sq_dist(x64: np.ndarray, centers64: np.ndarray) -> np.ndarray:
     """Float64 min_j ‖x_i − c_j‖² by direct differences, for a few rows x64 (m, d)."""
     best = np.full(len(x64), np.inf)
-    for s in range(0, len(centers64), 4096):
-        diff = x64[:, None, :] - centers64[None, s : s + 4096, :]
+    step = max(1, (1 << 22) // max(1, x64.size))  # bound the (m, step, d) temporary to ~32 MB
+    for s in range(0, len(centers64), step):
+        diff = x64[:, None, :] - centers64[None, s : s + step, :]
         best = np.minimum(best, np.einsum("mkd,mkd->mk", diff, diff).min(axis=1))
     return best
 
 
-def _update_min(x: np.ndarray, sqn: np.ndarray, min_d: np.ndarray, j: int) -> None:
-    """min_d ← min(min_d, ‖x − x_j‖²) in place, in row chunks; entries < 0 (centers) stay."""
-    c = x[j]
-    cn = sqn[j]
-    for s in range(0, len(x), _CHUNK):
-        blk = min_d[s : s + _CHUNK]
-        dist = x[s : s + _CHUNK] @ c
+class _MinDist:
+    """Running nearest-center distances for greedy k-center, with exact triangle pruning.
+
+    State: ``min_d`` float32 (N,) (−1 marks centers) and ``near`` int32 (N,), the nearest
+    center's number; with the float32 ‖x‖² that is 12 bytes per point, plus O(M·d) for the
+    centers. A new center c cannot get closer to x than x's nearest center a unless
+    ‖c − a‖ < 2‖x − a‖ (triangle inequality), so rows with 4·min_d ≤ ‖c − a‖² are skipped;
+    on clustered data that skips most rows.
+    """
+
+    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True) -> None:
+        self.x, self.sqn, self.prune = x, sqn, prune
+        self.centers = np.empty((capacity, x.shape[1]), np.float32)
+        self.m = 0
+        self.min_d = np.full(len(x), np.inf, np.float32)
+        self.near = np.zeros(len(x), np.int32)
+        self.rows_touched = 0
+
+    def seed(self, idx: np.ndarray) -> None:
+        self.centers[: idx.size] = self.x[idx]
+        self.m = idx.size
+        self.min_d, self.near = _min_sq_dist_to_set(self.x, self.x[idx])
+        self.min_d[idx] = -1.0
+
+    def add(self, j: int) -> None:
+        x, c, m = self.x, self.x[j], self.m
+        self.centers[m] = c
+        self.m += 1
+        rows = None
+        if self.prune and m > 0:
+            diff = self.centers[:m] - c
+            cc = np.einsum("ij,ij->i", diff, diff)
+            # rows the new center could improve, with slack for float32 rounding
+            rows = np.flatnonzero(self.min_d * np.float32(4.0 * (1 + 1e-4)) + np.float32(1e-30) > cc[self.near])
+            if rows.size > len(x) // 2:  # little to skip: a dense pass is cheaper than a gather
+                rows = None
+        if rows is None:
+            self.rows_touched += len(x)
+            for s in range(0, len(x), _CHUNK):
+                self._update(slice(s, s + _CHUNK), x[s : s + _CHUNK], c, self.sqn[j], m)
+        else:
+            self.rows_touched += rows.size
+            for s in range(0, rows.size, _CHUNK):
+                r = rows[s : s + _CHUNK]
+                self._update(r, x[r], c, self.sqn[j], m)
+        self.min_d[j] = -1.0
+
+    def _update(self, where, xb: np.ndarray, c: np.ndarray, cn: float, m: int) -> None:
+        dist = xb @ c
         dist *= -2.0
-        dist += sqn[s : s + _CHUNK]
+        dist += self.sqn[where]
         dist += cn
         np.maximum(dist, 0.0, out=dist)
-        np.minimum(blk, dist, out=blk, where=blk >= 0)
+        better = dist < self.min_d[where]  # centers hold −1 and are never "improved"
+        if isinstance(where, slice):
+            np.copyto(self.min_d[where], dist, where=better)
+            self.near[where][better] = m
+        else:
+            idx = where[better]
+            self.min_d[idx] = dist[better]
+            self.near[idx] = m
 
 
 def kcenter_greedy(
@@ -84,12 +139,14 @@ def kcenter_greedy(
     labeled: np.ndarray | None,
     n: int,
     rng: np.random.Generator | None = None,
+    prune: bool = True,
 ) -> np.ndarray:
     """Greedy k-center (farthest-point) picks, seeded by ``labeled``. (N, d) → (n,) in pick order.
 
     Each pick is the point whose squared distance to its nearest center (labeled or already
-    picked) is largest. A running min-distance vector (float32, N) is updated in BLAS row
-    chunks, so extra memory is ≈ 8·N bytes plus O(chunk) temporaries, never N × N.
+    picked) is largest. A running min-distance vector is updated in BLAS row chunks, skipping
+    rows that the triangle inequality rules out (``prune``): 12 bytes per point plus O(M·d)
+    and O(chunk) temporaries, never N × N.
 
     The order equals a float64 brute-force greedy: the float32 arg-max is only a shortlist; all
     points within the float32 rounding bound of the maximum are re-scored exactly in float64
@@ -107,44 +164,31 @@ def kcenter_greedy(
     if n == 0:
         return np.empty(0, np.int64)
     sqn = np.einsum("ij,ij->i", x, x)
-    # float32 error bound of ‖x‖² + ‖c‖² − 2 x·c, relative to the magnitudes involved
+    # bound on the float32 error of ‖x‖² + ‖c‖² − 2 x·c, relative to the magnitudes involved
     eps = 8.0 * (d + 4) * np.finfo(np.float32).eps
     max_sqn = float(sqn.max())
-
-    # float64 copies of all centers (labeled, then picks), for the exact re-checks: O((L + n)·d)
-    centers = np.empty((lab.size + n, d), np.float64)
-    centers[: lab.size] = x[lab]
-    n_centers = lab.size
+    state = _MinDist(x, sqn, lab.size + n, prune)
     picks = np.empty(n, np.int64)
-    taken = np.zeros(N, bool)
-    taken[lab] = True
+    start = 0
     if lab.size:
-        min_d = _min_sq_dist_to_set(x, sqn, x[lab])
-        start = 0
+        state.seed(lab)
     else:
         xc = x - x.mean(0)
         first = int(rng.integers(N)) if rng is not None else int(np.argmax(np.einsum("ij,ij->i", xc, xc)))
         del xc
-        picks[0] = first
-        min_d = np.full(N, np.inf, np.float32)
-        _update_min(x, sqn, min_d, first)
-        centers[0], n_centers, taken[first] = x[first], 1, True
-        start = 1
-    min_d[taken] = -1.0  # centers can never be picked, even when every distance is 0
-
+        picks[0], start = first, 1
+        state.add(first)
     for k in range(start, n):
+        min_d = state.min_d
         top = float(min_d.max())
         cand = np.flatnonzero(min_d >= max(top - eps * (2.0 * max_sqn + top), 0.0))
         if cand.size > 1:  # near-tie in float32: decide in float64, lowest index on exact ties
-            exact = _exact_min_sq_dist(x[cand].astype(np.float64), centers[:n_centers])
+            exact = _exact_min_sq_dist(x[cand].astype(np.float64), state.centers[: state.m].astype(np.float64))
             best = int(cand[np.flatnonzero(exact == exact.max())[0]])
         else:
             best = int(cand[0])
         picks[k] = best
-        _update_min(x, sqn, min_d, best)
-        min_d[best] = -1.0
-        centers[n_centers] = x[best]
-        n_centers += 1
+        state.add(best)
     return picks
 
 

@@ -169,3 +169,12 @@ def test_bald_differs_from_entropy(head_cache):
     b, _ = select_batch("bald", view, 20, np.random.default_rng(0))
     e, _ = select_batch("entropy", view, 20, np.random.default_rng(0))
     assert set(b.tolist()) != set(e.tolist())
+
+
+def test_kcenter_pruning_changes_nothing():
+    rng = np.random.default_rng(3)
+    x = _clustered(rng, n=3000, d=32, k=20)
+    labeled = rng.choice(3000, 30, replace=False)
+    pruned = kcenter_greedy(x, labeled, 300, prune=True)
+    assert pruned.tolist() == kcenter_greedy(x, labeled, 300, prune=False).tolist()
+    assert pruned[:40].tolist() == brute_kcenter(x, labeled, 40)
