@@ -61,14 +61,18 @@ def _min_sq_dist_to_set(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray,
     return np.maximum(dist, 0.0), arg
 
 
-def _exact_min_sq_dist(x64: np.ndarray, centers64: np.ndarray) -> np.ndarray:
-    """Float64 min_j ‖x_i − c_j‖² by direct differences, for a few rows x64 (m, d)."""
+def _exact_min_sq_dist(x64: np.ndarray, centers64: np.ndarray, c_sq: np.ndarray) -> np.ndarray:
+    """Float64 min_j ‖x_i − c_j‖² for a few rows x64 (m, d) against all centers (M, d).
+
+    Float64 GEMM: its rounding (~1e-16 of the norms) is far below float32's, and integer-valued
+    data stays exact, so exact ties stay ties.
+    """
+    x_sq = np.einsum("ij,ij->i", x64, x64)
     best = np.full(len(x64), np.inf)
-    step = max(1, (1 << 22) // max(1, x64.size))  # bound the (m, step, d) temporary to ~32 MB
-    for s in range(0, len(centers64), step):
-        diff = x64[:, None, :] - centers64[None, s : s + step, :]
-        best = np.minimum(best, np.einsum("mkd,mkd->mk", diff, diff).min(axis=1))
-    return best
+    for s in range(0, len(centers64), 8192):
+        d = x_sq[:, None] + c_sq[None, s : s + 8192] - 2.0 * (x64 @ centers64[s : s + 8192].T)
+        best = np.minimum(best, d.min(axis=1))
+    return np.maximum(best, 0.0)
 
 
 class _MinDist:
@@ -84,6 +88,8 @@ class _MinDist:
     def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True) -> None:
         self.x, self.sqn, self.prune = x, sqn, prune
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
+        self.centers64 = np.empty((capacity, x.shape[1]), np.float64)  # for exact re-checks
+        self.c_sq64 = np.empty(capacity, np.float64)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
         self.near = np.zeros(len(x), np.int32)
@@ -91,6 +97,8 @@ class _MinDist:
 
     def seed(self, idx: np.ndarray) -> None:
         self.centers[: idx.size] = self.x[idx]
+        self.centers64[: idx.size] = self.x[idx]
+        self.c_sq64[: idx.size] = np.einsum("ij,ij->i", self.centers64[: idx.size], self.centers64[: idx.size])
         self.m = idx.size
         self.min_d, self.near = _min_sq_dist_to_set(self.x, self.x[idx])
         self.min_d[idx] = -1.0
@@ -98,6 +106,8 @@ class _MinDist:
     def add(self, j: int) -> None:
         x, c, m = self.x, self.x[j], self.m
         self.centers[m] = c
+        self.centers64[m] = c
+        self.c_sq64[m] = self.centers64[m] @ self.centers64[m]
         self.m += 1
         rows = None
         if self.prune and m > 0:
@@ -146,7 +156,7 @@ def kcenter_greedy(
     Each pick is the point whose squared distance to its nearest center (labeled or already
     picked) is largest. A running min-distance vector is updated in BLAS row chunks, skipping
     rows that the triangle inequality rules out (``prune``): 12 bytes per point plus O(M·d)
-    and O(chunk) temporaries, never N × N.
+    (the centers in float32 and float64) and O(chunk) temporaries, never N × N.
 
     The order equals a float64 brute-force greedy: the float32 arg-max is only a shortlist; all
     points within the float32 rounding bound of the maximum are re-scored exactly in float64
@@ -183,7 +193,7 @@ def kcenter_greedy(
         top = float(min_d.max())
         cand = np.flatnonzero(min_d >= max(top - eps * (2.0 * max_sqn + top), 0.0))
         if cand.size > 1:  # near-tie in float32: decide in float64, lowest index on exact ties
-            exact = _exact_min_sq_dist(x[cand].astype(np.float64), state.centers[: state.m].astype(np.float64))
+            exact = _exact_min_sq_dist(x[cand].astype(np.float64), state.centers64[: state.m], state.c_sq64[: state.m])
             best = int(cand[np.flatnonzero(exact == exact.max())[0]])
         else:
             best = int(cand[0])

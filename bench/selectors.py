@@ -10,15 +10,20 @@ the call (MB). Data: d = 384, C = 10, 1,000 picks, 100 labeled points seeding k-
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+# this file is named like the standard library's `selectors`: run it without its own folder
+# on the import path, and with the repository root on it
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import argparse
+import statistics
+import time
+
+import numpy as np
 
 from al_bench import scores  # noqa: E402
 from al_bench.loop import PeakMemory  # noqa: E402

@@ -11,10 +11,17 @@ is split into head training, calibration, selection and evaluation, as recorded 
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
+
+# this file is named like the standard library's `selectors`: run it without its own folder
+# on the import path, and with the repository root on it
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse
+import time
 
 import numpy as np
 import pandas as pd
