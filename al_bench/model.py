@@ -86,7 +86,7 @@ class LinearHead:
         return softmax(self.logits(x) / self.temperature)
 
     @torch.inference_mode()
-    def sample_proba(self, x: np.ndarray, k: int, seed: int, chunk: int = 65536) -> np.ndarray:
+    def sample_proba(self, x: np.ndarray, k: int, seed: int, chunk: int = 8192) -> np.ndarray:
         """MC-dropout samples: (N, d) → (K, N, C) float32, temperature-scaled.
 
         Each pass draws one input-dropout mask shared by all points ("consistent" MC dropout:
