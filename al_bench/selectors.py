@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored"]
+__all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
 _CHUNK = 1 << 15  # rows per distance pass: bounds temporaries to O(chunk) whatever N is
 
@@ -43,22 +43,27 @@ def _check_features(features: np.ndarray, name: str = "features") -> np.ndarray:
     return x
 
 
-def _min_sq_dist_to_set(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest center of every row: (min ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,)).
+def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest center of every row (or of ``rows`` only, others get +inf / −1).
 
-    FAISS exact search (a BLAS GEMM inside), chunked over rows.
+    Returns (min_j ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,)). FAISS exact search (a BLAS
+    GEMM inside), chunked over rows so temporaries stay O(chunk).
     """
     import faiss
 
-    dist = np.empty(len(x), np.float32)
-    arg = np.empty(len(x), np.int32)
+    x = np.asarray(x, np.float32)
+    dist = np.full(len(x), np.inf, np.float32)
+    arg = np.full(len(x), -1, np.int32)
     index = faiss.IndexFlatL2(x.shape[1])
     index.add(np.ascontiguousarray(centers, np.float32))
-    for s in range(0, len(x), _CHUNK):
-        d, i = index.search(x[s : s + _CHUNK], 1)
-        dist[s : s + _CHUNK] = d[:, 0]
-        arg[s : s + _CHUNK] = i[:, 0]
-    return np.maximum(dist, 0.0), arg
+    rows = np.arange(len(x)) if rows is None else np.asarray(rows, np.int64)
+    for s in range(0, rows.size, _CHUNK):
+        r = rows[s : s + _CHUNK]
+        block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
+        d, i = index.search(np.ascontiguousarray(block), 1)
+        dist[r] = np.maximum(d[:, 0], 0.0)
+        arg[r] = i[:, 0]
+    return dist, arg
 
 
 def _exact_min_sq_dist(x64: np.ndarray, centers64: np.ndarray, c_sq: np.ndarray) -> np.ndarray:
@@ -95,12 +100,18 @@ class _MinDist:
         self.near = np.zeros(len(x), np.int32)
         self.rows_touched = 0
 
-    def seed(self, idx: np.ndarray) -> None:
+    def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
         self.centers[: idx.size] = self.x[idx]
         self.centers64[: idx.size] = self.x[idx]
         self.c_sq64[: idx.size] = np.einsum("ij,ij->i", self.centers64[: idx.size], self.centers64[: idx.size])
         self.m = idx.size
-        self.min_d, self.near = _min_sq_dist_to_set(self.x, self.x[idx])
+        if init is None:
+            self.min_d, self.near = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
+        else:
+            d, near_row = init
+            self.min_d = np.array(d, np.float32, copy=True)
+            self.near = np.searchsorted(idx, np.asarray(near_row)).clip(0, max(idx.size - 1, 0)).astype(np.int32)
         self.min_d[idx] = -1.0
 
     def add(self, j: int) -> None:
@@ -149,14 +160,19 @@ def kcenter_greedy(
     labeled: np.ndarray | None,
     n: int,
     rng: np.random.Generator | None = None,
-    prune: bool = True,
+    prune: bool | None = None,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Greedy k-center (farthest-point) picks, seeded by ``labeled``. (N, d) → (n,) in pick order.
 
     Each pick is the point whose squared distance to its nearest center (labeled or already
     picked) is largest. A running min-distance vector is updated in BLAS row chunks, skipping
-    rows that the triangle inequality rules out (``prune``): 12 bytes per point plus O(M·d)
+    rows that the triangle inequality rules out (``prune``; by default from 16,384 points up,
+    below which a dense pass is cheaper than the bookkeeping): 12 bytes per point plus O(M·d)
     (the centers in float32 and float64) and O(chunk) temporaries, never N × N.
+
+    ``init`` = (squared distance of every row to its nearest labeled row (N,), that row's index
+    (N,)) skips the seeding pass when the caller keeps these up to date (the AL loop does).
 
     The order equals a float64 brute-force greedy: the float32 arg-max is only a shortlist; all
     points within the float32 rounding bound of the maximum are re-scored exactly in float64
@@ -178,11 +194,11 @@ def kcenter_greedy(
     # blocked SIMD/FMA dot products err by ~√d·u·‖x‖‖c‖; 4× that with a floor leaves ample room
     eps = 4.0 * (2.0 * np.sqrt(d) + 16.0) * np.finfo(np.float32).eps
     max_sqn = float(sqn.max())
-    state = _MinDist(x, sqn, lab.size + n, prune)
+    state = _MinDist(x, sqn, lab.size + n, N >= 16384 if prune is None else prune)
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
-        state.seed(lab)
+        state.seed(lab, init)
     else:
         xc = x - x.mean(0)
         first = int(rng.integers(N)) if rng is not None else int(np.argmax(np.einsum("ij,ij->i", xc, xc)))

@@ -178,3 +178,22 @@ def test_kcenter_pruning_changes_nothing():
     pruned = kcenter_greedy(x, labeled, 300, prune=True)
     assert pruned.tolist() == kcenter_greedy(x, labeled, 300, prune=False).tolist()
     assert pruned[:40].tolist() == brute_kcenter(x, labeled, 40)
+
+
+def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_alike():
+    from al_bench.loop import LabeledDistance
+    from al_bench.selectors import nearest_center
+
+    rng = np.random.default_rng(4)
+    x = _clustered(rng, n=800, d=8, k=6)
+    order = rng.permutation(800)[:120].tolist()
+    ld = LabeledDistance(x)
+    for stop in (10, 50, 120):  # three rounds of purchases
+        ld.labeled = order[:stop]
+        d, near = ld()
+    lab = np.array(order)
+    fresh_d, j = nearest_center(x, x[lab])
+    np.testing.assert_allclose(d, fresh_d, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(((x - x[near]) ** 2).sum(1), fresh_d, rtol=1e-4, atol=1e-4)
+    picks = kcenter_greedy(x, lab, 50, init=(d, near))
+    assert picks.tolist() == kcenter_greedy(x, lab, 50).tolist() == brute_kcenter(x, lab, 50)

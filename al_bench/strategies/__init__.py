@@ -46,6 +46,8 @@ class PoolView:
     n_classes: int
     round: int  # 0 for the first purchase after the initial set
     model: ModelAccess | None = field(default=None, repr=False)
+    # () → (squared distance (P,), nearest labeled position (P,)); kept up to date by the loop
+    distances: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("embeddings", "labeled", "unlabeled"):
@@ -69,6 +71,21 @@ class PoolView:
         reproducible as every other random choice of the strategy.
         """
         return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def labeled_distances(self) -> tuple[np.ndarray, np.ndarray]:
+        """(d (P,) float32, near (P,) int64): squared embedding distance of every pool item to
+        its nearest labeled item, and that item's position. Computed here if the loop does not
+        keep it."""
+        if self.distances is not None:
+            d, near = self.distances()
+        else:
+            from ..selectors import nearest_center
+
+            d, j = nearest_center(self.embeddings, self.embeddings[self.labeled])
+            near = self.labeled[j]
+        d, near = np.asarray(d).view(), np.asarray(near).view()
+        d.flags.writeable = near.flags.writeable = False
+        return d, near
 
     def gradient_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i."""
