@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# this file is named like the standard library's `selectors`: run it without its own folder
-# on the import path, and with the repository root on it
+# this file is named like the standard library's `selectors`: keep this folder off the
+# import path, and put the repository root on it
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))

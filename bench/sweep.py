@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# this file is named like the standard library's `selectors`: run it without its own folder
-# on the import path, and with the repository root on it
+# bench/selectors.py is named like the standard library's `selectors`: keep this folder off
+# the import path, and put the repository root on it
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
@@ -25,8 +25,6 @@ import time
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from al_bench.data import Split, initial_labeled  # noqa: E402
 from al_bench.loop import LoopSettings, plan_budget, run_loop  # noqa: E402
