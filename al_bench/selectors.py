@@ -38,8 +38,11 @@ def _check_features(features: np.ndarray, name: str = "features") -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"{name} must be (N, d), got shape {x.shape}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contain {int((~np.isfinite(x)).sum())} NaN or infinite values")
+    for s in range(0, len(x), _CHUNK):  # chunked: no N × d boolean temporary
+        bad = ~np.isfinite(x[s : s + _CHUNK])
+        if bad.any():
+            row = s + int(np.argwhere(bad)[0][0])
+            raise ValueError(f"{name} contain NaN or infinite values (first in row {row})")
     return x
 
 

@@ -69,7 +69,7 @@ def timed(fn, repeats: int = 3) -> tuple[float, float]:
     return statistics.median(times), max(mems)
 
 
-def bench(kind: str, n: int, rng: np.random.Generator) -> dict[str, tuple[float, float]]:
+def bench(kind: str, n: int, rng: np.random.Generator, kernels: list[str], repeats: int) -> dict[str, tuple[float, float]]:
     x = make_data(kind, n, rng)
     labeled = rng.choice(n, LABELED, replace=False)
     logits = rng.normal(0, 2, (n, C))
@@ -79,31 +79,33 @@ def bench(kind: str, n: int, rng: np.random.Generator) -> dict[str, tuple[float,
     xb = np.concatenate([x, np.ones((n, 1), np.float32)], axis=1)
     head = LinearHead(D, C, HeadSettings(dropout=0.1), seed=0)
     head.weight = head.weight + 0.01 * __import__("torch").randn(C, D)
-    mc = head.sample_proba(x, K_MC, seed=0)
+    mc = head.sample_proba(x, K_MC, seed=0) if "bald_scores" in kernels else None
     unl = np.setdiff1d(np.arange(n), labeled)
     view = PoolView(x, labeled, unl, C, 3, _Fixed(probs))
-    out = {
-        "kcenter_greedy": timed(lambda: kcenter_greedy(x, labeled, PICKS)),
-        "badge_kmeans_pp": timed(lambda: kmeans_pp_factored(a, xb, PICKS, np.random.default_rng(0))),
-        "bald_scores": timed(lambda: scores.bald(mc)),
-        "mc_dropout_20": timed(lambda: head.sample_proba(x, K_MC, seed=1)),
-        "hybrid_k1000": timed(lambda: select_batch("hybrid", view, PICKS, np.random.default_rng(0), 0.1,
-                                                   {"shortlist_factor": 2.0, "cold_rounds": 1})),
+    calls = {
+        "kcenter_greedy": lambda: kcenter_greedy(x, labeled, PICKS),
+        "badge_kmeans_pp": lambda: kmeans_pp_factored(a, xb, PICKS, np.random.default_rng(0)),
+        "bald_scores": lambda: scores.bald(mc),
+        "mc_dropout_20": lambda: head.sample_proba(x, K_MC, seed=1),
+        "hybrid_k1000": lambda: select_batch("hybrid", view, PICKS, np.random.default_rng(0), 0.1,
+                                             {"shortlist_factor": 2.0, "cold_rounds": 1}),
     }
-    return out
+    return {k: timed(calls[k], repeats) for k in kernels}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--large", action="store_true", help="also run N = 1,000,000")
     ap.add_argument("--sizes", type=int, nargs="*", default=None, help="override the N values")
+    ap.add_argument("--kernels", nargs="*", default=list(TARGETS), choices=list(TARGETS))
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per cell (the median is shown)")
     args = ap.parse_args()
     sizes = args.sizes or ([10_000, 50_000] + ([1_000_000] if args.large else []))
     rng = np.random.default_rng(0)
     rows = []
     for n in sizes:
         for kind in ("gaussian", "clustered"):
-            for kernel, (sec, mb) in bench(kind, n, rng).items():
+            for kernel, (sec, mb) in bench(kind, n, rng, args.kernels, args.repeats).items():
                 rows.append((kernel, kind, n, sec, mb))
                 print(f"  {kernel:<16} {kind:<9} N={n:>9,}  {sec:8.3f} s  {mb:8.1f} MB", flush=True)
     print("\n| kernel | data | N | median s | peak extra MB | target 50k | target 1M |")

@@ -197,3 +197,12 @@ def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_ali
     np.testing.assert_allclose(((x - x[near]) ** 2).sum(1), fresh_d, rtol=1e-4, atol=1e-4)
     picks = kcenter_greedy(x, lab, 50, init=(d, near))
     assert picks.tolist() == kcenter_greedy(x, lab, 50).tolist() == brute_kcenter(x, lab, 50)
+
+
+def test_selectors_reject_nan_features_naming_the_row():
+    x = np.ones((10, 3), np.float32)
+    x[7, 1] = np.nan
+    with pytest.raises(ValueError, match="row 7"):
+        kcenter_greedy(x, np.array([0]), 2)
+    with pytest.raises(ValueError, match="row 7"):
+        kmeans_pp(x, 2, np.random.default_rng(0))
