@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
+from .results import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def embed(
         atomic_save_npz(path, features=feats)
         manifest = {"key": key, "embedder": name, "options": options, "shape": list(feats.shape),
                     "checksum": checksum, "dataset": dataset_fingerprint, "versions": _versions()}
-        path.with_suffix(".json").write_text(json.dumps(manifest, indent=2, default=str))
+        atomic_write_text(path.with_suffix(".json"), json.dumps(manifest, indent=2, default=str) + "\n")
         log.info("embedder %s: computed %s, cached at %s", name, feats.shape, path)
     return Embedding(feats, name, checksum, path, False)
 
