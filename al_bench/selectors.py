@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
-_CHUNK = 1 << 15  # rows per distance pass: bounds temporaries to O(chunk) whatever N is
+_CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
 
 
 def top_k(scores: np.ndarray, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
