@@ -6,7 +6,12 @@ features run in row chunks through BLAS (or FAISS for the many-centers seeding p
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+# faiss logs every instruction-set variant it fails to load at INFO; that is noise in run logs
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
