@@ -12,8 +12,6 @@ import hashlib
 import inspect
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,7 +20,7 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
-from .results import atomic_write_text
+from .results import atomic_write, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -104,18 +102,6 @@ def check_options(name: str, options: dict) -> None:
         raise UserError(f"embedder.{unknown[0]}: not an option of embedder '{name}'; allowed: {params}")
 
 
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def embed(
     images: np.ndarray,
     fit_idx: np.ndarray,
@@ -142,7 +128,7 @@ def embed(
         raise UserError(f"embedder {name} produced {int((~np.isfinite(feats)).sum())} NaN/inf values")
     checksum = _checksum(feats)
     if path is not None:
-        atomic_save_npz(path, features=feats)
+        atomic_write(path, lambda f: np.savez(f, features=feats))
         manifest = {"key": key, "embedder": name, "options": options, "shape": list(feats.shape),
                     "checksum": checksum, "dataset": dataset_fingerprint, "versions": _versions()}
         atomic_write_text(path.with_suffix(".json"), json.dumps(manifest, indent=2, default=str) + "\n")

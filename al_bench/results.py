@@ -13,10 +13,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Callable
 
 import pandas as pd
 
-__all__ = ["atomic_write_text", "write_csv", "write_status", "read_status", "RunRecord", "find_runs",
+__all__ = ["atomic_write", "atomic_write_text", "write_csv", "write_status", "read_status", "RunRecord", "find_runs",
            "CURVE", "SELECTED", "CONFIG", "STATUS", "IDENTITY"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
@@ -24,17 +25,22 @@ CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "s
 IDENTITY = ["dataset", "embedder", "model", "schedule", "strategy", "seed"]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

@@ -106,7 +106,6 @@ class _MinDist:
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
         self.near = np.zeros(len(x), np.int32)
-        self.rows_touched = 0
 
     def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
@@ -137,11 +136,9 @@ class _MinDist:
             if rows.size > len(x) // 2:  # little to skip: a dense pass is cheaper than a gather
                 rows = None
         if rows is None:
-            self.rows_touched += len(x)
             for s in range(0, len(x), _CHUNK):
                 self._update(slice(s, s + _CHUNK), x[s : s + _CHUNK], c, self.sqn[j], m)
         else:
-            self.rows_touched += rows.size
             for s in range(0, rows.size, _CHUNK):
                 r = rows[s : s + _CHUNK]
                 self._update(r, x[r], c, self.sqn[j], m)

@@ -24,6 +24,7 @@ import statistics
 import time
 
 import numpy as np
+import torch
 
 from al_bench import scores  # noqa: E402
 from al_bench.loop import PeakMemory  # noqa: E402
@@ -78,7 +79,7 @@ def bench(kind: str, n: int, rng: np.random.Generator, kernels: list[str], repea
     a[np.arange(n), probs.argmax(1)] -= 1.0
     xb = np.concatenate([x, np.ones((n, 1), np.float32)], axis=1)
     head = LinearHead(D, C, HeadSettings(dropout=0.1), seed=0)
-    head.weight = head.weight + 0.01 * __import__("torch").randn(C, D)
+    head.weight = torch.as_tensor(0.01 * rng.standard_normal((C, D), dtype=np.float32))
     mc = head.sample_proba(x, K_MC, seed=0) if "bald_scores" in kernels else None
     unl = np.setdiff1d(np.arange(n), labeled)
     view = PoolView(x, labeled, unl, C, 3, _Fixed(probs))

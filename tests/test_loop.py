@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from al_bench.data import initial_labeled, make_split
