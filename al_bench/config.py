@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from .data import LOADERS
+from .datasets import LOADERS, loader_options
 from .embed import EMBEDDERS, check_options
 from .errors import UserError
 from .model import HeadSettings
@@ -126,7 +126,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
 
     d = cfg["dataset"]
     name = _name("dataset", d, LOADERS)
-    loader_opts = list(inspect.signature(LOADERS[name]).parameters)
+    loader_opts = loader_options(name)
     _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", *loader_opts})
     dataset = DatasetSettings(
         name,

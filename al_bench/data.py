@@ -10,33 +10,42 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .images import ImageFiles, Images
 from .rng import stream
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ImageDataset", "Split", "load_dataset", "make_split", "initial_labeled", "LOADERS"]
+__all__ = ["ImageDataset", "Split", "load_digits", "load_npz", "make_split", "initial_labeled"]
 
 
 @dataclass(frozen=True)
 class ImageDataset:
-    """Images with labels. ``images`` (N, H, W, C) uint8; ``labels`` (N,) int64 in [0, C)."""
+    """Images with labels. ``images``: (N, H, W, C) uint8 in memory, or :class:`ImageFiles`;
+    ``labels`` (N,) int64 in [0, C)."""
 
     name: str
-    images: np.ndarray
+    images: Images
     labels: np.ndarray
     ids: np.ndarray  # (N,) str, stable sample ids
     class_names: tuple[str, ...]
     is_test: np.ndarray | None = None  # (N,) bool: the source's own test split, if it has one
+    skipped: tuple[tuple[str, str], ...] = ()  # (id, reason) of items left out: missing, unreadable
 
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
 
     def fingerprint(self) -> str:
-        """sha256 over images, labels and the test flags: what any cache must be keyed by."""
+        """sha256 over images, labels and the test flags: what any cache must be keyed by.
+
+        Images on disk enter by path, size and mtime (see :meth:`ImageFiles.fingerprint`).
+        """
         h = hashlib.sha256()
-        h.update(str(self.images.shape).encode())
-        h.update(np.ascontiguousarray(self.images).tobytes())
+        if isinstance(self.images, ImageFiles):
+            h.update(b"files:" + self.images.fingerprint().encode())
+        else:
+            h.update(str(self.images.shape).encode())
+            h.update(np.ascontiguousarray(self.images).tobytes())
         h.update(self.labels.astype(np.int64).tobytes())
         if self.is_test is not None:
             h.update(self.is_test.astype(np.uint8).tobytes())
@@ -119,19 +128,6 @@ def load_npz(path: str | Path | None = None) -> ImageDataset:
     if len(np.unique(ids)) != len(ids):
         ids = np.array([f"{p.stem}:{i}" for i in range(len(labels))])
     return ImageDataset(f"npz:{p.stem}", images, labels, ids, names, is_test)
-
-
-# config name → loader; a loader's keyword arguments are the dataset's options in the config
-LOADERS = {"digits": load_digits, "npz": load_npz}
-
-
-def load_dataset(name: str, **options: object) -> ImageDataset:
-    """Load a dataset by its config name (``digits``, ``npz``)."""
-    if name not in LOADERS:
-        raise UserError(f"dataset: unknown '{name}'; choose one of {sorted(LOADERS)}")
-    ds = LOADERS[name](**options)
-    log.info("dataset %s: %d images %s, %d classes", ds.name, len(ds.labels), ds.images.shape[1:], ds.n_classes)
-    return ds
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ __all__ = ["atomic_write", "atomic_write_text", "write_csv", "write_status", "re
            "CURVE", "SELECTED", "CONFIG", "STATUS", "IDENTITY"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
+SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 # columns that say which run a row belongs to (the paired comparison keys plus strategy and seed)
 IDENTITY = ["dataset", "embedder", "model", "schedule", "strategy", "seed"]
 

@@ -14,10 +14,11 @@ import pandas as pd
 
 from . import __version__
 from .config import RunSettings
-from .data import initial_labeled, load_dataset, make_split
+from .data import initial_labeled, make_split
+from .datasets import load_dataset
 from .embed import embed
 from .loop import LoopResult, LoopSettings, plan_budget, run_loop
-from .results import CONFIG, CURVE, SELECTED, atomic_write_text, write_csv, write_status
+from .results import CONFIG, CURVE, SELECTED, SKIPPED, atomic_write_text, write_csv, write_status
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None, 
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (CURVE, SELECTED):  # a rerun into the same folder must not leave old results behind
+    for stale in (CURVE, SELECTED, SKIPPED):  # a rerun into the same folder must not leave old results behind
         (run_dir / stale).unlink(missing_ok=True)
     started = _now()
     write_status(run_dir, "running", started=started, host=platform.node())
@@ -58,7 +59,7 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None, 
 
 
 def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
-    ds = load_dataset(s.dataset.name, **s.dataset.options)
+    ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size)
     log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d, batch %d, %d rounds",
@@ -73,11 +74,17 @@ def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
     init = initial_labeled(len(split.pool), plan.initial, s.seed)
     result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings)
 
+    if ds.skipped:
+        write_csv(pd.DataFrame(list(ds.skipped), columns=["id", "reason"]), run_dir / SKIPPED)
+    # dataset and embedder are the resolved ones (`auto` names what it chose); the config's
+    # names sit beside them
     ident = {"dataset": ds.name, "embedder": emb.embedder, "model": s.model.name, "schedule": s.budget.name,
              "strategy": s.strategy.name, "seed": s.seed}
     provenance = {"pool_size": len(split.pool), "test_size": len(split.test),
                   "calibration_size": len(split.calibration), "split_hash": split.fingerprint()[:16],
-                  "embedding_checksum": emb.checksum[:16], "al_bench_version": __version__}
+                  "embedding_checksum": emb.checksum[:16], "al_bench_version": __version__,
+                  "dataset_config": s.dataset.name, "embedder_config": s.embedder.name,
+                  "n_skipped_items": len(ds.skipped)}
     curve = pd.DataFrame([{**ident, **row, **provenance} for row in result.curve])
     selected = pd.DataFrame(result.selected)
     selected.insert(0, "strategy", s.strategy.name)

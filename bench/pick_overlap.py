@@ -23,7 +23,8 @@ import argparse  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from al_bench.data import initial_labeled, load_dataset, make_split  # noqa: E402
+from al_bench.data import initial_labeled, make_split  # noqa: E402
+from al_bench.datasets import load_dataset  # noqa: E402
 from al_bench.embed import embed  # noqa: E402
 from al_bench.loop import HeadCache, LoopSettings  # noqa: E402
 from al_bench.rng import stream  # noqa: E402

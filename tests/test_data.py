@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from al_bench.data import initial_labeled, load_dataset, load_digits, make_split
+from al_bench.data import initial_labeled, load_digits, make_split
+from al_bench.datasets import load_dataset
 from al_bench.embed import embed
 from al_bench.errors import UserError
 

@@ -24,7 +24,8 @@ def _compose(*overrides):
 
 def test_default_config_composes_to_valid_settings():
     s = parse_settings(plain_config(_compose()))
-    assert s.dataset.name == "digits" and s.strategy.name == "random" and s.budget.name == "standard"
+    assert s.dataset.name == "auto" and s.embedder.name == "auto"
+    assert s.strategy.name == "random" and s.budget.name == "standard"
     assert s.budget.fractions == (0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
 
 
@@ -33,7 +34,10 @@ def test_smoke_experiment_sweeps_every_registered_strategy():
     params = cfg.hydra.sweeper.params
     assert params.strategy == "glob(*)" and params.seed == "0,1"
     assert sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml")) == sorted(REGISTRY)
-    assert cfg.budget.name == "smoke"
+    assert cfg.budget.name == "smoke" and cfg.dataset.name == "digits" and cfg.embedder.name == "pixels"
+    # the command line still picks the data
+    cfg = _compose("experiment=smoke", "dataset=npz", "dataset.path=x.npz", "embedder=kmeans_patches")
+    assert cfg.dataset.name == "npz" and cfg.embedder.name == "kmeans_patches"
 
 
 def _main(*args, cwd):
