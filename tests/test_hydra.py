@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
@@ -97,3 +98,34 @@ def test_smoke_experiment_as_a_newcomer_runs_it(tmp_path):
     assert set(gains["n_seeds"]) == {2} and set(gains["budget"]) == {0.05, 0.1, 0.2}
     status = pd.read_csv(out / "tables" / "run_status.csv")
     assert len(status) == 2 * len(REGISTRY) and set(status["status"]) == {"ok"}
+
+
+def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
+    """dataset=folder through the real entry point: bad files are skipped and listed in the run."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "imgs"
+    for cls, tint in (("sunny", (200, 180, 60)), ("rainy", (40, 60, 120))):
+        (root / cls).mkdir(parents=True)
+        for i in range(30):
+            px = np.clip(rng.normal(tint, 40, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(px).save(root / cls / f"{i:02d}.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "rainy" / "full.jpg")
+    data = (root / "rainy" / "full.jpg").read_bytes()
+    (root / "rainy" / "cut.jpg").write_bytes(data[: len(data) // 3])
+    (root / "sunny" / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    r = _main("dataset=folder", f"dataset.root={root}", "embedder=kmeans_patches", "embedder.image_size=16",
+              "embedder.patch=4", "embedder.centroids=8", "embedder.n_patches=1000", "budget=smoke",
+              "budget.initial=4", "budget.fractions=[0.2,0.5]", "budget.batch_size=4", "strategy=kcenter", "model.steps=30", f"paths.outputs_dir={out}",
+              f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = out / "runs" / "folder/kmeans_patches/linear/smoke/kcenter/seed0"
+    skipped = pd.read_csv(run / "skipped.csv")
+    assert sorted(skipped["id"]) == ["rainy/cut.jpg", "sunny/empty.png"]
+    curve = pd.read_csv(run / "curve.csv")
+    assert set(curve["dataset"]) == {"folder:imgs"} and set(curve["embedder"]) == {"kmeans_patches"}
+    assert set(curve["n_skipped_items"]) == {2} and curve["accuracy"].iloc[-1] > 0.8
+    selected = pd.read_csv(run / "selected.csv")
+    assert selected["id"].str.match(r"^(sunny/\d\d\.png|rainy/(\d\d\.png|full\.jpg))$").all()
