@@ -153,7 +153,7 @@ def timm_features(images: Images, model: str, image_size: int, weights: str | No
     out = None
     with torch.inference_mode():
         for s in tqdm(range(0, n, batch_size), desc=f"embedding with {model}", unit="batch",
-                      disable=n <= batch_size, leave=False):
+                      disable=True if n <= batch_size else None, leave=False):  # None: off when not a terminal
             arr = batch_array(images, np.arange(s, min(n, s + batch_size)), image_size)
             if arr.shape[-1] == 1:
                 arr = np.repeat(arr, 3, axis=-1)

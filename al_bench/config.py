@@ -17,6 +17,7 @@ from .datasets import LOADERS, loader_options
 from .embed import EMBEDDERS, check_options
 from .errors import UserError
 from .model import HeadSettings
+from .resnet import ResNetSettings
 from .strategies import REGISTRY, check_params
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
@@ -43,6 +44,7 @@ class ModelSettings:
     head: HeadSettings
     temperature_scaling: bool
     ece_bins: int
+    resnet: ResNetSettings | None = None  # model=resnet18: end-to-end on images
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class RunSettings:
 
 
 TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths"}
-MODELS = ("linear",)
+MODELS = ("linear", "resnet18")
 
 
 def _keys(section: str, given: Mapping, allowed: set[str]) -> None:
@@ -117,6 +119,30 @@ def _name(section: str, d: Mapping, choices) -> str:
     return str(name)
 
 
+def _resnet_settings(m: Mapping[str, Any]) -> ResNetSettings:
+    keys = {f.name for f in fields(ResNetSettings)}
+    _keys("model", m, {"name", "temperature_scaling", "ece_bins", *keys})
+    d = ResNetSettings()
+    pretrained = m.get("pretrained", d.pretrained)
+    if not isinstance(pretrained, bool):
+        raise UserError(f"model.pretrained={pretrained!r}: must be true or false")
+    device = str(m.get("device", d.device))
+    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
+        raise UserError(f"model.device={device!r}: choose auto, cpu or cuda[:N]")
+    return ResNetSettings(
+        arch=str(m.get("arch", d.arch)), pretrained=pretrained,
+        weights=None if m.get("weights") is None else str(m["weights"]),
+        image_size=_int("model.image_size", m.get("image_size", d.image_size), 8),
+        dropout=_number("model.dropout", m.get("dropout", d.dropout), 0.0, 1.0, hi_open=True),
+        lr=_number("model.lr", m.get("lr", d.lr), 0.0, 10.0, lo_open=True),
+        momentum=_number("model.momentum", m.get("momentum", d.momentum), 0.0, 1.0, hi_open=True),
+        weight_decay=_number("model.weight_decay", m.get("weight_decay", d.weight_decay), 0.0, 1e3),
+        steps=_int("model.steps", m.get("steps", d.steps), 1),
+        batch_size=_int("model.batch_size", m.get("batch_size", d.batch_size), 1),
+        device=device,
+    )
+
+
 def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     """Check a composed config (plain dict, ``hydra`` key removed) and return typed settings."""
     _keys("config", cfg, TOP_KEYS)
@@ -143,19 +169,23 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
 
     m = cfg["model"]
     name = _name("model", m, MODELS)
-    head_keys = {f.name for f in fields(HeadSettings)}
-    _keys("model", m, {"name", "temperature_scaling", "ece_bins", *head_keys})
-    head = HeadSettings(
-        dropout=_number("model.dropout", m.get("dropout", HeadSettings.dropout), 0.0, 1.0, hi_open=True),
-        lr=_number("model.lr", m.get("lr", HeadSettings.lr), 0.0, 10.0, lo_open=True),
-        weight_decay=_number("model.weight_decay", m.get("weight_decay", HeadSettings.weight_decay), 0.0, 1e3),
-        steps=_int("model.steps", m.get("steps", HeadSettings.steps), 1),
-        batch_size=_int("model.batch_size", m.get("batch_size", HeadSettings.batch_size), 1),
-    )
     ts = m.get("temperature_scaling", True)
     if not isinstance(ts, bool):
         raise UserError(f"model.temperature_scaling={ts!r}: must be true or false")
-    model = ModelSettings(name, head, ts, _int("model.ece_bins", m.get("ece_bins", 15), 1))
+    bins = _int("model.ece_bins", m.get("ece_bins", 15), 1)
+    if name == "resnet18":
+        model = ModelSettings(name, HeadSettings(), ts, bins, _resnet_settings(m))
+    else:
+        head_keys = {f.name for f in fields(HeadSettings)}
+        _keys("model", m, {"name", "temperature_scaling", "ece_bins", *head_keys})
+        head = HeadSettings(
+            dropout=_number("model.dropout", m.get("dropout", HeadSettings.dropout), 0.0, 1.0, hi_open=True),
+            lr=_number("model.lr", m.get("lr", HeadSettings.lr), 0.0, 10.0, lo_open=True),
+            weight_decay=_number("model.weight_decay", m.get("weight_decay", HeadSettings.weight_decay), 0.0, 1e3),
+            steps=_int("model.steps", m.get("steps", HeadSettings.steps), 1),
+            batch_size=_int("model.batch_size", m.get("batch_size", HeadSettings.batch_size), 1),
+        )
+        model = ModelSettings(name, head, ts, bins)
 
     s = cfg["strategy"]
     name = _name("strategy", s, REGISTRY)

@@ -211,7 +211,7 @@ def check_images(root: Path, relpaths: list[str], on_bad_image: str) -> tuple[li
     from tqdm.auto import tqdm
 
     good, bad = [], []
-    for rel in tqdm(relpaths, desc="checking images", unit="img", disable=len(relpaths) < 2000, leave=False):
+    for rel in tqdm(relpaths, desc="checking images", unit="img", disable=True if len(relpaths) < 2000 else None, leave=False):
         reason = "empty file" if (root / rel).stat().st_size == 0 else check_image(root / rel)
         if reason is None:
             good.append(rel)

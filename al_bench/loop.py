@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -87,6 +88,9 @@ class LoopSettings:
     temperature_scaling: bool = True
     ece_bins: int = 15
     progress: bool = False
+    # builds the model: (n_features, n_classes, seed) -> an object with LinearHead's methods;
+    # None = the linear head with `head` settings
+    make_head: Callable[[int, int, int], Any] | None = None
 
 
 @dataclass
@@ -116,7 +120,11 @@ class HeadCache:
         key = self.labeled.tobytes()
         if key != self.key:
             t0 = time.perf_counter()
-            head = LinearHead(self.x_pool.shape[1], self.n_classes, self.s.head, torch_seed(self.s.seed, "head"))
+            seed = torch_seed(self.s.seed, "head")
+            if self.s.make_head is None:
+                head = LinearHead(self.x_pool.shape[1], self.n_classes, self.s.head, seed)
+            else:
+                head = self.s.make_head(self.x_pool.shape[1], self.n_classes, seed)
             head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
             t1 = time.perf_counter()
             if self.s.temperature_scaling and len(self.y_cal):
@@ -234,18 +242,22 @@ def run_loop(
     plan: BudgetPlan,
     initial: np.ndarray,
     s: LoopSettings,
+    model_inputs: np.ndarray | None = None,
 ) -> LoopResult:
     """Simulate labeling ``plan`` on ``split.pool``: buy batches, refit, evaluate at each point.
 
     ``initial`` holds pool positions of the initial labeled set (the same for every strategy at
-    a seed). Returns the curve rows, the purchase log and the full-pool accuracy.
+    a seed). ``model_inputs`` (rows like ``features``, e.g. images for an end-to-end model) is
+    what the model sees when given; distances for diversity strategies always use ``features``.
+    Returns the curve rows, the purchase log and the full-pool accuracy.
     """
     from tqdm.auto import tqdm
 
+    inputs = features if model_inputs is None else model_inputs
     x_pool, y_pool = features[split.pool], labels[split.pool]
-    x_test, y_test = features[split.test], labels[split.test]
+    m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]
     n_classes = len(class_names)
-    head = HeadCache(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes, s)
+    head = HeadCache(m_pool, y_pool, inputs[split.calibration], labels[split.calibration], n_classes, s)
     distances = LabeledDistance(x_pool)
 
     labeled = list(np.asarray(initial, np.int64))

@@ -104,7 +104,7 @@ def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: i
     n = len(images)
     out = np.empty((n, 4 * centroids), np.float32)
     for s in tqdm(range(0, n, batch_size), desc="kmeans_patches", unit="batch", leave=False,
-                  disable=n <= 4 * batch_size):
+                  disable=True if n <= 4 * batch_size else None):  # None: off when not a terminal
         imgs = batch_array(images, np.arange(s, min(n, s + batch_size)), image_size)
         if imgs.shape[-1] == 1:
             imgs = np.repeat(imgs, 3, axis=-1)

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -66,13 +67,21 @@ def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,
              plan.batch_size, plan.n_rounds)
     emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
+    make_head, model_inputs = None, None
+    if s.model.resnet is not None:  # end to end on the images; the embedding still serves distances
+        from .images import batch_array
+        from .resnet import ResNetHead
+
+        rs = s.model.resnet
+        model_inputs = batch_array(ds.images, np.arange(len(ds.labels)), rs.image_size)
+        make_head = lambda n_features, n_classes, seed: ResNetHead(n_classes, rs, seed)  # noqa: E731
     loop_settings = LoopSettings(
         strategy=s.strategy.name, seed=s.seed, random_fraction=s.strategy.random_fraction,
         params=dict(s.strategy.params), head=s.model.head, temperature_scaling=s.model.temperature_scaling,
-        ece_bins=s.model.ece_bins, progress=progress,
+        ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
     )
     init = initial_labeled(len(split.pool), plan.initial, s.seed)
-    result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings)
+    result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings, model_inputs)
 
     if ds.skipped:
         write_csv(pd.DataFrame(list(ds.skipped), columns=["id", "reason"]), run_dir / SKIPPED)
