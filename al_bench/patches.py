@@ -5,7 +5,7 @@ Learning" (AISTATS 2011): images at a small fixed size; every ``patch`` × ``pat
 (stride 1) is contrast-normalized and ZCA-whitened; k-means on a sample of whitened patches
 from the pool gives ``centroids`` filters; each window's code is the "triangle" activation
 max(0, mean_k(z) − z_k) of its distances z_k to the centroids; codes are summed over the four
-image quadrants (4 × centroids dims), then standardized. Needs no download and no labels;
+image quadrants (4 × centroids dims), standardized, and by default reduced by PCA to 384 dims. Needs no download and no labels;
 everything is fitted on the pool items only.
 """
 
@@ -84,8 +84,14 @@ class PatchFeatures:
 @register("kmeans_patches", fitted=True)
 def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: int = 32, patch: int = 6,
                    centroids: int = 400, n_patches: int = 100_000, whiten_eps: float = 0.1,
-                   kmeans_iters: int = 20, batch_size: int = 256) -> np.ndarray:
-    """k-means patch features (see the module doc), fitted on ``fit_idx`` only."""
+                   kmeans_iters: int = 20, batch_size: int = 256, pca_dim: int = 384) -> np.ndarray:
+    """k-means patch features (see the module doc), fitted on ``fit_idx`` only.
+
+    ``pca_dim`` > 0 projects the 4 · centroids standardized features onto their top principal
+    components (fitted on ``fit_idx``), scaled to unit mean variance: 384 matches DINOv2
+    ViT-S/14's width, so head and selection costs compare, for ~2 points of linear-probe
+    accuracy on the CIFAR subset (60.8 % vs 62.7 % with all 1,600).
+    """
     from tqdm.auto import tqdm
 
     from .rng import stream
@@ -113,4 +119,11 @@ def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: i
     sd[sd < 1e-6] = 1.0
     out -= mu
     out /= sd
+    if 0 < pca_dim < out.shape[1]:
+        from sklearn.decomposition import PCA
+
+        k = min(pca_dim, len(fit_idx) - 1)
+        pca = PCA(n_components=k, random_state=int(rng.integers(2**31 - 1))).fit(out[fit_idx])
+        out = pca.transform(out).astype(np.float32)
+        out /= np.float32(np.sqrt(pca.explained_variance_.mean()))
     return out

@@ -35,7 +35,7 @@ def stripes(n=24, size=16, seed=0):
     return imgs, y
 
 
-SMALL = dict(image_size=16, patch=4, centroids=8, n_patches=2000, kmeans_iters=5)
+SMALL = dict(image_size=16, patch=4, centroids=8, n_patches=2000, kmeans_iters=5, pca_dim=0)
 
 
 def test_kmeans_patches_shape_determinism_and_pool_only_fit():
@@ -54,6 +54,9 @@ def test_kmeans_patches_shape_determinism_and_pool_only_fit():
     # the features separate stripe orientation, which raw pixel values at random phase do not
     c0, c1 = a[y == 0].mean(axis=0), a[y == 1].mean(axis=0)
     assert np.linalg.norm(c0 - c1) > 2.0
+    # PCA on top, fitted on the fit rows too
+    r = embed(imgs, fit, "kmeans_patches", "fp", None, 0, **{**SMALL, "pca_dim": 10}).features
+    assert r.shape == (24, 10) and np.allclose(r[fit].mean(axis=0), 0, atol=1e-4)
 
 
 def test_kmeans_patches_option_errors():
