@@ -40,4 +40,32 @@ import torch, torchvision, faiss, hydra, al_bench
 print(f"setup: done. al_bench {al_bench.__version__}, torch {torch.__version__}, "
       f"torchvision {torchvision.__version__}, faiss {faiss.__version__}, hydra {hydra.__version__}")
 PYEOF
+# -- data: link BDD100K if we know where it is, else fetch CIFAR-10; offline is fine (digits) --
+DATA_DIR="${AL_BENCH_DATA_DIR:-data}"
+mkdir -p "$DATA_DIR"
+sibling() {  # an existing sibling checkout's copy of $1 under data/
+  for d in ../*/data/"$1"; do
+    if [ -e "$d" ] && [ "$(cd "$d" && pwd -P)" != "$(cd "$DATA_DIR" && pwd -P)/$1" ]; then echo "$d"; return; fi
+  done
+}
+if [ -n "${AL_BENCH_SKIP_DATA:-}" ]; then
+  echo "setup: data step skipped (AL_BENCH_SKIP_DATA is set)"
+elif [ -n "${BDD100K_DIR:-}" ] && [ -d "$BDD100K_DIR" ]; then
+  ln -sfn "$(cd "$BDD100K_DIR" && pwd -P)" "$DATA_DIR/bdd100k"
+  echo "setup: linked BDD100K from $BDD100K_DIR to $DATA_DIR/bdd100k"
+elif [ -e "$DATA_DIR/bdd100k" ]; then
+  echo "setup: BDD100K is at $DATA_DIR/bdd100k"
+elif [ -n "$(sibling bdd100k)" ]; then
+  ln -sfn "$(cd "$(sibling bdd100k)" && pwd -P)" "$DATA_DIR/bdd100k"
+  echo "setup: linked BDD100K from $(sibling bdd100k)"
+elif [ -e "$DATA_DIR/cifar10/cifar-10-batches-py" ]; then
+  echo "setup: CIFAR-10 is at $DATA_DIR/cifar10"
+elif [ -n "$(sibling cifar10)" ]; then
+  ln -sfn "$(cd "$(sibling cifar10)" && pwd -P)" "$DATA_DIR/cifar10"
+  echo "setup: linked CIFAR-10 from $(sibling cifar10)"
+else
+  # prints one line either way; offline it fails fast and setup still succeeds
+  $VPY -m al_bench.datasets download-cifar10 "$DATA_DIR/cifar10" || true
+fi
+
 echo "setup: next: .venv/bin/python -m al_bench -m experiment=smoke   (tests: .venv/bin/python -m pytest)"

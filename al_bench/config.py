@@ -7,7 +7,6 @@ allowed, so a typo fails before any job starts.
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from dataclasses import dataclass, fields
 from pathlib import Path
