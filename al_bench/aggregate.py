@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import CURVE, find_runs, write_csv
+from .results import CURVE, TIMING, find_runs, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,12 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None) -> AggregateRepor
         status_rows.append({"run": rel, "status": st if st != "ok" or r.ok else "missing curve.csv",
                             "error": r.status.get("error", "")})
         if r.ok:
-            frames.append(pd.read_csv(r.run_dir / CURVE).assign(run=rel))
+            frame = pd.read_csv(r.run_dir / CURVE)
+            if (r.run_dir / TIMING).is_file():  # wall times and memory sit beside the results
+                timing = pd.read_csv(r.run_dir / TIMING)
+                frame = frame.merge(timing[["budget", *[c for c in timing.columns if c.endswith(("_seconds", "_mb"))]]],
+                                    on="budget", how="left", validate="one_to_one")
+            frames.append(frame.assign(run=rel))
         else:
             problems.append(f"{rel}: {status_rows[-1]['status']}" + (f" ({r.status['error']})" if r.status.get("error") else ""))
     seen = {r.run_dir.resolve() for r in records}

@@ -87,7 +87,7 @@ def weights_file(model: str, weights: str | None, download: bool = True) -> Path
     if hit is not None:
         return hit
     repo = _hub_id(model)
-    offline = (f"cannot load weights for {model}: not in the Hugging Face hub cache and the hub is unreachable; "
+    offline = (f"embedder: cannot load the weights of {model}: not in the Hugging Face hub cache and the hub is unreachable; "
                f"give a local file with embedder.weights=PATH, or run once with a network to fill the hub cache "
                f"(hub id {repo}), or use embedder=kmeans_patches (offline)")
     if not download or not _hub_reachable():

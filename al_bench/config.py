@@ -71,9 +71,10 @@ class RunSettings:
     seed: int
     data_dir: Path
     outputs_dir: Path
+    threads: int | None = None  # None = auto (decided by the job from its launcher)
 
 
-TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths"}
+TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths", "threads"}
 MODELS = ("linear", "resnet18")
 
 
@@ -145,7 +146,7 @@ def _resnet_settings(m: Mapping[str, Any]) -> ResNetSettings:
 def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     """Check a composed config (plain dict, ``hydra`` key removed) and return typed settings."""
     _keys("config", cfg, TOP_KEYS)
-    for key in TOP_KEYS:
+    for key in TOP_KEYS - {"threads"}:
         if key not in cfg:
             raise UserError(f"config: missing key '{key}'")
 
@@ -211,7 +212,9 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     )
 
     seed = _int("seed", cfg["seed"], 0)
+    threads = cfg.get("threads", "auto")
+    threads = None if threads in ("auto", None) else _int("threads", threads, 1)
     p = cfg["paths"]
     _keys("paths", p, {"data_dir", "outputs_dir"})
     return RunSettings(dataset, embedder, model, strategy, budget, seed,
-                       Path(str(p["data_dir"])).expanduser(), Path(str(p["outputs_dir"])).expanduser())
+                       Path(str(p["data_dir"])).expanduser(), Path(str(p["outputs_dir"])).expanduser(), threads)

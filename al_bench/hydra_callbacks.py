@@ -51,6 +51,33 @@ def _show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def parallel_jobs(hc: Any) -> int:
+    """How many jobs the launcher runs at once on this machine (joblib's n_jobs; else 1)."""
+    n = OmegaConf.select(hc, "launcher.n_jobs", default=None) if "joblib" in str(hc.launcher.get("_target_", "")) else None
+    if n is None:
+        return 1
+    n = int(n)
+    return max(1, n if n > 0 else (os.cpu_count() or 1) + 1 + n)  # joblib: -1 = all cores
+
+
+def pin_threads(n: int) -> None:
+    """Use ``n`` threads in torch, FAISS and BLAS/OpenMP for the rest of this process."""
+    import faiss
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+    threadpool_limits(n)
+
+
+def job_threads(settings: RunSettings, hc: Any) -> int:
+    if settings.threads is not None:
+        return settings.threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // parallel_jobs(hc))
+
+
 def run_job(cfg: DictConfig) -> str:
     """Run one job. In a sweep a failed job is recorded (status.json) and the sweep goes on."""
     from .run import run
@@ -58,8 +85,11 @@ def run_job(cfg: DictConfig) -> str:
     settings, plain = settings_from(cfg)
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    threads = job_threads(settings, hc)
+    pin_threads(threads)
+    log.info("job threads: %d (torch, FAISS, BLAS)", threads)
     try:
-        run(settings, run_dir, plain, progress=_show_progress())
+        run(settings, run_dir, plain, progress=_show_progress(), threads=threads)
     except Exception as exc:
         if hc.mode != RunMode.MULTIRUN:
             if isinstance(exc, UserError):

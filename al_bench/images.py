@@ -67,12 +67,16 @@ def check_image(path: str | Path) -> str | None:
     return None
 
 
-def load_rgb(images: Images, i: int):
-    """Item ``i`` as an RGB PIL image."""
+def load_rgb(images: Images, i: int, size: int | None = None):
+    """Item ``i`` as an RGB PIL image. With ``size``, JPEGs decode at the smallest DCT scale
+    that still covers size × size (PIL's draft mode): a 1280×720 frame bound for 224 px
+    decodes at half resolution, about three times faster."""
     from PIL import Image
 
     if isinstance(images, ImageFiles):
         with Image.open(images.path(i)) as im:
+            if size is not None:
+                im.draft("RGB", (size, size))
             return im.convert("RGB")
     a = np.asarray(images[i])
     if a.shape[-1] == 1:
@@ -95,7 +99,7 @@ def batch_array(images: Images, idx: Sequence[int], size: int | None) -> np.ndar
         raise UserError("images on disk have varying sizes: the embedder needs an image_size")
     out = np.empty((len(idx), size, size, 3), np.uint8)
     for j, i in enumerate(idx.tolist()):
-        im = load_rgb(images, i)
+        im = load_rgb(images, i, size)
         if im.size != (size, size):
             im = im.resize((size, size), Image.BICUBIC)
         out[j] = np.asarray(im)

@@ -6,9 +6,11 @@ so the 50 % set contains the 25 % set and no prefix is ever recomputed.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +23,7 @@ from .strategies import PoolView, select_batch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BudgetPlan", "plan_budget", "LoopSettings", "LoopResult", "run_loop"]
+__all__ = ["BudgetPlan", "plan_budget", "LoopSettings", "LoopResult", "run_loop", "Checkpoint", "TIMING_COLUMNS"]
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,13 @@ class LabeledDistance:
         self.near: np.ndarray | None = None
         self.done = 0
 
+    def restore(self, labeled: list[int], d: np.ndarray | None, near: np.ndarray | None, done: int) -> None:
+        self.labeled, self.done = labeled, int(done)
+        self.d = None if d is None or d.size == 0 else d.copy()
+        self.near = None if near is None or near.size == 0 else near.copy()
+        if self.d is None:
+            self.done = 0
+
     def __call__(self) -> tuple[np.ndarray, np.ndarray]:
         from .selectors import nearest_center
 
@@ -243,13 +252,17 @@ def run_loop(
     initial: np.ndarray,
     s: LoopSettings,
     model_inputs: np.ndarray | None = None,
+    checkpoint: "Checkpoint | None" = None,
 ) -> LoopResult:
     """Simulate labeling ``plan`` on ``split.pool``: buy batches, refit, evaluate at each point.
 
     ``initial`` holds pool positions of the initial labeled set (the same for every strategy at
     a seed). ``model_inputs`` (rows like ``features``, e.g. images for an end-to-end model) is
     what the model sees when given; distances for diversity strategies always use ``features``.
-    Returns the curve rows, the purchase log and the full-pool accuracy.
+    With a ``checkpoint``, the state is saved after every round and budget point, and a run that
+    finds one continues from it: every draw depends on the seed and the round number only, and
+    the incremental labeled-distance state is saved too, so the results equal an uninterrupted
+    run's. Returns the curve rows, the purchase log and the full-pool accuracy.
     """
     from tqdm.auto import tqdm
 
@@ -273,9 +286,38 @@ def run_loop(
     rnd = 0
     sel_seconds = 0.0
     peak_mb = 0.0  # largest per-round peak extra memory of selection since the last point
+    if checkpoint is not None and checkpoint.exists():
+        st = checkpoint.load()
+        labeled = st["labeled"].tolist()
+        is_labeled[:] = False
+        is_labeled[labeled] = True
+        selected = [_sel_row(p, int(r), _SOURCES[int(c)], split, y_pool)
+                    for p, r, c in zip(labeled, st["rounds"], st["sources"])]
+        curve, rnd = st["meta"]["curve"], st["meta"]["round"]
+        sel_seconds, peak_mb = st["meta"]["selection_seconds"], st["meta"]["peak_mb"]
+        head.fit_seconds, head.calibration_seconds = st["meta"]["train_seconds"], st["meta"]["calibration_seconds"]
+        head.asked = st["meta"]["asked"]
+        distances.restore(labeled, st["dist_d"], st["dist_near"], st["meta"]["dist_done"])
+        log.info("%s seed=%d: resuming from the checkpoint after round %d (%d labeled, %d budget point(s) done)",
+                 s.strategy, s.seed, rnd, len(labeled), len(curve))
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        checkpoint.save(
+            labeled=np.asarray(labeled, np.int64),
+            rounds=np.array([r["round"] for r in selected], np.int32),
+            sources=np.array([_SOURCES.index(r["source"]) for r in selected], np.uint8),
+            dist_d=distances.d, dist_near=distances.near,
+            meta={"round": rnd, "curve": curve, "selection_seconds": sel_seconds, "peak_mb": peak_mb,
+                  "train_seconds": head.fit_seconds, "calibration_seconds": head.calibration_seconds,
+                  "asked": head.asked, "dist_done": distances.done})
+
     pool_counts = np.bincount(y_pool, minlength=n_classes)
-    bar = tqdm(total=plan.n_rounds, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
-    for fraction, target in zip(plan.fractions, plan.points):
+    bar = tqdm(total=plan.n_rounds, initial=rnd, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
+    for point, (fraction, target) in enumerate(zip(plan.fractions, plan.points)):
+        if point < len(curve):  # done before a restart
+            continue
         while len(labeled) < target:
             n = min(plan.batch_size, target - len(labeled))
             lab = np.asarray(labeled, np.int64)
@@ -297,6 +339,7 @@ def run_loop(
             labeled.extend(picks.tolist())
             is_labeled[picks] = True
             bar.update(1)
+            save()
         head.update(np.asarray(labeled, np.int64))
         fitted = head.current()  # timed as training/calibration, not as evaluation
         t0 = time.perf_counter()
@@ -318,6 +361,7 @@ def run_loop(
         }
         curve.append(row)
         peak_mb = 0.0
+        save()
         starving = _starving(counts, pool_counts, len(labeled), class_names)
         if starving:
             log.warning("%s seed=%d at %d labels: class(es) far below their pool share: %s",
@@ -333,6 +377,50 @@ def run_loop(
     for row in curve:
         row["full_pool_accuracy"] = full
     return LoopResult(curve, selected, full)
+
+
+_SOURCES = ("initial", "strategy", "random")
+# curve-row columns that measure this machine rather than the method: kept out of curve.csv
+TIMING_COLUMNS = ("selection_seconds", "selection_peak_mb", "train_seconds", "calibration_seconds", "eval_seconds")
+
+
+class Checkpoint:
+    """The loop's state after a round, in one .npz written atomically (temp file + rename)."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path, self.fingerprint = Path(path), fingerprint
+
+    def exists(self) -> bool:
+        """True when a checkpoint of this same config (fingerprint) is there and readable."""
+        if not self.path.is_file():
+            return False
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                ok = str(z["fingerprint"]) == self.fingerprint
+        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint means: start over
+            log.warning("ignoring unreadable checkpoint %s (%s)", self.path, exc)
+            return False
+        if not ok:
+            log.warning("ignoring checkpoint %s: written by another config or code version", self.path)
+        return ok
+
+    def load(self) -> dict:
+        with np.load(self.path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+        out["meta"] = json.loads(str(out["meta"]))
+        return out
+
+    def save(self, *, meta: dict, dist_d, dist_near, **arrays: np.ndarray) -> None:
+        from .results import atomic_write
+
+        empty = np.zeros(0)
+        payload = {**arrays, "dist_d": empty if dist_d is None else dist_d,
+                   "dist_near": empty if dist_near is None else dist_near,
+                   "meta": np.array(json.dumps(meta)), "fingerprint": np.array(self.fingerprint)}
+        atomic_write(self.path, lambda f: np.savez(f, **payload))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _sel_row(pos: int, rnd: int, source: str, split: Split, y_pool: np.ndarray) -> dict:

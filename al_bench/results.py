@@ -22,6 +22,8 @@ __all__ = ["atomic_write", "atomic_write_text", "write_csv", "write_status", "re
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
+TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
+CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
 # columns that say which run a row belongs to (the paired comparison keys plus strategy and seed)
 IDENTITY = ["dataset", "embedder", "model", "schedule", "strategy", "seed"]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import logging
 import platform
 import time
 import traceback
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,12 +21,13 @@ from .config import RunSettings
 from .data import initial_labeled, make_split
 from .datasets import load_dataset
 from .embed import embed
-from .loop import LoopResult, LoopSettings, plan_budget, run_loop
-from .results import CONFIG, CURVE, SELECTED, SKIPPED, atomic_write_text, write_csv, write_status
+from .loop import TIMING_COLUMNS, Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
+from .results import (CHECKPOINT, CONFIG, CURVE, SELECTED, SKIPPED, STATUS, TIMING, atomic_write_text, read_status,
+                      write_csv, write_status)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run", "run_dir_name"]
+__all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit"]
 
 
 def run_dir_name(s: RunSettings) -> str:
@@ -35,31 +39,82 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None, progress: bool = False) -> LoopResult:
-    """Execute one run and write its files into ``run_dir``; status.json says how it ended."""
+def config_fingerprint(config: Mapping[str, Any]) -> str:
+    """sha256 of the resolved config (``paths`` left out: where files go does not change them)
+    and the code version (:func:`code_version`): what decides whether a finished run is reused.
+    ``threads`` is left out too: thread counts move float sums by ~1e-7, not the method."""
+    body = {k: v for k, v in dict(config).items() if k not in ("paths", "threads")}
+    return hashlib.sha256(json.dumps({"config": body, "code": code_version()}, sort_keys=True,
+                                     default=str).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """``<version>+<sha256 of the package's .py sources, 12 hex>``: changes with any code edit,
+    committed or not, unlike a git commit id."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit id (with ``-dirty`` when the package has uncommitted changes), or
+    ``unknown`` outside a git checkout."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")
+
+
+def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
+        progress: bool = False, threads: int | None = None) -> LoopResult | None:
+    """Execute one run and write its files into ``run_dir``; status.json says how it ended.
+
+    A folder that already holds a finished run with the same fingerprint (config and code) is
+    left as it is (returns None); a killed run with a checkpoint of the same fingerprint
+    continues from its last completed round; anything else starts over.
+    """
     import yaml
 
     run_dir = Path(run_dir)
+    config = dict(config) if config is not None else {}
+    fp = config_fingerprint(config)
+    old = read_status(run_dir) if (run_dir / STATUS).is_file() else {}
+    if old.get("status") == "ok" and old.get("fingerprint") == fp and (run_dir / CURVE).is_file():
+        log.info("skipping %s: finished before with the same config and code (fingerprint %s)", run_dir, fp[:12])
+        return None
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (CURVE, SELECTED, SKIPPED):  # a rerun into the same folder must not leave old results behind
+    for stale in (CURVE, SELECTED, SKIPPED, TIMING):  # a rerun must not leave old results behind
         (run_dir / stale).unlink(missing_ok=True)
     started = _now()
-    write_status(run_dir, "running", started=started, host=platform.node())
-    if config is not None:
-        atomic_write_text(run_dir / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
+    write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)
+    if config:
+        atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
     t0 = time.perf_counter()
+    ckpt = Checkpoint(run_dir / CHECKPOINT, fp)
     try:
-        result = _run(s, run_dir, progress)
+        result = _run(s, run_dir, progress, fp, ckpt)
     except BaseException as exc:
         write_status(run_dir, "failed", started=started, finished=_now(), error=f"{type(exc).__name__}: {exc}",
-                     traceback=traceback.format_exc())
+                     traceback=traceback.format_exc(), fingerprint=fp)
         raise
+    ckpt.remove()
     write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
-                 n_points=len(result.curve))
+                 n_points=len(result.curve), fingerprint=fp, threads=threads, host=platform.node())
     return result
 
 
-def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
+def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint) -> LoopResult:
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size)
@@ -81,7 +136,7 @@ def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
         ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
     )
     init = initial_labeled(len(split.pool), plan.initial, s.seed)
-    result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings, model_inputs)
+    result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings, model_inputs, ckpt)
 
     if ds.skipped:
         write_csv(pd.DataFrame(list(ds.skipped), columns=["id", "reason"]), run_dir / SKIPPED)
@@ -92,13 +147,20 @@ def _run(s: RunSettings, run_dir: Path, progress: bool) -> LoopResult:
     provenance = {"pool_size": len(split.pool), "test_size": len(split.test),
                   "calibration_size": len(split.calibration), "split_hash": split.fingerprint()[:16],
                   "embedding_checksum": emb.checksum[:16], "al_bench_version": __version__,
+                  "code_version": code_version(), "git_commit": git_commit(), "config_fingerprint": fingerprint[:16],
                   "dataset_config": s.dataset.name, "embedder_config": s.embedder.name,
                   "n_skipped_items": len(ds.skipped)}
-    curve = pd.DataFrame([{**ident, **row, **provenance} for row in result.curve])
+    # curve.csv holds what replays byte for byte; wall times and memory go to timing.csv
+    rows = [{**ident, **{k: v for k, v in row.items() if k not in TIMING_COLUMNS}, **provenance}
+            for row in result.curve]
+    curve = pd.DataFrame(rows)
+    timing = pd.DataFrame([{**ident, "budget": row["budget"], **{k: row[k] for k in TIMING_COLUMNS}}
+                           for row in result.curve])
     selected = pd.DataFrame(result.selected)
     selected.insert(0, "strategy", s.strategy.name)
     selected.insert(1, "seed", s.seed)
     selected["id"] = ds.ids[selected["index"].to_numpy()]
     write_csv(curve, run_dir / CURVE)
+    write_csv(timing, run_dir / TIMING)
     write_csv(selected, run_dir / SELECTED)
     return result
