@@ -29,6 +29,9 @@ class DatasetSettings:
     test_fraction: float
     calibration_fraction: float
     options: Mapping[str, Any]  # the loader's own keyword arguments (e.g. path)
+    near_duplicates: float = 0.0  # fraction of pool items that get near-duplicate copies (a stress test)
+    near_duplicate_copies: int = 3
+    near_duplicate_noise: float = 2.0  # pixel noise std of a copy, grey levels
 
 
 @dataclass(frozen=True)
@@ -153,12 +156,16 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     d = cfg["dataset"]
     name = _name("dataset", d, LOADERS)
     loader_opts = loader_options(name)
-    _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", *loader_opts})
+    _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", "near_duplicates",
+                         "near_duplicate_copies", "near_duplicate_noise", *loader_opts})
     dataset = DatasetSettings(
         name,
         _number("dataset.test_fraction", d.get("test_fraction", 0.2), 0.0, 1.0, lo_open=True, hi_open=True),
         _number("dataset.calibration_fraction", d.get("calibration_fraction", 0.1), 0.0, 1.0, hi_open=True),
         {k: d[k] for k in loader_opts if k in d},
+        _number("dataset.near_duplicates", d.get("near_duplicates", 0.0), 0.0, 1.0),
+        _int("dataset.near_duplicate_copies", d.get("near_duplicate_copies", 3), 1),
+        _number("dataset.near_duplicate_noise", d.get("near_duplicate_noise", 2.0), 0.0, 255.0),
     )
 
     e = cfg["embedder"]

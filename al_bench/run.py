@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import __version__
 from .config import RunSettings
-from .data import initial_labeled, make_split
+from .data import initial_labeled, inject_near_duplicates, make_split
 from .datasets import load_dataset
 from .embed import embed
 from .loop import TIMING_COLUMNS, Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
@@ -117,6 +117,8 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
 def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint) -> LoopResult:
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
+    ds, split = inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
+                                       s.dataset.near_duplicate_noise, s.seed)
     plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size)
     log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d, batch %d, %d rounds",
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,

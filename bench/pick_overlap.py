@@ -3,7 +3,7 @@
     .venv/bin/python bench/pick_overlap.py                       # bald vs entropy on digits
     .venv/bin/python bench/pick_overlap.py --dataset npz --path ../shared/datasets/cifar10_subset.npz
 
-Builds the real state of a run (split, pixels embedding, initial set) at the first budget point
+Builds the real state of a run (split, embedding, initial set; al_bench.analysis.pick_overlap) at the first budget point
 of the `standard` schedule after random purchases, fits and calibrates the head, then asks
 both strategies for the same batch from the same view.
 """
@@ -21,20 +21,17 @@ sys.path.insert(0, str(_HERE.parent))
 
 import argparse  # noqa: E402
 
-import numpy as np  # noqa: E402
-
-from al_bench.data import initial_labeled, make_split  # noqa: E402
+from al_bench.analysis import pick_overlap  # noqa: E402
+from al_bench.data import make_split  # noqa: E402
 from al_bench.datasets import load_dataset  # noqa: E402
 from al_bench.embed import embed  # noqa: E402
-from al_bench.loop import HeadCache, LoopSettings  # noqa: E402
-from al_bench.rng import stream  # noqa: E402
-from al_bench.strategies import PoolView, select_batch  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--path", default=None)
+    ap.add_argument("--embedder", default="pixels")
     ap.add_argument("--a", default="bald")
     ap.add_argument("--b", default="entropy")
     ap.add_argument("--labeled-fraction", type=float, default=0.05)
@@ -44,23 +41,11 @@ def main() -> None:
     ds = load_dataset(args.dataset, **({"path": args.path} if args.path else {}))
     for seed in range(args.seeds):
         split = make_split(ds.labels, seed, 0.2, 0.1, ds.is_test)
-        x = embed(ds.images, split.pool, "pixels", ds.fingerprint(), None, seed).features
-        P = len(split.pool)
-        n_lab, batch = int(round(args.labeled_fraction * P)), max(1, int(round(args.batch_fraction * P)))
-        init = initial_labeled(P, 20, seed)
-        rest = np.setdiff1d(np.arange(P), init)
-        labeled = np.concatenate([init, stream(seed, "overlap").choice(rest, n_lab - init.size, replace=False)])
-        y_pool = ds.labels[split.pool]
-        head = HeadCache(x[split.pool], y_pool, x[split.calibration], ds.labels[split.calibration],
-                         ds.n_classes, LoopSettings(strategy=args.a, seed=seed))
-        head.update(labeled)
-        view = PoolView(x[split.pool], labeled, np.setdiff1d(np.arange(P), labeled), ds.n_classes, 3, head)
-        a, _ = select_batch(args.a, view, batch, np.random.default_rng(seed))
-        b, _ = select_batch(args.b, view, batch, np.random.default_rng(seed))
-        shared = np.intersect1d(a, b).size
-        print(f"{ds.name} seed {seed}: {len(labeled)} labeled, batch {batch}: {args.a} and {args.b} share "
-              f"{shared}/{batch} picks ({shared / batch:.0%})")
-
+        x = embed(ds.images, split.pool, args.embedder, ds.fingerprint(), None, seed).features
+        r = pick_overlap(x, ds.labels, split, ds.n_classes, args.a, args.b, seed, args.labeled_fraction,
+                         args.batch_fraction)
+        print(f"{ds.name} seed {seed}: {r['n_labeled']} labeled, batch {r['batch']}: {args.a} and {args.b} share "
+              f"{r['shared']}/{r['batch']} picks ({r['shared'] / r['batch']:.0%})")
 
 if __name__ == "__main__":
     main()

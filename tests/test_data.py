@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from al_bench.data import initial_labeled, load_digits, make_split
@@ -80,3 +81,26 @@ def test_pixels_embedding_fitted_on_pool_only_and_cached(tmp_path):
     assert not e3.from_cache and e3.checksum != e1.checksum
     with pytest.raises(UserError, match="not an option"):
         embed(ds.images, s.pool, "pixels", ds.fingerprint(), tmp_path, seed=0, max_dims=16)
+
+
+def test_near_duplicates_join_the_pool_only_and_are_named_by_source():
+    from al_bench.analysis import duplicate_picks
+    from al_bench.data import duplicate_group, inject_near_duplicates
+
+    ds = load_digits()
+    split = make_split(ds.labels, seed=0)
+    out, sp = inject_near_duplicates(ds, split, fraction=0.1, copies=3, noise=2.0, seed=0)
+    k = int(round(0.1 * len(split.pool)))
+    assert len(out.labels) == len(ds.labels) + 3 * k and len(sp.pool) == len(split.pool) + 3 * k
+    assert np.array_equal(sp.test, split.test) and np.array_equal(sp.calibration, split.calibration)
+    new = sp.pool[len(split.pool):]
+    src = np.array([np.flatnonzero(ds.ids == g)[0] for g in duplicate_group(out.ids[new])])
+    assert np.isin(src, split.pool).all() and np.array_equal(out.labels[new], ds.labels[src])
+    diff = np.abs(out.images[new].astype(int) - ds.images[src].astype(int))
+    assert 0 < diff.mean() < 4 and diff.max() <= 20  # near, not equal
+    again, _ = inject_near_duplicates(ds, split, 0.1, 3, 2.0, seed=0)
+    assert np.array_equal(again.images, out.images)
+    # redundant picks: a copy bought after its source (or another copy) counts once per repeat
+    sel = pd.DataFrame({"strategy": "s", "seed": 0, "round": [0, 1, 1, 1, 2, 2],
+                        "id": ["a", "b", "b#dup1", "c", "a#dup2", "d"]})
+    assert duplicate_picks(sel)[["round", "picks", "redundant"]].values.tolist() == [[1, 3, 1], [2, 2, 1]]

@@ -190,3 +190,19 @@ def test_kmeans_patches_beats_pixels_on_the_cifar_subset():
         head = LinearHead(f.shape[1], ds.n_classes, HeadSettings(), 0).fit(f[sp.pool], ds.labels[sp.pool])
         acc[name] = float((head.logits(f[sp.test]).argmax(1) == ds.labels[sp.test]).mean())
     assert acc["kmeans_patches"] > 0.55 and acc["kmeans_patches"] > acc["pixels"] + 0.15, acc
+
+
+def test_nan_embeddings_are_refused_with_the_count(tmp_path):
+    def broken(images, fit_idx, seed):
+        out = images.reshape(len(images), -1).astype(np.float32)
+        out[1, 2] = np.nan
+        out[3, 0] = np.inf
+        return out
+
+    register("_nan_test", fitted=False)(broken)
+    try:
+        with pytest.raises(UserError, match="embedder _nan_test produced 2 NaN/inf values"):
+            embed(np.zeros((4, 2, 2, 1), np.uint8), np.arange(4), "_nan_test", "fp", tmp_path, 0)
+    finally:
+        EMBEDDERS.pop("_nan_test")
+    assert not list(tmp_path.rglob("*.npz"))  # nothing cached
