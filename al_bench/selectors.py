@@ -103,15 +103,20 @@ class _MinDist:
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
         self.centers64 = np.empty((capacity, x.shape[1]), np.float64)  # for exact re-checks
         self.c_sq64 = np.empty(capacity, np.float64)
+        self.c_sq = np.empty(capacity, np.float32)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
         self.near = np.zeros(len(x), np.int32)
+        self.skip_prune = 0  # picks left before pruning is tried again (it did not pay off)
+        # float32 error allowance of ‖a‖² + ‖c‖² − 2 a·c relative to ‖a‖² + ‖c‖² (worst case ~d·u)
+        self.cc_tol = np.float32((x.shape[1] + 8) * np.finfo(np.float32).eps)
 
     def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
         self.centers[: idx.size] = self.x[idx]
         self.centers64[: idx.size] = self.x[idx]
         self.c_sq64[: idx.size] = np.einsum("ij,ij->i", self.centers64[: idx.size], self.centers64[: idx.size])
+        self.c_sq[: idx.size] = self.c_sq64[: idx.size]
         self.m = idx.size
         if init is None:
             self.min_d, self.near = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
@@ -121,20 +126,42 @@ class _MinDist:
             self.near = np.searchsorted(idx, np.asarray(near_row)).clip(0, max(idx.size - 1, 0)).astype(np.int32)
         self.min_d[idx] = -1.0
 
+    def seed_external(self, centers: np.ndarray, min_d: np.ndarray, near: np.ndarray) -> None:
+        """Start from centers that are not rows of ``x``; ``min_d``/``near`` = each row's known
+        squared distance to its nearest center and that center's number."""
+        m = len(centers)
+        self.centers[:m] = centers
+        self.centers64[:m] = centers
+        self.c_sq64[:m] = np.einsum("ij,ij->i", self.centers64[:m], self.centers64[:m])
+        self.c_sq[:m] = self.c_sq64[:m]
+        self.m = m
+        self.min_d = np.array(min_d, np.float32, copy=True)
+        self.near = np.asarray(near, np.int32).copy()
+
     def add(self, j: int) -> None:
         x, c, m = self.x, self.x[j], self.m
         self.centers[m] = c
         self.centers64[m] = c
         self.c_sq64[m] = self.centers64[m] @ self.centers64[m]
+        self.c_sq[m] = self.c_sq64[m]
         self.m += 1
         rows = None
-        if self.prune and m > 0:
-            diff = self.centers[:m] - c
-            cc = np.einsum("ij,ij->i", diff, diff)
+        if self.skip_prune > 0:
+            self.skip_prune -= 1
+        elif self.prune and m > 0:
+            near, min_d = self.near, self.min_d
+            # ‖c − a‖² only for centers a that are some live row's nearest: a gather and a GEMV,
+            # not an M × d difference (M counts every labeled point)
+            need = np.unique(near)
+            cc = np.empty(m, np.float32)
+            cc[need] = self.c_sq[need] + self.c_sq[m] - 2.0 * (self.centers[need] @ c)
+            slack = self.cc_tol * (self.c_sq[near] + self.c_sq[m])
             # rows the new center could improve, with slack for float32 rounding
-            rows = np.flatnonzero(self.min_d * np.float32(4.0 * (1 + 1e-4)) + np.float32(1e-30) > cc[self.near])
-            if rows.size > len(x) // 2:  # little to skip: a dense pass is cheaper than a gather
-                rows = None
+            keep = min_d * np.float32(4.0 * (1 + 1e-4)) + np.float32(1e-30) > cc[near] - slack
+            rows = np.flatnonzero(keep)
+            if rows.size > len(keep) // 2:  # little to skip (high-dim Gaussian-like data): stop
+                rows = None  # trying for a while; a dense pass is cheaper than the gather
+                self.skip_prune = 16
         if rows is None:
             for s in range(0, len(x), _CHUNK):
                 self._update(slice(s, s + _CHUNK), x[s : s + _CHUNK], c, self.sqn[j], m)
@@ -199,7 +226,19 @@ def kcenter_greedy(
     # blocked SIMD/FMA dot products err by ~√d·u·‖x‖‖c‖; 4× that with a floor leaves ample room
     eps = 4.0 * (2.0 * np.sqrt(d) + 16.0) * np.finfo(np.float32).eps
     max_sqn = float(sqn.max())
-    state = _MinDist(x, sqn, lab.size + n, N >= 16384 if prune is None else prune)
+    prune = N >= 16384 if prune is None else prune
+    if lab.size > N // 4:
+        # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
+        # external centers (each pick then touches only the rows that can still be picked)
+        unl = np.setdiff1d(np.arange(N), lab)
+        if init is None:
+            d0, j0 = nearest_center(x, x[lab], unl)
+        else:
+            d0, j0 = np.asarray(init[0]), np.searchsorted(lab, np.asarray(init[1])).clip(0, lab.size - 1)
+        state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune)
+        state.seed_external(x[lab], d0[unl], j0[unl])
+        return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
+    state = _MinDist(x, sqn, lab.size + n, prune)
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
@@ -210,6 +249,12 @@ def kcenter_greedy(
         del xc
         picks[0], start = first, 1
         state.add(first)
+    return _greedy(state, n, start, picks, eps, max_sqn)
+
+
+def _greedy(state: _MinDist, n: int, start: int, picks: np.ndarray, eps: float, max_sqn: float) -> np.ndarray:
+    """Farthest-point picks ``start`` … n − 1 on ``state``'s rows (indices into its ``x``)."""
+    x = state.x
     for k in range(start, n):
         min_d = state.min_d
         top = float(min_d.max())

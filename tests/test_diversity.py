@@ -37,6 +37,24 @@ def test_kcenter_matches_float64_brute_force(kind):
     assert kcenter_greedy(x, labeled, 60).tolist() == brute_kcenter(x, labeled, 60)
 
 
+@pytest.mark.parametrize("kind", ["gaussian", "clustered"])
+@pytest.mark.parametrize("use_init", [False, True])
+def test_kcenter_with_most_of_the_pool_labeled_matches_brute_force(kind, use_init):
+    """Late rounds (labeled > N/4) run on a compact copy of the unlabeled rows: same order."""
+    from al_bench.selectors import nearest_center
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 12)).astype(np.float32) if kind == "gaussian" else _clustered(rng, 500)
+    labeled = np.sort(rng.choice(len(x), 300, replace=False))
+    init = None
+    if use_init:
+        d, j = nearest_center(x, x[labeled])
+        init = (d, labeled[j])
+    picks = kcenter_greedy(x, labeled, 50, init=init, prune=True)
+    assert picks.tolist() == brute_kcenter(x, labeled, 50)
+    assert not np.isin(picks, labeled).any()
+
+
 def test_kcenter_near_tie_is_decided_in_float64():
     # two candidates whose distances to the center differ by less than float32 resolution at
     # this magnitude; float32 arithmetic cannot tell them apart, float64 can
