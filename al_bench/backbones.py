@@ -198,6 +198,7 @@ def auto(images: Images, fit_idx: np.ndarray, seed: int, image_size: int = 224, 
 
 
 TINY = 16  # images at most this many pixels on a side (digits: 8) get `pixels`
+_WARNED: set[str] = set()
 
 
 def resolve_auto(images: Images, options: dict) -> tuple[str, dict]:
@@ -209,8 +210,11 @@ def resolve_auto(images: Images, options: dict) -> tuple[str, dict]:
     try:
         weights_file(DINOV2, options.get("weights"))
     except UserError as exc:
-        log.warning("embedder auto: DINOv2 is not available (%s). FALLING BACK to kmeans_patches, an offline "
-                    "label-free embedder: expect much lower accuracy than DINOv2 features", exc)
+        msg = ("embedder auto: DINOv2 is not available (%s). FALLING BACK to kmeans_patches, an offline "
+               "label-free embedder: expect much lower accuracy than DINOv2 features")
+        # loud once per process (a sweep's log), then one quiet line per run
+        log.log(logging.WARNING if str(exc) not in _WARNED else logging.INFO, msg, exc)
+        _WARNED.add(str(exc))
         return "kmeans_patches", {}
     log.info("embedder auto: chose dinov2_vits14")
     return "dinov2_vits14", dict(options)

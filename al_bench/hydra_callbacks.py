@@ -61,8 +61,16 @@ def parallel_jobs(hc: Any) -> int:
 
 
 def pin_threads(n: int) -> None:
-    """Use ``n`` threads in torch, FAISS and BLAS/OpenMP for the rest of this process."""
+    """Use ``n`` threads in torch, FAISS and BLAS/OpenMP for the rest of this process.
+
+    threadpoolctl only reaches libraries already loaded, and SciPy ships its own OpenBLAS that
+    loads on first use (scikit-learn's PCA): the environment variables cover libraries loaded
+    later, and SciPy's linear algebra is loaded here so the limit reaches it too.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
     import faiss
+    import scipy.linalg  # noqa: F401 - load SciPy's BLAS before limiting
     import torch
     from threadpoolctl import threadpool_limits
 

@@ -120,7 +120,8 @@ def test_wrong_weights_file_is_a_user_error(tmp_path, offline_hub):
         embed(stripes(2)[0], np.arange(2), "dinov2_vits14", "fp", None, 0, image_size=28, weights=str(path))
 
 
-def test_auto_embedder_choices(dinov2_file, offline_hub, caplog):
+def test_auto_embedder_choices(dinov2_file, offline_hub, caplog, monkeypatch):
+    monkeypatch.setattr(backbones, "_WARNED", set())  # the fallback warns loudly once per process
     digits_like = np.zeros((6, 8, 8, 1), np.uint8)
     digits_like[::2, 2:6, 3] = 255
     with caplog.at_level(logging.WARNING):

@@ -120,19 +120,18 @@ def test_slurm_preset_composes():
 
 @pytest.mark.slow
 def test_joblib_workers_agree_with_a_serial_sweep(tmp_path):
-    args = ["-m", *FAST, "strategy=entropy,kcenter,badge", "seed=0,1"]
+    """Two joblib workers and a serial sweep, each job pinned to one thread: identical files.
+    (With different thread counts float sums differ in the last bits and picks can diverge.)"""
+    args = ["-m", *FAST, "strategy=entropy,kcenter,badge", "seed=0,1", "threads=1"]
     serial = _main(*args, f"paths.outputs_dir={tmp_path / 's'}", f"paths.data_dir={tmp_path / 'd1'}", cwd=tmp_path)
     par = _main(*args, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"paths.outputs_dir={tmp_path / 'p'}",
                 f"paths.data_dir={tmp_path / 'd2'}", cwd=tmp_path)
     assert serial.returncode == 0 and par.returncode == 0, par.stderr[-2000:]
-    a = pd.read_csv(tmp_path / "s" / "tables" / "results.csv")
-    b = pd.read_csv(tmp_path / "p" / "tables" / "results.csv")
-    assert len(a) == len(b) == 3 * 2 * 3
-    assert (a["n_labeled"] == b["n_labeled"]).all()
-    assert np.abs(a["accuracy"] - b["accuracy"]).max() <= 1e-6
+    for f in ("curve.csv", "selected.csv"):
+        a, b = _files(tmp_path / "s", f), _files(tmp_path / "p", f)
+        assert len(a) == 6 and a == b, f
     threads = {json.loads(p.read_text())["threads"] for p in (tmp_path / "p" / "runs").rglob("status.json")}
-    assert threads == {max(1, len(__import__("os").sched_getaffinity(0)) // 2)}
-
+    assert threads == {1}
 
 def _bad_npz(tmp_path, kind):
     rng = np.random.default_rng(0)
