@@ -76,7 +76,7 @@ def _cached_hub_file(model: str) -> Path | None:
     return None
 
 
-def weights_file(model: str, weights: str | None, download: bool = True) -> Path:
+def weights_file(model: str, weights: str | None) -> Path:
     """The local weights file for ``model``: the given one, else the hub cache (filled if reachable)."""
     if weights:
         p = Path(weights).expanduser()
@@ -90,7 +90,7 @@ def weights_file(model: str, weights: str | None, download: bool = True) -> Path
     offline = (f"embedder: cannot load the weights of {model}: not in the Hugging Face hub cache and the hub is unreachable; "
                f"give a local file with embedder.weights=PATH, or run once with a network to fill the hub cache "
                f"(hub id {repo}), or use embedder=kmeans_patches (offline)")
-    if not download or not _hub_reachable():
+    if not _hub_reachable():
         raise UserError(offline)
     from huggingface_hub import hf_hub_download
 
