@@ -74,18 +74,38 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
     return dist, arg
 
 
-def _exact_min_sq_dist(x64: np.ndarray, centers64: np.ndarray, c_sq: np.ndarray) -> np.ndarray:
-    """Float64 min_j ‖x_i − c_j‖² for a few rows x64 (m, d) against all centers (M, d).
+def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, eps: float) -> np.ndarray:
+    """Float64 min_j ‖x_i − c_j‖² for a few float32 rows ``xr`` (m, d) against ``centers`` (M, d).
 
-    Float64 GEMM: its rounding (~1e-16 of the norms) is far below float32's, and integer-valued
-    data stays exact, so exact ties stay ties.
+    A float32 pass (half the bytes and twice the SIMD width of float64) finds, per row, the
+    centers within twice the float32 error bound ``eps`` · (‖x‖² + max ‖c‖²) of its float32
+    minimum; the true nearest center is always among them, and only those are scored in
+    float64, whose rounding (~1e-16 of the norms) is far below float32's and keeps integer-
+    valued data exact, so exact ties stay ties.
     """
-    x_sq = np.einsum("ij,ij->i", x64, x64)
-    best = np.full(len(x64), np.inf)
-    for s in range(0, len(centers64), 8192):
-        d = x_sq[:, None] + c_sq[None, s : s + 8192] - 2.0 * (x64 @ centers64[s : s + 8192].T)
-        best = np.minimum(best, d.min(axis=1))
-    return np.maximum(best, 0.0)
+    m = len(xr)
+    x_sq32 = np.einsum("ij,ij->i", xr, xr)
+    tol = (2.0 * eps) * (x_sq32.astype(np.float64) + float(c_sq.max(initial=0.0)))
+    run = np.full(m, np.inf)
+    xt = np.ascontiguousarray(xr.T)
+    rows, cols = [], []
+    for s in range(0, len(centers), 8192):
+        d = centers[s : s + 8192] @ xt  # (chunk, m): this orientation streams the centers once
+        d *= -2.0
+        d += x_sq32[None, :]
+        d += c_sq[s : s + 8192, None]
+        run = np.minimum(run, d.min(axis=0))
+        c, r = np.nonzero(d <= (run + tol)[None, :])
+        rows.append(r)
+        cols.append(c + s)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    x64 = xr.astype(np.float64)
+    c64 = centers[c].astype(np.float64)
+    diff = x64[r] - c64
+    exact = np.einsum("ij,ij->i", diff, diff)  # the difference form: no cancellation at all
+    best = np.full(m, np.inf)
+    np.minimum.at(best, r, exact)
+    return best
 
 
 class _MinDist:
@@ -101,8 +121,6 @@ class _MinDist:
     def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True) -> None:
         self.x, self.sqn, self.prune = x, sqn, prune
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
-        self.centers64 = np.empty((capacity, x.shape[1]), np.float64)  # for exact re-checks
-        self.c_sq64 = np.empty(capacity, np.float64)
         self.c_sq = np.empty(capacity, np.float32)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
@@ -114,9 +132,7 @@ class _MinDist:
     def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
         self.centers[: idx.size] = self.x[idx]
-        self.centers64[: idx.size] = self.x[idx]
-        self.c_sq64[: idx.size] = np.einsum("ij,ij->i", self.centers64[: idx.size], self.centers64[: idx.size])
-        self.c_sq[: idx.size] = self.c_sq64[: idx.size]
+        self.c_sq[: idx.size] = self.sqn[idx]
         self.m = idx.size
         if init is None:
             self.min_d, self.near = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
@@ -131,9 +147,7 @@ class _MinDist:
         squared distance to its nearest center and that center's number."""
         m = len(centers)
         self.centers[:m] = centers
-        self.centers64[:m] = centers
-        self.c_sq64[:m] = np.einsum("ij,ij->i", self.centers64[:m], self.centers64[:m])
-        self.c_sq[:m] = self.c_sq64[:m]
+        self.c_sq[:m] = np.einsum("ij,ij->i", self.centers[:m], self.centers[:m])
         self.m = m
         self.min_d = np.array(min_d, np.float32, copy=True)
         self.near = np.asarray(near, np.int32).copy()
@@ -141,9 +155,7 @@ class _MinDist:
     def add(self, j: int) -> None:
         x, c, m = self.x, self.x[j], self.m
         self.centers[m] = c
-        self.centers64[m] = c
-        self.c_sq64[m] = self.centers64[m] @ self.centers64[m]
-        self.c_sq[m] = self.c_sq64[m]
+        self.c_sq[m] = self.sqn[j]
         self.m += 1
         rows = None
         if self.skip_prune > 0:
@@ -255,18 +267,52 @@ def kcenter_greedy(
 def _greedy(state: _MinDist, n: int, start: int, picks: np.ndarray, eps: float, max_sqn: float) -> np.ndarray:
     """Farthest-point picks ``start`` … n − 1 on ``state``'s rows (indices into its ``x``)."""
     x = state.x
+    # exact float64 distance of a re-checked row to its nearest of the first m centers: the same
+    # rows come up as near-tied candidates pick after pick, and then only the centers added since
+    # their last check need scoring (with many labeled centers this is most of the re-check cost)
+    checked: dict[int, tuple[float, int]] = {}
     for k in range(start, n):
         min_d = state.min_d
         top = float(min_d.max())
         cand = np.flatnonzero(min_d >= max(top - eps * (2.0 * max_sqn + top), 0.0))
         if cand.size > 1:  # near-tie in float32: decide in float64, lowest index on exact ties
-            exact = _exact_min_sq_dist(x[cand].astype(np.float64), state.centers64[: state.m], state.c_sq64[: state.m])
+            exact = _exact_rechecked(x, cand, state, checked, eps)
             best = int(cand[np.flatnonzero(exact == exact.max())[0]])
         else:
             best = int(cand[0])
         picks[k] = best
         state.add(best)
     return picks
+
+
+def _exact_rechecked(x: np.ndarray, cand: np.ndarray, state: _MinDist, checked: dict[int, tuple[float, int]],
+                     eps: float, prefetch: int = 16) -> np.ndarray:
+    """Float64 min squared distance of rows ``cand`` to all ``state.m`` centers, reusing
+    ``checked`` (row → (exact min over the first m0 centers, m0)) and updating it.
+
+    A pass over all centers costs about the same for 1 row as for 16 (it streams the centers),
+    so a pass for new rows also scores the ``prefetch`` farthest rows not yet checked: they are
+    the likely candidates of the next picks.
+    """
+    m = state.m
+    fresh = [int(r) for r in cand if int(r) not in checked]
+    if fresh:
+        k = min(prefetch + cand.size, state.min_d.size)
+        top = np.argpartition(state.min_d, state.min_d.size - k)[-k:]
+        extra = [int(r) for r in top if state.min_d[r] >= 0 and int(r) not in checked and int(r) not in set(fresh)]
+        rows = np.array(fresh + extra[:prefetch], np.int64)
+        exact = _exact_min_sq_dist(x[rows], state.centers[:m], state.c_sq[:m], eps)
+        for r, v in zip(rows.tolist(), exact.tolist()):
+            checked[r] = (v, m)
+    since = np.array([checked[int(r)][1] for r in cand], np.int64)
+    exact = np.array([checked[int(r)][0] for r in cand], np.float64)
+    for lo in np.unique(since):  # one pass per group of rows last checked at the same m0
+        if lo < m:
+            g = np.flatnonzero(since == lo)
+            exact[g] = np.minimum(exact[g], _exact_min_sq_dist(x[cand[g]], state.centers[lo:m], state.c_sq[lo:m], eps))
+    for r, v in zip(cand.tolist(), exact.tolist()):
+        checked[r] = (v, m)
+    return exact
 
 
 def _d2_pick(weights: np.ndarray, taken: np.ndarray, rng: np.random.Generator) -> int:

@@ -3,6 +3,7 @@ CIFAR-10-size pool of cached embeddings. Prints where the time goes; asserts not
 
     .venv/bin/python bench/sweep.py                    # 48k pool × 384 dims, 10 classes
     .venv/bin/python bench/sweep.py --pool 10000 --seeds 1 --strategies random kcenter
+    .venv/bin/python bench/sweep.py --jobs 2              # 2 runs at once, 1 thread each
 
 The features are a 10-class Gaussian mixture (class means at distance ~3σ, so a linear head
 lands well below 100 %); the split holds 48k pool, 2k calibration and 10k test items. The time
@@ -44,34 +45,71 @@ def synthetic(n_pool: int, n_cal: int, n_test: int, d: int = 384, c: int = 10, s
     return x, y, split
 
 
+def one_run(task, x, y, split, plan) -> dict:
+    strategy, seed = task
+    params = {"hybrid": {"shortlist_factor": 2.0, "cold_rounds": 1}, "bald": {"k": 20}}.get(strategy, {})
+    rf = 0.1 if strategy == "hybrid" else 0.0
+    t0 = time.perf_counter()
+    init = initial_labeled(len(split.pool), plan.initial, seed)
+    res = run_loop(x, y, split, tuple(map(str, range(10))), plan, init,
+                   LoopSettings(strategy=strategy, seed=seed, random_fraction=rf, params=params, progress=False))
+    last = res.curve[-1]
+    return {"strategy": strategy, "seed": seed, "wall": time.perf_counter() - t0, "train": last["train_seconds"],
+            "calibration": last["calibration_seconds"], "selection": last["selection_seconds"],
+            "evaluation": sum(r["eval_seconds"] for r in res.curve),
+            "acc@25%": res.curve[2]["accuracy"], "peak_mb": max(r["selection_peak_mb"] for r in res.curve)}
+
+
+_STATE: dict = {}
+
+
+def _init_worker(threads, x, y, split, plan) -> None:
+    from al_bench.hydra_callbacks import pin_threads
+
+    pin_threads(threads)
+    _STATE.update(x=x, y=y, split=split, plan=plan)
+
+
+def _worker(task) -> dict:
+    return one_run(task, _STATE["x"], _STATE["y"], _STATE["split"], _STATE["plan"])
+
+
+def _report(row: dict) -> dict:
+    print(f"  {row['strategy']:<16} seed {row['seed']}: {row['wall']:7.1f} s  (train {row['train']:.1f}, "
+          f"selection {row['selection']:.1f})", flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pool", type=int, default=48_000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--strategies", nargs="*", default=sorted(REGISTRY))
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process pinned to "
+                                                     "cores // jobs threads (default 1: serial, all threads)")
     args = ap.parse_args()
     x, y, split = synthetic(args.pool, 2_000, 10_000)
     plan = plan_budget(len(split.pool), **STANDARD)
     print(f"pool {len(split.pool)}, d {x.shape[1]}, budget points {list(plan.points)}, "
           f"batch {plan.batch_size}, {plan.n_rounds} rounds per run", flush=True)
+    slow_first = {"kcenter": 0, "hybrid": 1, "badge": 2}  # the longest runs first: the pool ends evenly
+    tasks = [(strategy, seed) for strategy in sorted(args.strategies, key=lambda s: slow_first.get(s, 3))
+             for seed in range(args.seeds)]
     rows = []
     t_all = time.perf_counter()
-    for strategy in args.strategies:
-        params = {"hybrid": {"shortlist_factor": 2.0, "cold_rounds": 1}, "bald": {"k": 20}}.get(strategy, {})
-        rf = 0.1 if strategy == "hybrid" else 0.0
-        for seed in range(args.seeds):
-            t0 = time.perf_counter()
-            init = initial_labeled(len(split.pool), plan.initial, seed)
-            res = run_loop(x, y, split, tuple(map(str, range(10))), plan, init,
-                           LoopSettings(strategy=strategy, seed=seed, random_fraction=rf, params=params))
-            last = res.curve[-1]
-            wall = time.perf_counter() - t0
-            rows.append({"strategy": strategy, "seed": seed, "wall": wall, "train": last["train_seconds"],
-                         "calibration": last["calibration_seconds"], "selection": last["selection_seconds"],
-                         "evaluation": sum(r["eval_seconds"] for r in res.curve),
-                         "acc@25%": res.curve[2]["accuracy"], "peak_mb": max(r["selection_peak_mb"] for r in res.curve)})
-            print(f"  {strategy:<16} seed {seed}: {wall:7.1f} s  (train {last['train_seconds']:.1f}, "
-                  f"selection {last['selection_seconds']:.1f})", flush=True)
+    if args.jobs == 1:
+        for task in tasks:
+            rows.append(_report(one_run(task, x, y, split, plan)))
+    else:
+        # N worker processes, each pinned to threads = cores // N (as hydra/launcher=joblib does)
+        import multiprocessing as mp
+        import os
+
+        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        ctx = mp.get_context("fork")
+        with ctx.Pool(args.jobs, initializer=_init_worker, initargs=(threads, x, y, split, plan)) as pool:
+            for row in pool.imap_unordered(_worker, tasks):
+                rows.append(_report(row))
     total = time.perf_counter() - t_all
     df = pd.DataFrame(rows)
     by = df.groupby("strategy")[["wall", "train", "calibration", "selection", "evaluation", "peak_mb"]].sum()
@@ -79,7 +117,9 @@ def main() -> None:
     print(by.round(1).to_string())
     print(f"\ntotal wall {total:.1f} s ({total / 60:.1f} min); split: train {df['train'].sum():.1f} s, "
           f"calibration {df['calibration'].sum():.1f} s, selection {df['selection'].sum():.1f} s, "
-          f"evaluation {df['evaluation'].sum():.1f} s, other {total - df[['train', 'calibration', 'selection', 'evaluation']].sum().sum():.1f} s")
+          f"evaluation {df['evaluation'].sum():.1f} s, other {total - df[['train', 'calibration', 'selection', 'evaluation']].sum().sum():.1f} s"
+          + (f" (with --jobs {args.jobs} the per-run splits overlap in time and add up to more than the wall)"
+             if args.jobs > 1 else ""))
 
 
 if __name__ == "__main__":

@@ -65,6 +65,16 @@ def test_kcenter_near_tie_is_decided_in_float64():
     assert kcenter_greedy(x, np.array([0]), 3).tolist() == ref
 
 
+@pytest.mark.parametrize("n_labeled", [3, 250])
+def test_kcenter_recurring_ties_on_a_lattice_match_brute_force(n_labeled):
+    """Integer lattice: the same tied rows are re-checked pick after pick (the float64 re-check
+    reuses earlier results and scores only the newer centers); order must stay exact."""
+    g = np.stack(np.meshgrid(np.arange(20), np.arange(20)), -1).reshape(-1, 2)
+    x = np.concatenate([g, (g * 7) % 5], axis=1).astype(np.float32)  # 400 points, many ties
+    labeled = np.sort(np.random.default_rng(2).choice(len(x), n_labeled, replace=False))
+    assert kcenter_greedy(x, labeled, 120).tolist() == brute_kcenter(x, labeled, 120)
+
+
 def test_kcenter_exact_ties_go_to_the_lowest_index():
     x = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
     assert kcenter_greedy(x, np.array([0]), 4).tolist() == [1, 2, 3, 4]
