@@ -141,6 +141,7 @@ class _MinDist:
             self.min_d = np.array(d, np.float32, copy=True)
             self.near = np.searchsorted(idx, np.asarray(near_row)).clip(0, max(idx.size - 1, 0)).astype(np.int32)
         self.min_d[idx] = -1.0
+        self.near[idx] = np.arange(idx.size)  # a center is its own nearest (never −1: it indexes centers)
 
     def seed_external(self, centers: np.ndarray, min_d: np.ndarray, near: np.ndarray) -> None:
         """Start from centers that are not rows of ``x``; ``min_d``/``near`` = each row's known

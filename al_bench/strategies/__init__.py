@@ -78,6 +78,8 @@ class PoolView:
         keep it."""
         if self.distances is not None:
             d, near = self.distances()
+        elif self.labeled.size == 0:  # nothing labeled yet (a cold start on real data)
+            d, near = np.full(len(self.embeddings), np.inf, np.float32), np.full(len(self.embeddings), -1, np.int64)
         else:
             from ..selectors import nearest_center
 
