@@ -210,6 +210,8 @@ def resolve_auto(images: Images, options: dict) -> tuple[str, dict]:
     try:
         weights_file(DINOV2, options.get("weights"))
     except UserError as exc:
+        if options.get("weights"):  # a weights file the user named must load: no silent fallback
+            raise
         msg = ("embedder auto: DINOv2 is not available (%s). FALLING BACK to kmeans_patches, an offline "
                "label-free embedder: expect much lower accuracy than DINOv2 features")
         # loud once per process (a sweep's log), then one quiet line per run

@@ -98,23 +98,52 @@ def _inspect(path: Path) -> tuple[str, float]:
         return f"{type(exc).__name__}: {exc}", float("nan")
 
 
-def scan_folder(root: Path, cache_dir: Path, progress: bool = True) -> FolderScan:
-    from tqdm.auto import tqdm
+def _inside(root: Path, folders: list[Path]) -> list[str]:
+    """POSIX prefixes (``sub/``) of those ``folders`` that lie inside ``root``."""
+    out = []
+    for f in folders:
+        try:
+            out.append(f.expanduser().resolve().relative_to(root).as_posix().rstrip("/") + "/")
+        except ValueError:
+            continue
+    return out
 
+
+def find_images(root: Path, exclude: list[Path] | None, say: bool = False) -> tuple[Path, list[str]]:
+    """(resolved root, sorted ids of the image files under it, none under ``exclude``)."""
     from .datasets import scan_images
 
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise UserError(f"--images-dir: no such folder: {root}")
     found = scan_images(root)
+    prefixes = [p for p in _inside(root, exclude or []) if p != "./"]
+    if prefixes:
+        n0 = len(found)
+        found = [r for r in found if not r.startswith(tuple(prefixes))]
+        if say and len(found) < n0:
+            _say(f"left out {n0 - len(found)} image(s) under the output folder(s) {', '.join(prefixes)}")
+    return root, found
+
+
+def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: list[Path] | None = None) -> FolderScan:
+    """Every image under ``root`` (none under ``exclude``, e.g. the output folder), checked once."""
+    from tqdm.auto import tqdm
+
+    root, found = find_images(root, exclude, say=True)
     if not found:
         raise UserError(f"--images-dir {root}: no image files (.jpg .jpeg .png .webp .bmp) found")
     scan_path = cache_dir / "folders" / hashlib.sha256(str(root).encode()).hexdigest()[:16] / SCAN_FILE
     old: dict[tuple[str, int, int], tuple[str, float]] = {}
-    if scan_path.is_file():
+    try:
         with open(scan_path, newline="") as f:
             for r in csv.DictReader(f):
                 old[(r["id"], int(r["size"]), int(r["mtime_ns"]))] = (r["reason"], float(r["brightness"]))
+    except FileNotFoundError:
+        pass
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:  # a damaged cache is rebuilt
+        _say(f"ignoring an unreadable scan cache {scan_path} ({type(exc).__name__}: {exc})")
+        old = {}
     rows, good, bad, bright, n_cached = [], [], [], [], 0
     h = hashlib.sha256(str(root).encode())
     for rel in tqdm(found, desc="checking images", unit="img", disable=not progress or len(found) < 200, leave=False):
@@ -125,7 +154,8 @@ def scan_folder(root: Path, cache_dir: Path, progress: bool = True) -> FolderSca
             n_cached += 1
         else:
             reason, b = _inspect(root / rel)
-        rows.append((rel, st.st_size, st.st_mtime_ns, reason, b))
+        if not reason.startswith("PermissionError"):  # may pass after a chmod (same mtime): not cached
+            rows.append((rel, st.st_size, st.st_mtime_ns, reason, b))
         if reason:
             bad.append((rel, reason))
         else:
@@ -136,7 +166,10 @@ def scan_folder(root: Path, cache_dir: Path, progress: bool = True) -> FolderSca
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["id", "size", "mtime_ns", "reason", "brightness"])
     w.writerows(rows)
-    atomic_write_text(scan_path, out.getvalue())
+    try:
+        atomic_write_text(scan_path, out.getvalue())
+    except OSError as exc:
+        _say(f"could not write the scan cache {scan_path} ({exc}); the next run checks every file again")
     return FolderScan(root, tuple(found), tuple(good), tuple(bad), np.array(bright, np.float64), h.hexdigest(), n_cached)
 
 
@@ -152,7 +185,7 @@ def read_labeled(path: Path) -> tuple[list[str], list[str] | None]:
     if "id" not in df.columns:
         raise UserError(f"--labeled {path}: needs an 'id' column (and 'label' to train a head); has {list(df.columns)}")
     ids = df["id"].str.strip().tolist()
-    dup = df["id"][df["id"].duplicated()].tolist()
+    dup = df["id"][df["id"].duplicated()].tolist()  # pandas: linear time
     if dup:
         raise UserError(f"--labeled {path}: repeated ids: {', '.join(dup[:5])}")
     labels = None
@@ -167,11 +200,27 @@ def read_labeled(path: Path) -> tuple[list[str], list[str] | None]:
 
 def read_predictions(path: Path, scan: FolderScan) -> tuple[list[str], np.ndarray]:
     """(ids, probs (N, C) or MC samples (K, N, C)) from a .csv, .npz or .npy predictions file."""
+    import zipfile
+
+    if not path.is_file():
+        raise UserError(f"--predictions: no such file: {path}")
+    try:
+        ids, p = _read_predictions(path, scan)
+        p = np.asarray(p, np.float64)
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"--predictions {path}: cannot read it ({type(exc).__name__}: {exc})") from None
+    if p.ndim not in (2, 3) or p.shape[-2] != len(ids) or p.shape[-1] < 2:
+        raise UserError(f"--predictions {path}: probabilities must be (N, C) or (K, N, C) with one row per id "
+                        f"({len(ids)} ids) and C >= 2 classes; got shape {p.shape}")
+    return ids, p
+
+
+def _read_predictions(path: Path, scan: FolderScan) -> tuple[list[str], np.ndarray]:
     import pandas as pd
 
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise UserError(f"--predictions: no such file: {path}")
     if suffix == ".csv":
         df = pd.read_csv(path)
         if "id" not in df.columns or df.shape[1] < 3:
@@ -184,7 +233,7 @@ def read_predictions(path: Path, scan: FolderScan) -> tuple[list[str], np.ndarra
         return df["id"].astype(str).tolist(), df[cols].to_numpy(np.float64)
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
-            if "ids" not in z or "probs" not in z:
+            if "ids" not in z or "probs" not in z:  # (ids saved as an object array fail to load: use str)
                 raise UserError(f"--predictions {path}: an .npz needs arrays 'ids' and 'probs'; has {list(z.keys())}")
             return [str(s) for s in z["ids"].tolist()], np.asarray(z["probs"])
     if suffix == ".npy":
@@ -202,7 +251,9 @@ def align(ids: list[str], values: np.ndarray, good: list[str], need: np.ndarray,
     known = set(good)
     index = {s: i for i, s in enumerate(ids)}
     if len(index) != len(ids):
-        dup = sorted({s for s in ids if ids.count(s) > 1})
+        from collections import Counter
+
+        dup = sorted(s for s, c in Counter(ids).items() if c > 1)
         raise UserError(f"{what}: repeated ids: {', '.join(dup[:5])}")
     strangers = [s for s in ids if s not in known]
     missing = [good[i] for i in need if good[i] not in index]
@@ -242,7 +293,7 @@ def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
         x0, y0 = c * TILE, r * (TILE + CAPTION)
         sheet.paste(im, (x0 + (TILE - im.width) // 2, y0 + (TILE - im.height) // 2))
-        label = rel if len(rel) <= 20 else "…" + rel[-19:]
+        label = rel if len(rel) <= 20 else "..." + rel[-17:]  # ASCII: any Pillow's default font draws it
         draw.text((x0 + 2, y0 + TILE + 2), label, fill="black")
     sheet.save(path, format="PNG")
     return rows, cols
@@ -293,6 +344,57 @@ def _kv(items: list[str], flag: str) -> dict:
     return out
 
 
+def _coerce(values: dict, defaults: dict | None, flag: str) -> dict:
+    """Each value converted to the type of its default (JSON-parsed values otherwise kept)."""
+    out = {}
+    for k, v in values.items():
+        d = None if defaults is None else defaults.get(k)
+        try:
+            if isinstance(d, bool):
+                if str(v).lower() not in ("true", "false", "1", "0"):
+                    raise ValueError("not a boolean")
+                v = str(v).lower() in ("true", "1")
+            elif isinstance(d, int):
+                if float(v) != int(float(v)):
+                    raise ValueError("not a whole number")
+                v = int(float(v))
+            elif isinstance(d, float):
+                v = float(v)
+            elif isinstance(d, str):
+                v = str(v)
+        except (TypeError, ValueError):
+            raise UserError(f"{flag} {k}={v}: expected {type(d).__name__} like the default {d!r}") from None
+        out[k] = v
+    return out
+
+
+def _has_labels(path: Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        with open(path, newline="") as f:
+            return "label" in next(csv.reader(f), [])
+    except OSError as exc:
+        raise UserError(f"--labeled {path}: cannot read ({exc})") from None
+
+
+# config-key wording from the shared code, as this command's flags
+_CLI_WORDS = [
+    (r"embedder\.weights=PATH", "--embedder-opt weights=PATH"),
+    (r"use embedder=(\w+)", r"use --embedder \1"),
+    (r"strategy\.params\.(\w+)", r"--param \1"),
+    (r"embedder\.(\w+)", r"--embedder-opt \1"),
+]
+
+
+def cli_wording(msg: str) -> str:
+    import re
+
+    for pat, rep in _CLI_WORDS:
+        msg = re.sub(pat, rep, msg)
+    return msg
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .strategies import REGISTRY
 
@@ -300,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images-dir", required=True, type=Path, help="folder of unlabeled (and labeled) images")
     ap.add_argument("-n", type=int, default=None, help="how many images to pick (required unless --list-ids)")
-    ap.add_argument("--strategy", default="kcenter", choices=sorted(REGISTRY),
+    ap.add_argument("--strategy", default=None, choices=sorted(REGISTRY),
                     help="a registered strategy (default kcenter); with --task detection/segmentation the "
                          "ranking is by --scorer instead")
     ap.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter, e.g. k=20 for bald")
@@ -341,34 +443,64 @@ def run(args: argparse.Namespace) -> Path:
     from .images import ImageFiles
     from .selection import Selection, select, select_top
 
-    cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
-    if args.list_ids:
-        from .datasets import scan_images
+    from .selection import FEATURE_FREE_WITH_OUTPUTS, MODEL_FREE
 
-        root = args.images_dir.expanduser()
-        if not root.is_dir():
-            raise UserError(f"--images-dir: no such folder: {root}")
-        print("\n".join(scan_images(root)))
-        return root
+    cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
+    exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
+    if args.list_ids:
+        print("\n".join(find_images(args.images_dir, exclude)[1]))
+        return args.images_dir
+    # every check that needs no image comes first: a mistake must not cost a folder's embedding
     if args.n is None or args.n < 1:
         raise UserError("-n: give how many images to pick (a count >= 1)")
+    if args.seed < 0:
+        raise UserError(f"--seed {args.seed}: give a seed >= 0")
     if args.link and not args.copy_to:
         raise UserError("--link needs --copy-to DIR")
     out = args.out.expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
-    params = _kv(args.param, "--param")
     if args.task == "classification":
-        from .strategies import check_params
+        from .strategies import check_params, strategy_params
 
+        args.strategy = args.strategy or "kcenter"
+        params = _coerce(_kv(args.param, "--param"), None, "--param")
         check_params(args.strategy, params)
-        if args.scorer:
-            raise UserError("--scorer is for --task detection or segmentation")
-    elif not args.predictions or not args.scorer:
-        raise UserError(f"--task {args.task} needs --predictions FILE and --scorer NAME")
+        params = _coerce(params, strategy_params(args.strategy), "--param")
+        if args.scorer or args.scorer_param:
+            raise UserError("--scorer and --scorer-param are for --task detection or segmentation")
+        if args.min_distance is not None and args.strategy != "kcenter":
+            raise UserError(f"--min-distance is a k-center stop; --strategy {args.strategy} has no such criterion")
+        if not 0.0 <= args.random_fraction <= 1.0:
+            raise UserError(f"--random-fraction {args.random_fraction}: give a share in [0, 1]")
+        if args.min_distance is not None and args.random_fraction > 0:
+            raise UserError("--min-distance cannot be combined with --random-fraction")
+        if args.strategy not in MODEL_FREE and not args.predictions and not _has_labels(args.labeled):
+            raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
+                            "--labeled CSV with a 'label' column to train a head on the labeled images")
+    else:
+        given = [f for f, v in (("--strategy", args.strategy), ("--param", args.param),
+                                ("--min-distance", args.min_distance),
+                                ("--random-fraction", args.random_fraction or None)) if v]
+        if given:
+            raise UserError(f"--task {args.task} ranks by --scorer; {', '.join(given)} do(es) not apply")
+        if not args.predictions or not args.scorer:
+            raise UserError(f"--task {args.task} needs --predictions FILE and --scorer NAME")
+        params = {}
+    emb_opts = _kv(args.embedder_opt, "--embedder-opt")
+    if args.task == "classification":
+        from .embed import EMBEDDERS, check_options
+
+        if args.embedder not in EMBEDDERS:
+            raise UserError(f"--embedder {args.embedder}: unknown; choose one of {sorted(EMBEDDERS)}")
+        check_options(args.embedder, emb_opts)
+        import inspect
+
+        defaults = {k: v.default for k, v in inspect.signature(EMBEDDERS[args.embedder].fn).parameters.items()}
+        emb_opts = _coerce(emb_opts, defaults, "--embedder-opt")
 
     t0 = time.perf_counter()
-    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet)
+    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude)
     good = list(scan.good)
     _say(f"{len(scan.found)} image file(s) under {scan.root}: {len(good)} readable, {len(scan.bad)} unreadable "
          f"(skipped, listed in unreadable.csv); checked in {time.perf_counter() - t0:.1f} s "
@@ -416,12 +548,15 @@ def run(args: argparse.Namespace) -> Path:
 
     features = None
     embedder = None
-    needs_features = task_scores is None
+    needs_features = task_scores is None and not (
+        args.strategy == "random" or (preds is not None and args.strategy in FEATURE_FREE_WITH_OUTPUTS))
+    if not needs_features and task_scores is None:
+        features = np.zeros((len(good), 1), np.float32)  # the strategy reads only the model outputs
+        _say(f"no embedding needed: {args.strategy} reads only {'the predictions' if preds is not None else 'ids'}")
     if needs_features:
         t1 = time.perf_counter()
         images = ImageFiles(scan.root, good)
-        emb = embed(images, np.arange(len(good)), args.embedder, scan.fingerprint, cache_dir, 0,
-                    **_kv(args.embedder_opt, "--embedder-opt"))
+        emb = embed(images, np.arange(len(good)), args.embedder, scan.fingerprint, cache_dir, 0, **emb_opts)
         features, embedder = emb.features, emb.embedder
         _say(f"embedded {len(good)} image(s) with {embedder} in {time.perf_counter() - t1:.1f} s "
              f"({'from cache' if emb.from_cache else 'computed, cached at ' + str(emb.cache_file)})")
@@ -497,17 +632,26 @@ def write_outputs(args, scan: FolderScan, sel, embedder, n_cand: int, n_labeled:
         (tmp / "selection.yaml").write_text(yaml.safe_dump(handoff, sort_keys=False, allow_unicode=True))
         prefix = args.label_studio_prefix
         if prefix is None:
-            prefix = "/data/local-files/?d=" + str(scan.root).lstrip("/") + "/"
+            from urllib.parse import quote
+
+            prefix = "/data/local-files/?d=" + quote(str(scan.root).lstrip("/")) + "/"
         (tmp / "label_studio.json").write_text(json.dumps(label_studio_tasks(ids, sel.scores, sel.strategy, prefix),
                                                           indent=1) + "\n")
         if ids:
             write_mosaic(tmp / "mosaic.png", scan.root, ids)
-        for src, dst in plan:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if args.link:
-                dst.symlink_to(src)
-            else:
-                shutil.copy2(src, dst)
+        for src, dst in plan:  # each file lands whole (temporary name, then rename) or not at all
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                part = dst.with_name(f".{dst.name}.partial")
+                part.unlink(missing_ok=True)
+                if args.link:
+                    part.symlink_to(src)
+                else:
+                    shutil.copy2(src, part)
+                os.replace(part, dst)
+            except OSError as exc:
+                raise UserError(f"--copy-to: cannot write {dst} ({exc}); files copied so far are complete, "
+                                f"a rerun skips them") from None
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
         if not ids:
@@ -533,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args)
     except UserError as exc:
-        print(f"al-bench-select: error: {exc}", file=sys.stderr)
+        print(f"al-bench-select: error: {cli_wording(str(exc))}", file=sys.stderr)
         return 2
     return 0
 

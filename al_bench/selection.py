@@ -35,6 +35,9 @@ SCORE_MEANING = {
     "badge": "gradient-embedding norm |p - onehot(y)| * |[x, 1]|",
     "random": "none (uniform)",
 }
+MODEL_FREE = ("random", "kcenter")  # registered strategies that never ask for model outputs
+# strategies that, given model outputs, never read the features
+FEATURE_FREE_WITH_OUTPUTS = ("random", "entropy", "margin", "least_confidence", "bald")
 WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start round
 
 
@@ -63,19 +66,31 @@ class Selection:
 
 
 class _Outputs:
-    """Model outputs for a PoolView (the ``ModelAccess`` protocol), from given arrays or a head."""
+    """Model outputs for a PoolView (the ``ModelAccess`` protocol), from given arrays or from a
+    head that ``train_head()`` fits on first use (strategies that never ask train nothing)."""
 
-    def __init__(self, x: np.ndarray, probs: np.ndarray | None, mc: np.ndarray | None, head=None) -> None:
-        self.x, self._probs, self._mc, self.head = x, probs, mc, head
+    def __init__(self, x: np.ndarray, probs: np.ndarray | None, mc: np.ndarray | None, train_head=None) -> None:
+        self.x, self._probs, self._mc, self._train = x, probs, mc, train_head
+        self._head = None
         self.last_mc: tuple[np.ndarray, np.ndarray] | None = None  # (positions, samples) last handed out
 
+    @property
+    def head(self):
+        if self._head is None and self._train is not None:
+            self._head = self._train()
+        return self._head
+
+    @property
+    def head_trained(self) -> bool:
+        return self._head is not None
+
     def probs(self, positions: np.ndarray) -> np.ndarray:
-        if self.head is not None:
+        if self._train is not None:
             return self.head.predict_proba(self.x[positions])
         return self._probs[positions]
 
     def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
-        if self.head is not None:
+        if self._train is not None:
             out = self.head.sample_proba(self.x[positions], k, seed)
         elif self._mc is not None:
             out = self._mc[:, positions]
@@ -86,7 +101,7 @@ class _Outputs:
         return out
 
     def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.head is not None:
+        if self._train is not None:
             return self.head.gradient_factors(self.x[positions])
         p = self._probs[positions]
         a = p.copy()
@@ -199,7 +214,9 @@ def select(
     if x.ndim != 2 or len(x) != len(ids):
         raise UserError(f"features must be (N, d) with one row per id (N = {len(ids)}), got shape {x.shape}")
     if len(set(ids)) != len(ids):
-        dup = sorted({s for s in ids if ids.count(s) > 1})[:5]
+        from collections import Counter
+
+        dup = sorted(s for s, c in Counter(ids).items() if c > 1)[:5]
         raise UserError(f"ids must be unique; repeated: {', '.join(dup)}")
     check_params(strategy, params)
     seed = None
@@ -214,6 +231,19 @@ def select(
         raise UserError(f"cannot pick n={n}: {cand.size} candidate(s) left (of {len(ids)} ids, {lab.size} labeled)")
     if min_distance is not None and strategy != "kcenter":
         raise UserError(f"min_distance is a k-center stop; strategy {strategy!r} has no such criterion")
+    random_fraction = float(random_fraction)
+    if not (np.isfinite(random_fraction) and 0.0 <= random_fraction <= 1.0):
+        raise UserError(f"random_fraction={random_fraction}: give a share of the batch in [0, 1]")
+    if min_distance is not None and random_fraction > 0:
+        raise UserError("min_distance stops k-center early; it cannot be combined with a random share "
+                        "(random_fraction > 0)")
+    if labels is not None and not isinstance(labels, Mapping):
+        given = [ids[i] for i in np.flatnonzero(np.asarray(labeled))] if np.asarray(labeled).dtype == bool \
+            else [str(v) for v in (labeled if labeled is not None else [])]
+        labels = list(labels)
+        if len(labels) != len(given):
+            raise UserError(f"labels: {len(labels)} given for {len(given)} labeled ids")
+        labels = dict(zip(given, labels))  # paired in the caller's order, whatever order lab ends in
 
     keep = np.concatenate([lab, cand])  # the view's pool: labeled first, then candidates
     order = np.argsort(keep, kind="stable")
@@ -222,15 +252,12 @@ def select(
     pos_unl = np.flatnonzero(~np.isin(keep, lab))
     xv = np.ascontiguousarray(x[keep], np.float32)
     p, mc = _check_outputs(probs, len(ids), ids, cand)
-    head = None
-    if p is None and labels is not None:
-        head = _train_head(ids, xv, keep, lab, pos_lab, labels, rng)
-    outputs = None
+    outputs, n_classes = None, 0
     if p is not None:
-        outputs = _Outputs(xv, p[keep], None if mc is None else mc[:, keep])
-    elif head is not None:
-        outputs = _Outputs(xv, None, None, head)
-    n_classes = p.shape[1] if p is not None else (head.c if head is not None else 0)
+        outputs, n_classes = _Outputs(xv, p[keep], None if mc is None else mc[:, keep]), p.shape[1]
+    elif labels is not None:
+        outputs = _Outputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
+        n_classes = len({str(v) for v in labels.values()})
     view = PoolView(xv, pos_lab, pos_unl, n_classes, 0 if outputs is None else WARM_ROUND, outputs)
     try:
         picks, by_strategy = select_batch(strategy, view, n, rng, random_fraction, params)
@@ -240,6 +267,10 @@ def select(
         raise UserError(f"strategy {strategy!r} needs model outputs: give predictions (probs, or MC samples "
                         f"(K, N, C) for bald), or labeled ids with their labels so a head can be trained "
                         f"on their features") from None
+    except (ValueError, TypeError) as exc:  # a strategy rejecting a parameter value
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"strategy {strategy!r} with parameters {params}: {exc}") from None
     sc = _scores(strategy, view, outputs, picks)
     stopped = "n"
     if min_distance is not None:
@@ -254,31 +285,28 @@ def select(
         used["min_distance"] = float(min_distance)
     if mc is not None and strategy == "bald":
         used["k"] = int(mc.shape[0])
-    if head is not None:
-        used["model"] = "linear head trained on the labeled features"
+    if outputs is not None and outputs.head_trained:
+        used["model"] = "linear head trained on the labeled features (seed 0)"
     positions = keep[picks]
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped)
 
 
-def _train_head(ids, xv, keep, lab, pos_lab, labels, rng):
-    from .model import HeadSettings, LinearHead
-
-    if isinstance(labels, Mapping):
-        missing = [ids[i] for i in lab if ids[i] not in labels]
-        if missing:
-            raise UserError(f"labels: no label for {len(missing)} labeled id(s) (first: {', '.join(missing[:5])})")
-        ys = [labels[ids[i]] for i in lab]
-    else:
-        ys = list(labels)
-        if len(ys) != lab.size:
-            raise UserError(f"labels: {len(ys)} given for {lab.size} labeled ids")
-    names, y = np.unique(np.asarray([str(v) for v in ys]), return_inverse=True)
+def _label_codes(ids: list[str], lab: np.ndarray, labels: Mapping) -> np.ndarray:
+    """Class codes (sorted label names) of the labeled positions ``lab``, from an id → label map."""
+    missing = [ids[i] for i in lab if ids[i] not in labels]
+    if missing:
+        raise UserError(f"labels: no label for {len(missing)} labeled id(s) (first: {', '.join(missing[:5])})")
+    names, y = np.unique(np.asarray([str(labels[ids[i]]) for i in lab]), return_inverse=True)
     if names.size < 2:
         raise UserError(f"labels: a head needs at least 2 classes among the labeled items, got {names.tolist()}")
-    head = LinearHead(xv.shape[1], names.size, HeadSettings(), int(rng.integers(2**31)))
-    head.fit(xv[pos_lab], y)
-    head.class_names = tuple(names.tolist())
-    return head
+    return y
+
+
+def _train_head(xv: np.ndarray, pos_lab: np.ndarray, y: np.ndarray):
+    """The simulation's linear head (default settings, seed 0) fitted on the labeled features."""
+    from .model import HeadSettings, LinearHead
+
+    return LinearHead(xv.shape[1], int(y.max()) + 1, HeadSettings(), 0).fit(xv[pos_lab], y)
 
 
 def _scores(strategy: str, view, outputs: _Outputs | None, picks: np.ndarray) -> np.ndarray:

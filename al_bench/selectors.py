@@ -83,6 +83,9 @@ def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, ep
     float64, whose rounding (~1e-16 of the norms) is far below float32's and keeps integer-
     valued data exact, so exact ties stay ties.
     """
+    if len(centers) <= 32:  # a few centers (a re-check of the newest ones): float64 directly
+        diff = xr.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None, :, :]
+        return np.einsum("ijk,ijk->ij", diff, diff).min(axis=1, initial=np.inf)
     m = len(xr)
     x_sq32 = np.einsum("ij,ij->i", xr, xr)
     tol = (2.0 * eps) * (x_sq32.astype(np.float64) + float(c_sq.max(initial=0.0)))

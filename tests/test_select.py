@@ -187,9 +187,11 @@ def test_command_second_call_reuses_the_cache(folder, tmp_path, capsys):
     cache = tmp_path / "cache"
     _run(folder, tmp_path, "-n", "3", cache=cache)
     capsys.readouterr()
-    rc, out = _run(folder, tmp_path, "-n", "3", "--strategy", "random", cache=cache)
+    rc, out = _run(folder, tmp_path, "-n", "3", "--strategy", "kcenter", "--seed", "1", cache=cache)
     err = capsys.readouterr().err
     assert rc == 0 and "from cache" in err and f"({N_GOOD + 2} from the scan cache)" in err
+    rc, out = _run(folder, tmp_path, "-n", "3", "--strategy", "random", cache=tmp_path / "fresh")
+    assert rc == 0 and "no embedding needed" in capsys.readouterr().err  # random reads only ids
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -308,3 +310,50 @@ def test_command_segmentation_predictions_topk_reduction(folder, tmp_path):
     assert rc == 0
     sel = pd.read_csv(out / "selection.csv")
     assert sel["id"].tolist() == [ids[6]] and sel["score"][0] == pytest.approx(np.log(2))
+
+
+def test_labels_pair_with_ids_in_the_callers_order():
+    """A labeled CSV is rarely sorted: labels must follow their own ids, not the sorted order."""
+    x = np.array([[-10.0], [10.0], [-9.0], [-9.5], [0.3]], np.float32)
+    ids = ["a", "b", "c", "d", "e"]
+    # truth: a, c are "lo", b is "hi" (boundary near 0: e is the most uncertain); paired in sorted
+    # order instead (a=hi, b=lo, c=lo) the boundary would sit between a and c, next to d
+    sel = al_bench.select(ids, x, 1, "entropy", labeled=["b", "a", "c"], labels=["hi", "lo", "lo"])
+    same = al_bench.select(ids, x, 1, "entropy", labeled=["a", "b", "c"], labels={"a": "lo", "b": "hi", "c": "lo"})
+    assert sel.ids == same.ids == ("e",)
+    assert "model" in sel.params  # the head is trained lazily: only strategies that ask train one
+    assert "model" not in al_bench.select(ids, x, 1, "kcenter", labeled=["b", "a"], labels=["hi", "lo"]).params
+
+
+def test_command_rejects_bad_values_before_any_work(folder, tmp_path, capsys):
+    cases = [
+        (["--strategy", "bald", "--param", "k=abc", "--predictions", "p.csv"], "--param k=abc"),
+        (["--strategy", "entropy"], "needs model outputs"),
+        (["--param", "foo=1"], "--param foo: not a parameter"),  # the shared message, in this command's words
+        (["--strategy", "margin", "--min-distance", "2"], "k-center stop"),
+        (["--random-fraction", "1.5"], "--random-fraction"),
+        (["--embedder", "nope"], "--embedder nope: unknown"),
+        (["--embedder", "pixels", "--embedder-opt", "max_dim=x"], "--embedder-opt max_dim=x"),
+        (["--task", "detection", "--strategy", "kcenter", "--predictions", "d.jsonl", "--scorer", "box_entropy"],
+         "--strategy"),
+    ]
+    for extra, words in cases:
+        out = tmp_path / "never"
+        rc = select_cli.main(["--images-dir", str(folder), "-n", "3", "--out", str(out), "--quiet",
+                              "--cache-dir", str(tmp_path / "c"), *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and words in err and "checking images" not in err, (extra, err)
+        assert not (tmp_path / "c").exists()  # nothing scanned, nothing cached
+
+
+def test_command_leaves_its_own_output_folder_out_of_the_pool(folder, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "imgs"
+    shutil.copytree(folder, root)
+    for _ in range(2):  # the second run must not see the first run's mosaic.png as an image
+        assert select_cli.main(["--images-dir", str(root), "-n", "5", "--out", str(root / "selection"),
+                                "--cache-dir", str(tmp_path / "c"), "--embedder", "pixels", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 1 image(s) under the output folder(s) selection/" in err
+    assert not pd.read_csv(root / "selection" / "selection.csv")["id"].str.startswith("selection/").any()

@@ -72,19 +72,23 @@ class PoolView:
         """
         return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
 
-    def labeled_distances(self) -> tuple[np.ndarray, np.ndarray]:
-        """(d (P,) float32, near (P,) int64): squared embedding distance of every pool item to
-        its nearest labeled item, and that item's position. Computed here if the loop does not
-        keep it."""
+    def labeled_distances(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(d float32, near int64): squared embedding distance of every pool item (or of
+        ``positions`` only) to its nearest labeled item, and that item's position. Taken from the
+        loop when it keeps them, else computed here for the rows asked for."""
         if self.distances is not None:
             d, near = self.distances()
-        elif self.labeled.size == 0:  # nothing labeled yet (a cold start on real data)
-            d, near = np.full(len(self.embeddings), np.inf, np.float32), np.full(len(self.embeddings), -1, np.int64)
+            if positions is not None:
+                d, near = d[positions], near[positions]
         else:
-            from ..selectors import nearest_center
+            rows = np.arange(len(self.embeddings)) if positions is None else np.asarray(positions, np.int64)
+            if self.labeled.size == 0:  # nothing labeled yet (a cold start on real data)
+                d, near = np.full(rows.size, np.inf, np.float32), np.full(rows.size, -1, np.int64)
+            else:
+                from ..selectors import nearest_center
 
-            d, j = nearest_center(self.embeddings, self.embeddings[self.labeled])
-            near = self.labeled[j]
+                d, j = nearest_center(self.embeddings[rows], self.embeddings[self.labeled])
+                near = self.labeled[j]
         d, near = np.asarray(d).view(), np.asarray(near).view()
         d.flags.writeable = near.flags.writeable = False
         return d, near
