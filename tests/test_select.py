@@ -357,3 +357,22 @@ def test_command_leaves_its_own_output_folder_out_of_the_pool(folder, tmp_path, 
     err = capsys.readouterr().err
     assert "left out 1 image(s) under the output folder(s) selection/" in err
     assert not pd.read_csv(root / "selection" / "selection.csv")["id"].str.startswith("selection/").any()
+
+
+@pytest.mark.slow
+def test_console_script_default_embedder_end_to_end(folder, tmp_path):
+    """As a user runs it: the installed command, default `auto` embedder (offline here, so the
+    label-free kmeans_patches), a labeled CSV with labels, an uncertainty strategy."""
+    ids = _ids(folder)
+    lab = tmp_path / "labeled.csv"
+    pd.DataFrame({"id": ids[:9], "label": [f"c{int(r.split('_')[-1][:3]) % 3}" for r in ids[:9]]}).to_csv(lab, index=False)
+    exe = Path(sys.executable).with_name("al-bench-select")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AL_BENCH_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run([str(exe), "--images-dir", str(folder), "-n", "6", "--strategy", "hybrid", "--labeled", str(lab),
+                        "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "FALLING BACK to kmeans_patches" in r.stderr and "with kmeans_patches" in r.stderr
+    sel = pd.read_csv(tmp_path / "out" / "selection.csv")
+    assert len(sel) == 6 and set(sel["id"]) <= set(ids[9:])
+    hand = yaml.safe_load((tmp_path / "out" / "selection.yaml").read_text())
+    assert hand["source"]["embedder"] == "kmeans_patches" and hand["ids"] == sel["id"].tolist()
