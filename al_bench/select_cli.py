@@ -441,9 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> Path:
     from .embed import embed
     from .images import ImageFiles
-    from .selection import Selection, select, select_top
-
-    from .selection import FEATURE_FREE_WITH_OUTPUTS, MODEL_FREE
+    from .selection import FEATURE_FREE_WITH_OUTPUTS, MODEL_FREE, Selection, select, select_top
 
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
     exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
@@ -517,11 +515,11 @@ def run(args: argparse.Namespace) -> Path:
         if missing:
             raise UserError(f"--labeled {args.labeled}: {len(missing)} id(s) are not image files under "
                             f"{scan.root} (first: {', '.join(missing[:5])}); ids are paths relative to --images-dir")
-        drop = [i for i, s in enumerate(labeled_ids) if s in unreadable]
+        drop = {i for i, s in enumerate(labeled_ids) if s in unreadable}
         if drop:
             _say(f"{len(drop)} labeled image(s) are unreadable and are left out")
-            labeled_ids = [s for i, s in enumerate(labeled_ids) if i not in set(drop)]
-            labels = None if labels is None else [v for i, v in enumerate(labels) if i not in set(drop)]
+            labeled_ids = [s for i, s in enumerate(labeled_ids) if i not in drop]
+            labels = None if labels is None else [v for i, v in enumerate(labels) if i not in drop]
     is_labeled = np.isin(np.array(good), np.array(labeled_ids, dtype=str))
 
     # brightness pre-filter: only candidates are dropped; labeled images stay centers
@@ -567,8 +565,8 @@ def run(args: argparse.Namespace) -> Path:
                                     rng=args.seed, name=f"{args.task}:{args.scorer}")
     else:
         sel = select(good, features, args.n, args.strategy, labeled=is_labeled, probs=preds, rng=args.seed,
-                     labels=labels, candidates=cand, random_fraction=args.random_fraction,
-                     min_distance=args.min_distance, **params)
+                     labels=None if labels is None else dict(zip(labeled_ids, labels)),  # id → its own label
+                     candidates=cand, random_fraction=args.random_fraction, min_distance=args.min_distance, **params)
     _say(f"picked {len(sel)} of {int(cand.sum())} candidate(s) with {sel.strategy} in {time.perf_counter() - t2:.2f} s"
          + (" (stopped by --min-distance)" if sel.stopped == "min_distance" else ""))
     return write_outputs(args, scan, sel, embedder, int(cand.sum()), int(is_labeled.sum()),

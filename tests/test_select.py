@@ -376,3 +376,16 @@ def test_console_script_default_embedder_end_to_end(folder, tmp_path):
     assert len(sel) == 6 and set(sel["id"]) <= set(ids[9:])
     hand = yaml.safe_load((tmp_path / "out" / "selection.yaml").read_text())
     assert hand["source"]["embedder"] == "kmeans_patches" and hand["ids"] == sel["id"].tolist()
+
+
+def test_command_labeled_csv_order_does_not_matter(folder, tmp_path):
+    ids = _ids(folder)[:12]
+    labels = [f"c{int(r.split('_')[-1][:3]) % 3}" for r in ids]
+    picks = []
+    for name, order in (("sorted", slice(None)), ("reversed", slice(None, None, -1))):
+        lab = tmp_path / f"{name}.csv"
+        pd.DataFrame({"id": ids[order], "label": labels[order]}).to_csv(lab, index=False)
+        rc, out = _run(folder, tmp_path / name, "-n", "8", "--strategy", "entropy", "--labeled", str(lab))
+        assert rc == 0
+        picks.append(pd.read_csv(out / "selection.csv")[["id", "score"]])
+    pd.testing.assert_frame_equal(picks[0], picks[1])
