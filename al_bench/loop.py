@@ -145,6 +145,16 @@ class HeadCache:
         self.asked = True
         return self.current().sample_proba(self.x_pool[positions], k, seed)
 
+    def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """BALD fused into the MC passes when the head offers it (no (K, U, C) array)."""
+        self.asked = True
+        head = self.current()
+        if hasattr(head, "bald_scores"):
+            return head.bald_scores(self.x_pool, k, seed, rows=positions)
+        from .scores import bald
+
+        return bald(head.sample_proba(self.x_pool[positions], k, seed))
+
     def gradient_factors(self, positions: np.ndarray):
         self.asked = True
         return self.current().gradient_factors(self.x_pool[positions])

@@ -103,6 +103,18 @@ class LinearHead:
         """Temperature-scaled class probabilities. (N, d) → (N, C) float64."""
         return softmax(self.logits(x) / self.temperature)
 
+    def _mc_weights(self, k: int, seed: int) -> torch.Tensor:
+        """(K, C, d): the weight matrix under each pass's input-dropout mask."""
+        g = torch.Generator().manual_seed(int(seed))
+        keep = 1.0 - self.s.dropout
+        masks = (torch.rand(k, self.d, generator=g) < keep).float() / keep if self.s.dropout > 0 else torch.ones(k, self.d)
+        return self.weight[None, :, :] * masks[:, None, :]
+
+    def _mc_chunk(self, xc: np.ndarray, wk: torch.Tensor) -> torch.Tensor:
+        xt = torch.as_tensor(np.ascontiguousarray(xc), dtype=torch.float32)
+        logits = torch.einsum("nd,kcd->knc", xt, wk) + self.bias
+        return torch.softmax(logits / self.temperature, dim=-1)
+
     @torch.inference_mode()
     def sample_proba(self, x: np.ndarray, k: int, seed: int, chunk: int = 8192) -> np.ndarray:
         """MC-dropout samples: (N, d) → (K, N, C) float32, temperature-scaled.
@@ -111,16 +123,27 @@ class LinearHead:
         one posterior sample of the head per pass, so pass k is a single matrix product with
         the masked weight matrix). Rows are processed in chunks to bound memory.
         """
-        g = torch.Generator().manual_seed(int(seed))
-        keep = 1.0 - self.s.dropout
-        masks = (torch.rand(k, self.d, generator=g) < keep).float() / keep if self.s.dropout > 0 else torch.ones(k, self.d)
-        wk = self.weight[None, :, :] * masks[:, None, :]  # (K, C, d)
-        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
-        out = torch.empty(k, len(xt), self.c)
-        for s in range(0, len(xt), chunk):
-            logits = torch.einsum("nd,kcd->knc", xt[s : s + chunk], wk) + self.bias
-            out[:, s : s + chunk] = torch.softmax(logits / self.temperature, dim=-1)
+        wk = self._mc_weights(k, seed)
+        out = torch.empty(k, len(x), self.c)
+        for s in range(0, len(x), chunk):
+            out[:, s : s + chunk] = self._mc_chunk(x[s : s + chunk], wk)
         return out.numpy()
+
+    @torch.inference_mode()
+    def bald_scores(self, x: np.ndarray, k: int, seed: int, rows: np.ndarray | None = None,
+                    chunk: int = 8192) -> np.ndarray:
+        """BALD of rows ``rows`` of ``x`` (default all) from the same K passes as
+        :meth:`sample_proba` (equal values), fused chunk by chunk: the (K, N, C) samples and the
+        gathered rows never exist whole, so extra memory is O(K · chunk · C + chunk · d)."""
+        from .scores import bald
+
+        wk = self._mc_weights(k, seed)
+        n = len(x) if rows is None else len(rows)
+        out = np.empty(n, np.float64)
+        for s in range(0, n, chunk):
+            xc = x[s : s + chunk] if rows is None else x[np.asarray(rows[s : s + chunk])]
+            out[s : s + chunk] = bald(self._mc_chunk(xc, wk).numpy())
+        return out
 
     def gradient_factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Factors of the last-layer gradient embedding with the predicted label as target.

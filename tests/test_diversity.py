@@ -234,3 +234,19 @@ def test_selectors_reject_nan_features_naming_the_row():
         kcenter_greedy(x, np.array([0]), 2)
     with pytest.raises(ValueError, match="row 7"):
         kmeans_pp(x, 2, np.random.default_rng(0))
+
+
+def test_fused_bald_equals_bald_of_the_mc_samples(head_cache):
+    """The loop's BALD is fused into the chunked MC passes (no (K, U, C) array); it must give
+    the scores of the unfused path, rows gathered chunk by chunk included."""
+    from al_bench.scores import bald
+
+    cache, x, labeled = head_cache
+    head = cache.current()
+    rows = np.setdiff1d(np.arange(len(x)), labeled)[::-1].copy()  # unsorted rows, several chunks
+    fused = head.bald_scores(x, 7, seed=11, rows=rows, chunk=50)
+    np.testing.assert_allclose(fused, bald(head.sample_proba(x[rows], 7, seed=11)), rtol=1e-12, atol=1e-15)
+    assert fused.std() > 0
+    view = PoolView(x, labeled, np.setdiff1d(np.arange(len(x)), labeled), 3, 1, cache)
+    np.testing.assert_allclose(view.bald(7, np.random.default_rng(4)),
+                               bald(view.mc_probs(7, np.random.default_rng(4))), rtol=1e-12, atol=1e-15)

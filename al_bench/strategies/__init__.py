@@ -31,6 +31,8 @@ class ModelAccess(Protocol):
 
     def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
+    # optional: bald_scores(positions, k, seed) -> (n,), BALD fused into the MC passes
+
 
 @dataclass(frozen=True)
 class PoolView:
@@ -71,6 +73,20 @@ class PoolView:
         reproducible as every other random choice of the strategy.
         """
         return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def bald(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """BALD mutual information of the unlabeled items over K MC-dropout passes. (U,)
+
+        Fused into the passes when the model offers ``bald_scores`` (bounded memory); else
+        computed from :meth:`mc_probs`. Both draw the passes' seed from ``rng`` the same way,
+        so they give the same scores.
+        """
+        model = self._need_model()
+        if hasattr(model, "bald_scores"):
+            return model.bald_scores(self.unlabeled, k, int(rng.integers(2**63)))
+        from ..scores import bald
+
+        return bald(self.mc_probs(k, rng))
 
     def labeled_distances(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(d float32, near int64): squared embedding distance of every pool item (or of

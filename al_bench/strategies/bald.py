@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import scores
 from ..selectors import top_k
 from . import PoolView, register
 
@@ -22,4 +21,4 @@ def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> np.nd
     """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes."""
     if int(k) < 2:
         raise ValueError(f"bald needs k >= 2 MC-dropout passes, got {k}")
-    return view.unlabeled[top_k(scores.bald(view.mc_probs(int(k), rng)), n, rng)]
+    return view.unlabeled[top_k(view.bald(int(k), rng), n, rng)]
