@@ -20,6 +20,8 @@ from .errors import UserError
 from .images import Images, batch_array
 
 log = logging.getLogger(__name__)
+# faiss logs every instruction-set variant it fails to load at INFO; that is noise in run logs
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = ["kmeans_patches", "PatchFeatures"]
 

@@ -1,17 +1,12 @@
 """Selectors: turn scores or features into picked indices. Pure; randomness is an argument.
 
 Memory is bounded: nothing here builds an N × N (or N × C·d) matrix. Distance passes over the
-features run in row chunks through BLAS (or FAISS for the many-centers seeding pass).
+features run in row chunks through BLAS.
 """
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-
-# faiss logs every instruction-set variant it fails to load at INFO; that is noise in run logs
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
@@ -54,23 +49,32 @@ def _check_features(features: np.ndarray, name: str = "features") -> np.ndarray:
 def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nearest center of every row (or of ``rows`` only, others get +inf / −1).
 
-    Returns (min_j ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,)). FAISS exact search (a BLAS
-    GEMM inside), chunked over rows so temporaries stay O(chunk).
+    Returns (min_j ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,); exact ties to the lowest j).
+    The argmin comes from ‖c‖² − 2 x·c, one BLAS GEMM per block of rows; the distance returned is
+    then ‖x − c_j‖² in difference form (exactly 0 for a row equal to its center). Blocks of rows
+    are sized so the (rows × centers) slab stays ~32 MB whatever the number of centers.
+    (faiss-cpu's IndexFlatL2 search was 3–5× slower for these shapes on this machine's class:
+    48k rows × 480 centers 0.40 s vs 0.09 s, 24k × 24k 7.4 s vs 2.1 s.)
     """
-    import faiss
-
     x = np.asarray(x, np.float32)
+    c = np.ascontiguousarray(centers, np.float32)
     dist = np.full(len(x), np.inf, np.float32)
     arg = np.full(len(x), -1, np.int32)
-    index = faiss.IndexFlatL2(x.shape[1])
-    index.add(np.ascontiguousarray(centers, np.float32))
+    if len(c) == 0:
+        return dist, arg
+    c_sq = np.einsum("ij,ij->i", c, c)
     rows = np.arange(len(x)) if rows is None else np.asarray(rows, np.int64)
-    for s in range(0, rows.size, _CHUNK):
-        r = rows[s : s + _CHUNK]
+    step = int(max(64, min(_CHUNK, (1 << 23) // len(c))))
+    for s in range(0, rows.size, step):
+        r = rows[s : s + step]
         block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
-        d, i = index.search(np.ascontiguousarray(block), 1)
-        dist[r] = np.maximum(d[:, 0], 0.0)
-        arg[r] = i[:, 0]
+        d = block @ c.T
+        d *= -2.0
+        d += c_sq[None, :]
+        j = d.argmin(axis=1)
+        diff = block - c[j]  # the distance to the chosen center in difference form: its rounding
+        dist[r] = np.einsum("ij,ij->i", diff, diff)  # is relative to the distance, not to the norms
+        arg[r] = j
     return dist, arg
 
 
