@@ -172,7 +172,7 @@ class _MinDist:
             near, min_d = self.near, self.min_d
             # ‖c − a‖² only for centers a that are some live row's nearest: a gather and a GEMV,
             # not an M × d difference (M counts every labeled point)
-            need = np.unique(near)
+            need = np.flatnonzero(np.bincount(near, minlength=m))  # O(N + m); np.unique sorts
             cc = np.empty(m, np.float32)
             cc[need] = self.c_sq[need] + self.c_sq[m] - 2.0 * (self.centers[need] @ c)
             slack = self.cc_tol * (self.c_sq[near] + self.c_sq[m])
