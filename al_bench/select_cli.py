@@ -245,8 +245,7 @@ def _read_predictions(path: Path, scan: FolderScan) -> tuple[list[str], np.ndarr
     raise UserError(f"--predictions {path}: use .csv, .npz or .npy (or --task detection/segmentation)")
 
 
-def align(ids: list[str], values: np.ndarray, good: list[str], need: np.ndarray, what: str,
-          axis: int = -2) -> np.ndarray:
+def align(ids: list[str], values: np.ndarray, good: list[str], need: np.ndarray, what: str) -> np.ndarray:
     """Rows of ``values`` (one per id) reordered to ``good``; rows for ``need`` must exist."""
     known = set(good)
     index = {s: i for i, s in enumerate(ids)}
@@ -263,7 +262,7 @@ def align(ids: list[str], values: np.ndarray, good: list[str], need: np.ndarray,
     if strangers:
         log.info("%s: %d id(s) are not readable images of the folder and are ignored", what, len(strangers))
     shape = list(values.shape)
-    shape[axis] = len(good)
+    shape[-2] = len(good)
     out = np.full(shape, np.nan)
     have = [i for i, s in enumerate(good) if s in index]
     src = [index[good[i]] for i in have]
@@ -344,11 +343,11 @@ def _kv(items: list[str], flag: str) -> dict:
     return out
 
 
-def _coerce(values: dict, defaults: dict | None, flag: str) -> dict:
+def _coerce(values: dict, defaults: dict, flag: str) -> dict:
     """Each value converted to the type of its default (JSON-parsed values otherwise kept)."""
     out = {}
     for k, v in values.items():
-        d = None if defaults is None else defaults.get(k)
+        d = defaults.get(k)
         try:
             if isinstance(d, bool):
                 if str(v).lower() not in ("true", "false", "1", "0"):
@@ -462,7 +461,7 @@ def run(args: argparse.Namespace) -> Path:
         from .strategies import check_params, strategy_params
 
         args.strategy = args.strategy or "kcenter"
-        params = _coerce(_kv(args.param, "--param"), None, "--param")
+        params = _kv(args.param, "--param")
         check_params(args.strategy, params)
         params = _coerce(params, strategy_params(args.strategy), "--param")
         if args.scorer or args.scorer_param:
