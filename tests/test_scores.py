@@ -58,3 +58,28 @@ def test_bad_input_raises_with_a_message(fn, bad, message):
 def test_bald_wants_three_axes():
     with pytest.raises(ValueError, match=r"\(K, N, C\)"):
         scores.bald(np.full((3, 2), 0.5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "entry, message",
+    [(np.nan, "NaN"), (np.inf, "NaN or infinite"), (-0.2, "negative"), (0.3, "sum to 1")],
+)
+def test_bald_names_a_bad_entry_in_a_large_pool(dtype, entry, message):
+    # big enough to run on two threads in several blocks; one bad entry deep inside
+    rng = np.random.default_rng(1)
+    mc = rng.dirichlet(np.ones(4), size=(5, 9000)).astype(dtype)
+    mc[3, 7123, 1] = entry
+    if entry < 0:
+        mc[3, 7123, 2] += 0.2  # the row still sums to 1: only the sign is wrong
+    with pytest.raises(ValueError, match=message):
+        scores.bald(mc)
+
+
+def test_bald_exact_zeros_in_some_blocks_only():
+    # one-hot passes (0·log 0 = 0) in one block, soft ones elsewhere: same as the direct formula
+    rng = np.random.default_rng(2)
+    mc = rng.dirichlet(np.ones(3), size=(6, 5000))
+    mc[:, 4000:4100] = np.eye(3)[rng.integers(0, 3, (6, 100))]
+    h = lambda q: -(q * np.log(np.where(q > 0, q, 1.0))).sum(-1)  # noqa: E731
+    np.testing.assert_allclose(scores.bald(mc), np.maximum(h(mc.mean(0)) - h(mc).mean(0), 0), atol=1e-12)
