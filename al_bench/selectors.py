@@ -11,6 +11,7 @@ import numpy as np
 __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
+_BLOCK = 2048  # k-center: rows per lazily updated block (best of 1k/2k/4k at 50k and 1M)
 
 
 def top_k(scores: np.ndarray, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -115,26 +116,102 @@ def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, ep
     return best
 
 
+def _tiles(x: np.ndarray, block: int, pivots: int = 64, sample: int = 4096):
+    """Spatially compact blocks of rows, or None where they would not pay.
+
+    Rows go to their nearest of ``pivots`` anchors (greedy farthest points of an evenly spaced
+    sample: deterministic), one group per anchor, each cut into runs of at most ``block``
+    rows. Returns (order int32 (N,), starts int64 (nb + 1,), centers float32 (nb, d), radii
+    float64 (nb,)), rows sorted within each block. On clustered data a block lies within one
+    cluster, so its bounding ball rules out most centers (:class:`_MinDist`); when the balls
+    are wide against the distances between them (Gaussian-like data) None is returned: the
+    gathers would then cost more than the plain row slices.
+    """
+    N = len(x)
+    s = x[np.linspace(0, N - 1, min(sample, N)).astype(np.int64)]
+    s_sq = np.einsum("ij,ij->i", s, s)
+    far = s_sq + s_sq[0] - 2.0 * (s @ s[0])
+    anchors = [0]
+    for _ in range(1, min(pivots, len(s))):
+        j = int(np.argmax(far))
+        anchors.append(j)
+        np.minimum(far, s_sq + s_sq[j] - 2.0 * (s @ s[j]), out=far)
+    _, group = nearest_center(x, s[anchors])
+    order = np.argsort(group, kind="stable").astype(np.int32)  # stable: rows ascend within a group
+    sizes = np.bincount(group, minlength=len(anchors))
+    starts = [0]
+    for size in sizes[sizes > 0].tolist():
+        cuts = -(-size // block)
+        starts.extend(starts[-1] + (np.arange(1, cuts + 1) * size) // cuts)
+    starts = np.asarray(starts, np.int64)
+    nb = starts.size - 1
+    mu = np.empty((nb, x.shape[1]), np.float32)
+    radius = np.empty(nb)
+    for b in range(nb):
+        xb = x[order[starts[b] : starts[b + 1]]]
+        mu[b] = xb.mean(axis=0)
+        diff = xb - mu[b]
+        radius[b] = np.sqrt(float(np.einsum("ij,ij->i", diff, diff).max())) * (1 + 1e-5) + 1e-6
+    mu_sq = np.einsum("ij,ij->i", mu, mu)
+    between = np.sqrt(np.maximum(mu_sq[:, None] + mu_sq[None, :] - 2.0 * (mu @ mu.T), 0.0))
+    if np.median(between[np.triu_indices(nb, 1)]) <= 2.0 * np.median(radius):
+        return None
+    return order, starts, mu, radius
+
+
 class _MinDist:
-    """Running nearest-center distances for greedy k-center, with exact triangle pruning.
+    """Running nearest-center distances for greedy k-center, updated lazily by blocks of rows.
 
     State: ``min_d`` float32 (N,) (−1 marks centers) and ``near`` int32 (N,), the nearest
-    center's number; with the float32 ‖x‖² that is 12 bytes per point, plus O(M·d) for the
-    centers. A new center c cannot get closer to x than x's nearest center a unless
-    ‖c − a‖ < 2‖x − a‖ (triangle inequality), so rows with 4·min_d ≤ ‖c − a‖² are skipped;
-    on clustered data that skips most rows.
+    center's number; with the float32 ‖x‖² and the int32 block order that is 16 bytes per
+    point, plus, per block of ``block`` rows, the number of centers it is up to date with, an
+    upper bound on its largest ``min_d`` and a bounding ball; and O(M·d) for the centers.
+
+    Adding a center only lowers distances, so a block's last maximum stays an upper bound
+    however many centers were added since. A pick therefore brings up to date only the blocks
+    whose bound reaches the current maximum (lazy greedy), each against all the centers it
+    missed in one BLAS GEMM: blocks far from the top are touched rarely, and then by a
+    compute-bound GEMM instead of one memory-bound pass per center.
+
+    With ``prune``, blocks are spatially compact (:func:`_tiles`) and a missed center c is
+    skipped for a block with center μ and radius r when (‖c − μ‖ − r)² exceeds the block's
+    bound (triangle inequality: c is then farther from every row than its nearest center).
     """
 
-    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True) -> None:
-        self.x, self.sqn, self.prune = x, sqn, prune
+    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True,
+                 block: int | None = None, eps: float = 0.0) -> None:
+        block = _BLOCK if block is None else int(block)
+        self.x, self.sqn = x, sqn
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
         self.c_sq = np.empty(capacity, np.float32)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
         self.near = np.zeros(len(x), np.int32)
-        self.skip_prune = 0  # picks left before pruning is tried again (it did not pay off)
-        # float32 error allowance of ‖a‖² + ‖c‖² − 2 a·c relative to ‖a‖² + ‖c‖² (worst case ~d·u)
-        self.cc_tol = np.float32((x.shape[1] + 8) * np.finfo(np.float32).eps)
+        tiles = _tiles(x, int(block)) if prune and len(x) > 2 * block else None
+        if tiles is None:
+            self.order, self.ball = None, None
+            self.starts = np.append(np.arange(0, len(x), int(block)), len(x)).astype(np.int64)
+        else:
+            self.order, self.starts, mu, radius = tiles
+            mu64 = mu.astype(np.float64)
+            self.ball = (mu64, np.einsum("ij,ij->i", mu64, mu64), radius)
+        nb = self.starts.size - 1
+        self.seen = np.zeros(nb, np.int64)  # centers each block is up to date with
+        self.bound = np.full(nb, np.inf, np.float32)  # ≥ the block's true largest min_d
+        # the allowance for float32 rounding in a stored distance (as in the candidate window)
+        self.slack = float(eps) * 2.0 * float(sqn.max(initial=0.0))
+        self.refreshes = 0  # block updates so far (for benchmarks)
+
+    def _rows(self, b: int):
+        """Rows of block ``b``: a slice, or sorted indices when blocks follow ``order``."""
+        lo, hi = int(self.starts[b]), int(self.starts[b + 1])
+        return slice(lo, hi) if self.order is None else self.order[lo:hi]
+
+    def _settled(self) -> None:
+        """Every block is up to date with the current centers; recompute the bounds."""
+        self.seen[:] = self.m
+        for b in range(self.seen.size):
+            self.bound[b] = self.min_d[self._rows(b)].max()
 
     def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
@@ -149,6 +226,7 @@ class _MinDist:
             self.near = np.searchsorted(idx, np.asarray(near_row)).clip(0, max(idx.size - 1, 0)).astype(np.int32)
         self.min_d[idx] = -1.0
         self.near[idx] = np.arange(idx.size)  # a center is its own nearest (never −1: it indexes centers)
+        self._settled()
 
     def seed_external(self, centers: np.ndarray, min_d: np.ndarray, near: np.ndarray) -> None:
         """Start from centers that are not rows of ``x``; ``min_d``/``near`` = each row's known
@@ -159,52 +237,84 @@ class _MinDist:
         self.m = m
         self.min_d = np.array(min_d, np.float32, copy=True)
         self.near = np.asarray(near, np.int32).copy()
+        self._settled()
 
     def add(self, j: int) -> None:
-        x, c, m = self.x, self.x[j], self.m
-        self.centers[m] = c
-        self.c_sq[m] = self.sqn[j]
+        """Make row ``j`` a center; distances are brought up to date lazily (:meth:`top`)."""
+        self.centers[self.m] = self.x[j]
+        self.c_sq[self.m] = self.sqn[j]
+        self.near[j] = self.m
         self.m += 1
-        rows = None
-        if self.skip_prune > 0:
-            self.skip_prune -= 1
-        elif self.prune and m > 0:
-            near, min_d = self.near, self.min_d
-            # ‖c − a‖² only for centers a that are some live row's nearest: a gather and a GEMV,
-            # not an M × d difference (M counts every labeled point)
-            need = np.flatnonzero(np.bincount(near, minlength=m))  # O(N + m); np.unique sorts
-            cc = np.empty(m, np.float32)
-            cc[need] = self.c_sq[need] + self.c_sq[m] - 2.0 * (self.centers[need] @ c)
-            slack = self.cc_tol * (self.c_sq[near] + self.c_sq[m])
-            # rows the new center could improve, with slack for float32 rounding
-            keep = min_d * np.float32(4.0 * (1 + 1e-4)) + np.float32(1e-30) > cc[near] - slack
-            rows = np.flatnonzero(keep)
-            if rows.size > len(keep) // 2:  # little to skip (high-dim Gaussian-like data): stop
-                rows = None  # trying for a while; a dense pass is cheaper than the gather
-                self.skip_prune = 16
-        if rows is None:
-            for s in range(0, len(x), _CHUNK):
-                self._update(slice(s, s + _CHUNK), x[s : s + _CHUNK], c, self.sqn[j], m)
-        else:
-            for s in range(0, rows.size, _CHUNK):
-                r = rows[s : s + _CHUNK]
-                self._update(r, x[r], c, self.sqn[j], m)
-        self.min_d[j] = -1.0
+        self.min_d[j] = -1.0  # the block's bound stays valid: it only went down
+        if self.ball is not None:  # up-to-date blocks the new center cannot reach stay so
+            fresh = self.seen == self.m - 1
+            fresh[fresh] = ~self._reaches(self.centers[self.m - 1 : self.m], np.flatnonzero(fresh))[0]
+            self.seen[fresh] = self.m
 
-    def _update(self, where, xb: np.ndarray, c: np.ndarray, cn: float, m: int) -> None:
-        dist = xb @ c
-        dist *= -2.0
-        dist += self.sqn[where]
-        dist += cn
-        np.maximum(dist, 0.0, out=dist)
-        better = dist < self.min_d[where]  # centers hold −1 and are never "improved"
-        if isinstance(where, slice):
-            np.copyto(self.min_d[where], dist, where=better)
-            self.near[where][better] = m
+    def _reaches(self, c: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """(len(c), len(blocks)) bool: may center c lower a distance in the block? False only
+        when (‖c − μ‖ − r)² exceeds the block's bound beyond float32 rounding."""
+        mu, mu_sq, radius = self.ball
+        c64 = c.astype(np.float64)
+        dist = np.einsum("ij,ij->i", c64, c64)[:, None] + mu_sq[None, blocks] - 2.0 * (c64 @ mu[blocks].T)
+        gap = np.sqrt(np.maximum(dist, 0.0)) - radius[None, blocks]
+        return (gap <= 0) | (gap * gap <= self.bound[blocks].astype(np.float64) * (1 + 1e-5) + self.slack)
+
+    def top(self, eps: float, max_sqn: float) -> tuple[float, np.ndarray]:
+        """The largest distance and every row within the float32 rounding allowance of it,
+        after bringing up to date every block that could hold such a row."""
+        bound, seen = self.bound, self.seen
+        while True:
+            b = int(np.argmax(bound))
+            if seen[b] < self.m:
+                self._refresh(b)
+                continue
+            top = float(bound[b])
+            lo = max(top - eps * (2.0 * max_sqn + top), 0.0)
+            near_top = np.flatnonzero(bound >= lo)
+            stale = near_top[seen[near_top] < self.m]
+            if stale.size == 0:
+                break
+            for s in stale.tolist():
+                self._refresh(s)
+        rows = []
+        for s in near_top.tolist():
+            r = self._rows(s)
+            hit = np.flatnonzero(self.min_d[r] >= lo)
+            rows.append(hit + r.start if isinstance(r, slice) else r[hit])
+        return top, np.sort(np.concatenate(rows))
+
+    def _refresh(self, b: int) -> None:
+        """Bring block ``b`` up to date with the centers added since it was last."""
+        lo, m = int(self.seen[b]), self.m
+        self.seen[b] = m
+        c, c_sq = self.centers[lo:m], self.c_sq[lo:m]
+        idx = np.arange(lo, m)
+        if self.ball is not None:  # centers that can reach a row of the block
+            keep = self._reaches(c, np.array([b]))[:, 0]
+            if not keep.all():
+                c, c_sq, idx = c[keep], c_sq[keep], idx[keep]
+        if idx.size == 0:
+            return
+        self.refreshes += 1
+        rows = self._rows(b)
+        xb = self.x[rows]
+        d = xb @ c.T
+        d *= -2.0
+        d += c_sq[None, :]
+        j = d.argmin(axis=1)
+        best = d[np.arange(len(d)), j]
+        best += self.sqn[rows]
+        np.maximum(best, 0.0, out=best)
+        cur = self.min_d[rows]
+        better = best < cur  # centers hold −1 and are never "improved"
+        cur[better] = best[better]
+        if isinstance(rows, slice):  # cur is a view
+            self.near[rows][better] = idx[j[better]]
         else:
-            idx = where[better]
-            self.min_d[idx] = dist[better]
-            self.near[idx] = m
+            self.min_d[rows] = cur
+            self.near[rows[better]] = idx[j[better]]
+        self.bound[b] = cur.max()
 
 
 def kcenter_greedy(
@@ -246,7 +356,7 @@ def kcenter_greedy(
     # blocked SIMD/FMA dot products err by ~√d·u·‖x‖‖c‖; 4× that with a floor leaves ample room
     eps = 4.0 * (2.0 * np.sqrt(d) + 16.0) * np.finfo(np.float32).eps
     max_sqn = float(sqn.max())
-    prune = N >= 16384 if prune is None else prune
+    prune = N >= 8192 if prune is None else prune
     if lab.size > N // 4:
         # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
         # external centers (each pick then touches only the rows that can still be picked)
@@ -255,10 +365,10 @@ def kcenter_greedy(
             d0, j0 = nearest_center(x, x[lab], unl)
         else:
             d0, j0 = np.asarray(init[0]), np.searchsorted(lab, np.asarray(init[1])).clip(0, lab.size - 1)
-        state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune)
+        state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune, eps=eps)
         state.seed_external(x[lab], d0[unl], j0[unl])
         return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
-    state = _MinDist(x, sqn, lab.size + n, prune)
+    state = _MinDist(x, sqn, lab.size + n, prune, eps=eps)
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
@@ -280,9 +390,7 @@ def _greedy(state: _MinDist, n: int, start: int, picks: np.ndarray, eps: float, 
     # their last check need scoring (with many labeled centers this is most of the re-check cost)
     checked: dict[int, tuple[float, int]] = {}
     for k in range(start, n):
-        min_d = state.min_d
-        top = float(min_d.max())
-        cand = np.flatnonzero(min_d >= max(top - eps * (2.0 * max_sqn + top), 0.0))
+        top, cand = state.top(eps, max_sqn)
         if cand.size > 1:  # near-tie in float32: decide in float64, lowest index on exact ties
             exact = _exact_rechecked(x, cand, state, checked, eps)
             best = int(cand[np.flatnonzero(exact == exact.max())[0]])

@@ -208,6 +208,27 @@ def test_kcenter_pruning_changes_nothing():
     assert pruned[:40].tolist() == brute_kcenter(x, labeled, 40)
 
 
+@pytest.mark.parametrize("seeded", [True, False])
+def test_kcenter_block_balls_change_nothing(monkeypatch, seeded):
+    """Small blocks make the spatial blocks and their bounding balls kick in at test size."""
+    from al_bench import selectors
+
+    monkeypatch.setattr(selectors, "_BLOCK", 64)
+    built = []
+    real = selectors._tiles
+    monkeypatch.setattr(selectors, "_tiles", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    rng = np.random.default_rng(5)
+    x = _clustered(rng, n=1500, d=24, k=30)
+    labeled = rng.choice(1500, 40, replace=False) if seeded else None
+    lazy = kcenter_greedy(x, labeled, 200, prune=True)
+    assert built and built[0] is not None  # clustered: the balls are used
+    assert lazy.tolist() == kcenter_greedy(x, labeled, 200, prune=False).tolist()
+    if seeded:
+        assert lazy[:60].tolist() == brute_kcenter(x, labeled, 60)
+    # on Gaussian data the balls would be as wide as the space: plain row slices instead
+    assert real(rng.normal(size=(1500, 24)).astype(np.float32), 64) is None
+
+
 def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_alike():
     from al_bench.loop import LabeledDistance
     from al_bench.selectors import nearest_center
