@@ -11,6 +11,7 @@ import numpy as np
 __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "nearest_center"]
 
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
+_DENSE = 2048  # k-center: up to this many pickable rows, a float64 pairwise matrix (≤ 32 MB)
 _BLOCK = 2048  # k-center: rows per lazily updated block (best of 1k/2k/4k at 50k and 1M)
 
 
@@ -53,7 +54,8 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
     Returns (min_j ‖x_i − c_j‖² float32 (N,), argmin j int32 (N,); exact ties to the lowest j).
     The argmin comes from ‖c‖² − 2 x·c, one BLAS GEMM per block of rows; the distance returned is
     then ‖x − c_j‖² in difference form (exactly 0 for a row equal to its center). Blocks of rows
-    are sized so the (rows × centers) slab stays ~32 MB whatever the number of centers.
+    are sized so the (rows × centers) slab stays ≤ 32 MB whatever the number of centers and the
+    (rows × d) temporaries ≤ 4 MB each.
     (faiss-cpu's IndexFlatL2 search was 3–5× slower for these shapes on this machine's class:
     48k rows × 480 centers 0.40 s vs 0.09 s, 24k × 24k 7.4 s vs 2.1 s.)
     """
@@ -65,7 +67,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
         return dist, arg
     c_sq = np.einsum("ij,ij->i", c, c)
     rows = np.arange(len(x)) if rows is None else np.asarray(rows, np.int64)
-    step = int(max(64, min(_CHUNK, (1 << 23) // len(c))))
+    step = int(max(64, min(_CHUNK, (1 << 23) // len(c), (1 << 20) // x.shape[1])))
     for s in range(0, rows.size, step):
         r = rows[s : s + step]
         block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
@@ -162,9 +164,8 @@ def _tiles(x: np.ndarray, block: int, pivots: int = 64, sample: int = 4096):
 class _MinDist:
     """Running nearest-center distances for greedy k-center, updated lazily by blocks of rows.
 
-    State: ``min_d`` float32 (N,) (−1 marks centers) and ``near`` int32 (N,), the nearest
-    center's number; with the float32 ‖x‖² and the int32 block order that is 16 bytes per
-    point, plus, per block of ``block`` rows, the number of centers it is up to date with, an
+    State: ``min_d`` float32 (N,) (−1 marks centers); with the float32 ‖x‖² and, when blocks
+    are spatial, the int32 block order that is 8–12 bytes per point, plus, per block of ``block`` rows, the number of centers it is up to date with, an
     upper bound on its largest ``min_d`` and a bounding ball; and O(M·d) for the centers.
 
     Adding a center only lowers distances, so a block's last maximum stays an upper bound
@@ -186,7 +187,6 @@ class _MinDist:
         self.c_sq = np.empty(capacity, np.float32)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
-        self.near = np.zeros(len(x), np.int32)
         tiles = _tiles(x, int(block)) if prune and len(x) > 2 * block else None
         if tiles is None:
             self.order, self.ball = None, None
@@ -214,36 +214,31 @@ class _MinDist:
             self.bound[b] = self.min_d[self._rows(b)].max()
 
     def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Start from the centers ``idx`` (sorted); ``init`` = known (distance, nearest row)."""
+        """Start from the centers ``idx`` (sorted); ``init`` = known squared distances (N,)."""
         self.centers[: idx.size] = self.x[idx]
         self.c_sq[: idx.size] = self.sqn[idx]
         self.m = idx.size
         if init is None:
-            self.min_d, self.near = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
+            self.min_d, _ = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
         else:
-            d, near_row = init
-            self.min_d = np.array(d, np.float32, copy=True)
-            self.near = np.searchsorted(idx, np.asarray(near_row)).clip(0, max(idx.size - 1, 0)).astype(np.int32)
+            self.min_d = np.array(init, np.float32, copy=True)
         self.min_d[idx] = -1.0
-        self.near[idx] = np.arange(idx.size)  # a center is its own nearest (never −1: it indexes centers)
         self._settled()
 
-    def seed_external(self, centers: np.ndarray, min_d: np.ndarray, near: np.ndarray) -> None:
-        """Start from centers that are not rows of ``x``; ``min_d``/``near`` = each row's known
-        squared distance to its nearest center and that center's number."""
+    def seed_external(self, centers: np.ndarray, min_d: np.ndarray) -> None:
+        """Start from centers that are not rows of ``x``; ``min_d`` = each row's known squared
+        distance to its nearest center."""
         m = len(centers)
         self.centers[:m] = centers
         self.c_sq[:m] = np.einsum("ij,ij->i", self.centers[:m], self.centers[:m])
         self.m = m
         self.min_d = np.array(min_d, np.float32, copy=True)
-        self.near = np.asarray(near, np.int32).copy()
         self._settled()
 
     def add(self, j: int) -> None:
         """Make row ``j`` a center; distances are brought up to date lazily (:meth:`top`)."""
         self.centers[self.m] = self.x[j]
         self.c_sq[self.m] = self.sqn[j]
-        self.near[j] = self.m
         self.m += 1
         self.min_d[j] = -1.0  # the block's bound stays valid: it only went down
         if self.ball is not None:  # up-to-date blocks the new center cannot reach stay so
@@ -298,22 +293,16 @@ class _MinDist:
             return
         self.refreshes += 1
         rows = self._rows(b)
-        xb = self.x[rows]
-        d = xb @ c.T
+        d = self.x[rows] @ c.T
         d *= -2.0
         d += c_sq[None, :]
-        j = d.argmin(axis=1)
-        best = d[np.arange(len(d)), j]
+        best = d.min(axis=1)
         best += self.sqn[rows]
         np.maximum(best, 0.0, out=best)
-        cur = self.min_d[rows]
-        better = best < cur  # centers hold −1 and are never "improved"
-        cur[better] = best[better]
-        if isinstance(rows, slice):  # cur is a view
-            self.near[rows][better] = idx[j[better]]
-        else:
+        cur = self.min_d[rows]  # a view for a slice, a copy for indices
+        np.minimum(cur, best, out=cur)  # centers hold −1 and stay so
+        if not isinstance(rows, slice):
             self.min_d[rows] = cur
-            self.near[rows[better]] = idx[j[better]]
         self.bound[b] = cur.max()
 
 
@@ -328,13 +317,15 @@ def kcenter_greedy(
     """Greedy k-center (farthest-point) picks, seeded by ``labeled``. (N, d) → (n,) in pick order.
 
     Each pick is the point whose squared distance to its nearest center (labeled or already
-    picked) is largest. A running min-distance vector is updated in BLAS row chunks, skipping
-    rows that the triangle inequality rules out (``prune``; by default from 16,384 points up,
-    below which a dense pass is cheaper than the bookkeeping): 12 bytes per point plus O(M·d)
-    (the centers in float32 and float64) and O(chunk) temporaries, never N × N.
+    picked) is largest. The running min-distance vector is kept lazily by blocks of rows
+    (:class:`_MinDist`): a pick updates only the blocks that could hold the maximum, each in one
+    GEMM against the centers it missed; with ``prune`` (by default from 8,192 points up) the
+    blocks are spatially compact and centers their bounding ball rules out are skipped. Memory:
+    8–12 bytes per point plus O(M·d) for the centers and O(block · M) temporaries, never N × N.
 
     ``init`` = (squared distance of every row to its nearest labeled row (N,), that row's index
-    (N,)) skips the seeding pass when the caller keeps these up to date (the AL loop does).
+    (N,)) skips the seeding pass when the caller keeps these up to date (the AL loop does); only
+    the distances are read.
 
     The order equals a float64 brute-force greedy: the float32 arg-max is only a shortlist; all
     points within the float32 rounding bound of the maximum are re-scored exactly in float64
@@ -357,29 +348,88 @@ def kcenter_greedy(
     eps = 4.0 * (2.0 * np.sqrt(d) + 16.0) * np.finfo(np.float32).eps
     max_sqn = float(sqn.max())
     prune = N >= 8192 if prune is None else prune
+    first = None
+    if lab.size == 0:
+        if rng is not None:
+            first = int(rng.integers(N))
+        else:  # farthest from the mean, in row chunks (no N × d temporary)
+            mu = x.mean(0)
+            far = np.concatenate([np.einsum("ij,ij->i", x[s : s + _CHUNK] - mu, x[s : s + _CHUNK] - mu)
+                                  for s in range(0, N, _CHUNK)])
+            first = int(np.argmax(far))
+    if N - lab.size <= _DENSE:  # few rows can be picked: all their pairwise distances at once
+        unl = np.setdiff1d(np.arange(N), lab)
+        return unl[_greedy_dense(np.ascontiguousarray(x[unl]), x[lab], sqn[unl], sqn[lab], n, first, eps, max_sqn)]
     if lab.size > N // 4:
         # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
         # external centers (each pick then touches only the rows that can still be picked)
         unl = np.setdiff1d(np.arange(N), lab)
-        if init is None:
-            d0, j0 = nearest_center(x, x[lab], unl)
-        else:
-            d0, j0 = np.asarray(init[0]), np.searchsorted(lab, np.asarray(init[1])).clip(0, lab.size - 1)
+        d0 = nearest_center(x, x[lab], unl)[0] if init is None else np.asarray(init[0])
         state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune, eps=eps)
-        state.seed_external(x[lab], d0[unl], j0[unl])
+        state.seed_external(x[lab], d0[unl])
         return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
     state = _MinDist(x, sqn, lab.size + n, prune, eps=eps)
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
-        state.seed(lab, init)
+        state.seed(lab, None if init is None else init[0])
     else:
-        xc = x - x.mean(0)
-        first = int(rng.integers(N)) if rng is not None else int(np.argmax(np.einsum("ij,ij->i", xc, xc)))
-        del xc
         picks[0], start = first, 1
         state.add(first)
     return _greedy(state, n, start, picks, eps, max_sqn)
+
+
+def _greedy_dense(xu: np.ndarray, xl: np.ndarray, squ: np.ndarray, sql: np.ndarray, n: int, first: int | None,
+                  eps: float, max_sqn: float) -> np.ndarray:
+    """Farthest-point picks among the rows ``xu`` (few: ≤ ``_DENSE``), seeded by ``xl``.
+
+    Each row's distance to the seeds is computed exactly once (float64 difference form for the
+    seeds within float32 rounding of its nearest), the rows' pairwise distances in one float64
+    GEMM (≤ 32 MB); a pick then costs one vector minimum. The float64 rounding allowance is
+    ~1e-9 of float32's, so the float64 re-check of near-ties (lowest index on exact ties) is
+    rare instead of nearly every pick. Returns positions in ``xu``.
+    """
+    from types import SimpleNamespace
+
+    U, L = len(xu), len(xl)
+    state = SimpleNamespace(centers=np.empty((L + n, xu.shape[1]), np.float32), c_sq=np.empty(L + n, np.float32), m=L)
+    state.centers[:L] = xl
+    state.c_sq[:L] = sql
+    min_d = _exact_min_sq_dist(xu, xl, sql, eps) if L else np.full(U, np.inf)
+    checked = dict(zip(range(U), zip(min_d.tolist(), [L] * U)))  # row → (exact over first m0 centers, m0)
+    state.min_d = min_d
+    x64 = xu.astype(np.float64)
+    s64 = np.einsum("ij,ij->i", x64, x64)
+    dist = x64 @ x64.T
+    del x64
+    dist *= -2.0
+    dist += s64[:, None]
+    dist += s64[None, :]
+    np.maximum(dist, 0.0, out=dist)
+    eps64 = eps * float(np.finfo(np.float64).eps / np.finfo(np.float32).eps)
+    picks = np.empty(n, np.int64)
+
+    def take(k: int, j: int) -> None:
+        picks[k] = j
+        state.centers[state.m] = xu[j]
+        state.c_sq[state.m] = squ[j]
+        state.m += 1
+        np.minimum(min_d, dist[j], out=min_d)  # picked rows hold −1 and stay so
+        min_d[j] = -1.0
+
+    start = 0
+    if first is not None:
+        take(0, first)
+        start = 1
+    for k in range(start, n):
+        top = float(min_d.max())
+        cand = np.flatnonzero(min_d >= max(top - eps64 * (2.0 * max_sqn + top), 0.0))
+        if cand.size > 1:  # near-tie even in float64 (duplicates, exact ties): difference form
+            exact = _exact_rechecked(xu, cand, state, checked, eps)
+            take(k, int(cand[np.flatnonzero(exact == exact.max())[0]]))
+        else:
+            take(k, int(cand[0]))
+    return picks
 
 
 def _greedy(state: _MinDist, n: int, start: int, picks: np.ndarray, eps: float, max_sqn: float) -> np.ndarray:

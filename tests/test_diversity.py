@@ -24,13 +24,25 @@ def brute_kcenter(x, labeled, n):
     return picks
 
 
+@pytest.fixture(params=["dense", "lazy"])
+def kcenter_path(request, monkeypatch):
+    """Run a k-center test on both code paths: the float64 pairwise matrix for few pickable
+    rows, and the lazy blocks (forced at test size by a zero threshold and small blocks)."""
+    from al_bench import selectors
+
+    if request.param == "lazy":
+        monkeypatch.setattr(selectors, "_DENSE", 0)
+        monkeypatch.setattr(selectors, "_BLOCK", 128)
+    return request.param
+
+
 def _clustered(rng, n=600, d=16, k=5):
     centers = rng.normal(0, 10, (k, d))
     return (centers[rng.integers(0, k, n)] + rng.normal(0, 0.5, (n, d))).astype(np.float32)
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "clustered"])
-def test_kcenter_matches_float64_brute_force(kind):
+def test_kcenter_matches_float64_brute_force(kind, kcenter_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 12)).astype(np.float32) if kind == "gaussian" else _clustered(rng)
     labeled = rng.choice(len(x), 7, replace=False)
@@ -39,7 +51,7 @@ def test_kcenter_matches_float64_brute_force(kind):
 
 @pytest.mark.parametrize("kind", ["gaussian", "clustered"])
 @pytest.mark.parametrize("use_init", [False, True])
-def test_kcenter_with_most_of_the_pool_labeled_matches_brute_force(kind, use_init):
+def test_kcenter_with_most_of_the_pool_labeled_matches_brute_force(kind, use_init, kcenter_path):
     """Late rounds (labeled > N/4) run on a compact copy of the unlabeled rows: same order."""
     from al_bench.selectors import nearest_center
 
@@ -55,7 +67,7 @@ def test_kcenter_with_most_of_the_pool_labeled_matches_brute_force(kind, use_ini
     assert not np.isin(picks, labeled).any()
 
 
-def test_kcenter_near_tie_is_decided_in_float64():
+def test_kcenter_near_tie_is_decided_in_float64(kcenter_path):
     # two candidates whose distances to the center differ by less than float32 resolution at
     # this magnitude; float32 arithmetic cannot tell them apart, float64 can
     big = 4096.0
@@ -66,7 +78,7 @@ def test_kcenter_near_tie_is_decided_in_float64():
 
 
 @pytest.mark.parametrize("n_labeled", [3, 250])
-def test_kcenter_recurring_ties_on_a_lattice_match_brute_force(n_labeled):
+def test_kcenter_recurring_ties_on_a_lattice_match_brute_force(n_labeled, kcenter_path):
     """Integer lattice: the same tied rows are re-checked pick after pick (the float64 re-check
     reuses earlier results and scores only the newer centers); order must stay exact."""
     g = np.stack(np.meshgrid(np.arange(20), np.arange(20)), -1).reshape(-1, 2)
@@ -75,12 +87,12 @@ def test_kcenter_recurring_ties_on_a_lattice_match_brute_force(n_labeled):
     assert kcenter_greedy(x, labeled, 120).tolist() == brute_kcenter(x, labeled, 120)
 
 
-def test_kcenter_exact_ties_go_to_the_lowest_index():
+def test_kcenter_exact_ties_go_to_the_lowest_index(kcenter_path):
     x = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
     assert kcenter_greedy(x, np.array([0]), 4).tolist() == [1, 2, 3, 4]
 
 
-def test_kcenter_without_labeled_set():
+def test_kcenter_without_labeled_set(kcenter_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 5)).astype(np.float32)
     picks = kcenter_greedy(x, None, 10)
@@ -89,7 +101,7 @@ def test_kcenter_without_labeled_set():
     assert picks[1:].tolist() == brute_kcenter(x, [int(picks[0])], 9)
 
 
-def test_kcenter_on_duplicates_never_repeats_and_never_picks_labeled():
+def test_kcenter_on_duplicates_never_repeats_and_never_picks_labeled(kcenter_path):
     x = np.zeros((50, 4), np.float32)
     picks = kcenter_greedy(x, np.arange(10), 40)
     assert sorted(picks.tolist()) == list(range(10, 50))
@@ -214,6 +226,7 @@ def test_kcenter_block_balls_change_nothing(monkeypatch, seeded):
     from al_bench import selectors
 
     monkeypatch.setattr(selectors, "_BLOCK", 64)
+    monkeypatch.setattr(selectors, "_DENSE", 0)
     built = []
     real = selectors._tiles
     monkeypatch.setattr(selectors, "_tiles", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
@@ -229,7 +242,7 @@ def test_kcenter_block_balls_change_nothing(monkeypatch, seeded):
     assert real(rng.normal(size=(1500, 24)).astype(np.float32), 64) is None
 
 
-def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_alike():
+def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_alike(kcenter_path):
     from al_bench.loop import LabeledDistance
     from al_bench.selectors import nearest_center
 
