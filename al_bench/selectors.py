@@ -1,7 +1,12 @@
 """Selectors: turn scores or features into picked indices. Pure; randomness is an argument.
 
-Memory is bounded: nothing here builds an N × N (or N × C·d) matrix. Distance passes over the
-features run in row chunks through BLAS.
+Memory is bounded: nothing here builds an N × N (or N × C·d) matrix (k-center's pairwise
+matrix is only for ≤ 2,048 pickable rows). Distances run through BLAS on blocks of rows.
+
+Greedy k-center and k-means++ are lazy: adding a center only lowers distances, so stale
+distances are upper bounds. k-center updates only the blocks of rows whose bound reaches the
+current maximum; k-means++ draws from the bounds and accepts with probability (current /
+bound) (rejection sampling). Both then cost far less than one pass over N rows per pick.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "neares
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
 _DENSE = 2048  # k-center: up to this many pickable rows, a float64 pairwise matrix (≤ 32 MB)
 _BLOCK = 2048  # k-center: rows per lazily updated block (best of 1k/2k/4k at 50k and 1M)
+_ROW_CHECK_MAX = 2048  # k-means++: past this many missed centers a proposal updates its block
+_LOOSE = 128  # k-means++: a rejection in a block that missed more centers updates the block
 
 
 def top_k(scores: np.ndarray, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -481,22 +488,6 @@ def _exact_rechecked(x: np.ndarray, cand: np.ndarray, state: _MinDist, checked: 
     return exact
 
 
-def _d2_pick(weights: np.ndarray, taken: np.ndarray, rng: np.random.Generator) -> int:
-    """One D² draw: index i with probability ∝ weights[i] among the untaken; uniform if all 0."""
-    w = np.where(taken, 0.0, weights)
-    total = float(w.sum())
-    if not np.isfinite(total) or total <= 0.0:
-        free = np.flatnonzero(~taken)
-        return int(free[rng.integers(free.size)])
-    cum = np.cumsum(w)
-    i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
-    i = min(i, len(w) - 1)
-    if taken[i] or w[i] <= 0.0:  # only on a rounding edge: move to the next eligible item
-        ok = np.flatnonzero((~taken) & (w > 0.0))
-        i = int(ok[min(np.searchsorted(ok, i), ok.size - 1)])
-    return i
-
-
 def kmeans_pp(embeddings: np.ndarray, n: int, rng: np.random.Generator, first: str = "random") -> np.ndarray:
     """k-means++ seeding (D² sampling): ``n`` distinct indices. (N, d) → (n,) in pick order.
 
@@ -506,21 +497,29 @@ def kmeans_pp(embeddings: np.ndarray, n: int, rng: np.random.Generator, first: s
     x = _check_features(embeddings, "embeddings")
     sqn = np.einsum("ij,ij->i", x, x).astype(np.float64)
 
-    def dist_to(j: int) -> np.ndarray:
-        out = np.empty(len(x))
-        for s in range(0, len(x), _CHUNK):
-            out[s : s + _CHUNK] = sqn[s : s + _CHUNK] + sqn[j] - 2.0 * (x[s : s + _CHUNK] @ x[j])
-        return np.maximum(out, 0.0)
+    cx = np.empty((max(int(n), 0), x.shape[1]), np.float32)  # the picked rows, in pick order
+    c_sq = np.empty(max(int(n), 0))
 
-    return _kmeans_pp(len(x), sqn, dist_to, n, rng, first)
+    def add(k: int, j: int) -> None:
+        cx[k], c_sq[k] = x[j], sqn[j]
+
+    def dist(lo: int, hi: int, s: int, e: int) -> np.ndarray:
+        out = (x[lo:hi] @ cx[s:e].T).astype(np.float64)
+        out *= -2.0
+        out += sqn[lo:hi, None]
+        out += c_sq[None, s:e]
+        return np.maximum(out, 0.0, out=out)
+
+    return _kmeans_pp(len(x), sqn, add, dist, n, rng, first)
 
 
 def kmeans_pp_factored(a: np.ndarray, x: np.ndarray, n: int, rng: np.random.Generator,
                        first: str = "max_norm") -> np.ndarray:
     """k-means++ seeding on g_i = a_i ⊗ x_i without building the (N, C·d) matrix.
 
-    Uses ‖g_i − g_j‖² = ‖a_i‖²‖x_i‖² + ‖a_j‖²‖x_j‖² − 2 (a_i·a_j)(x_i·x_j), so one pick costs
-    one pass over ``a`` (N, C) and ``x`` (N, d). The default first center is the largest ‖g‖.
+    Uses ‖g_i − g_j‖² = ‖a_i‖²‖x_i‖² + ‖a_j‖²‖x_j‖² − 2 (a_i·a_j)(x_i·x_j): distances of a
+    block of rows to some centers are two GEMMs, on ``a`` (N, C) and ``x`` (N, d). The default
+    first center is the largest ‖g‖.
     """
     a = _check_features(a, "a")
     x = _check_features(x, "x")
@@ -530,17 +529,49 @@ def kmeans_pp_factored(a: np.ndarray, x: np.ndarray, n: int, rng: np.random.Gene
     x_sq = np.einsum("ij,ij->i", x, x).astype(np.float64)
     g_sq = a_sq * x_sq
 
-    def dist_to(j: int) -> np.ndarray:
-        out = np.empty(len(x))
-        for s in range(0, len(x), _CHUNK):
-            dots = (a[s : s + _CHUNK] @ a[j]).astype(np.float64) * (x[s : s + _CHUNK] @ x[j])
-            out[s : s + _CHUNK] = g_sq[s : s + _CHUNK] + g_sq[j] - 2.0 * dots
-        return np.maximum(out, 0.0)
+    ca = np.empty((max(int(n), 0), a.shape[1]), np.float32)  # the picked rows' factors, in pick order
+    cx = np.empty((max(int(n), 0), x.shape[1]), np.float32)
+    c_sq = np.empty(max(int(n), 0))
 
-    return _kmeans_pp(len(x), g_sq, dist_to, n, rng, first)
+    def add(k: int, j: int) -> None:
+        ca[k], cx[k], c_sq[k] = a[j], x[j], g_sq[j]
+
+    def dist(lo: int, hi: int, s: int, e: int) -> np.ndarray:
+        out = (a[lo:hi] @ ca[s:e].T).astype(np.float64)
+        out *= x[lo:hi] @ cx[s:e].T
+        out *= -2.0
+        out += g_sq[lo:hi, None]
+        out += c_sq[None, s:e]
+        return np.maximum(out, 0.0, out=out)
+
+    return _kmeans_pp(len(x), g_sq, add, dist, n, rng, first)
 
 
-def _kmeans_pp(N: int, sqn: np.ndarray, dist_to, n: int, rng: np.random.Generator, first: str) -> np.ndarray:
+def _draw(cum: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> int:
+    """Index i with probability ∝ weights[i] (> 0 somewhere), from their cumulative sums."""
+    i = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(cum) - 1)
+    if weights[i] <= 0.0:  # only on a rounding edge: the next item with weight
+        ok = np.flatnonzero(weights > 0.0)
+        i = int(ok[min(np.searchsorted(ok, i), ok.size - 1)])
+    return i
+
+
+def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Generator, first: str) -> np.ndarray:
+    """D² sampling, lazily: ``add(k, j)`` stores row j as center k, ``dist(lo, hi, s, e)`` →
+    (hi − lo, e − s) squared distances of rows lo:hi to centers s:e.
+
+    Every row keeps ``u``, its squared distance to the nearest center as of its block's last
+    update: an upper bound on the current one, since centers only get added. A draw proposes
+    a block ∝ its sum of ``u``, then a row ∝ ``u`` within it; if the block missed some centers
+    the row's current distance is computed against the centers the block missed and the row
+    is accepted with probability (current distance) / (proposed ``u``), else the draw is
+    repeated with the tightened bounds. A rejection in a block that missed over 128 centers
+    (its bounds are loose) brings the whole block up to date by GEMM, as does any proposal in
+    one that missed over 2,048. This is rejection sampling with an envelope that only tightens, so every
+    accepted row is drawn exactly ∝ its current D² (Arthur & Vassilvitskii), while a pick costs
+    one row's distances and now and then a block update instead of a pass over all N rows. Rows already picked weigh 0; when
+    all weights are 0 (duplicates, a fully confident model) the draw is uniform among the rest.
+    """
     n = int(n)
     if not 0 <= n <= N:
         raise ValueError(f"cannot pick n={n} from {N} points")
@@ -549,13 +580,54 @@ def _kmeans_pp(N: int, sqn: np.ndarray, dist_to, n: int, rng: np.random.Generato
     picks = np.empty(n, np.int64)
     if n == 0:
         return picks
+    block = _BLOCK  # k-means++ uses the k-center block size
+    starts = np.arange(0, N + block, block).clip(max=N)
+    starts = starts[: np.searchsorted(starts, N) + 1]
+    nb = starts.size - 1
     taken = np.zeros(N, bool)
     j = int(rng.integers(N)) if first == "random" else int(np.argmax(sqn))
     picks[0], taken[j] = j, True
-    min_d = dist_to(j)
+    add(0, j)
+    u = np.empty(N)
+    for b in range(nb):
+        u[starts[b] : starts[b + 1]] = dist(int(starts[b]), int(starts[b + 1]), 0, 1)[:, 0]
+    u[j] = 0.0
+    seen = np.ones(nb, np.int64)  # centers each block is up to date with
+    usum = np.add.reduceat(u, starts[:-1])
+
+    def refresh(b: int, lo: int, hi: int, k: int) -> None:
+        """Bring block b up to date with the first k centers, ≤ 512 centers a GEMM."""
+        for s in range(int(seen[b]), k, 512):
+            np.minimum(u[lo:hi], dist(lo, hi, s, min(s + 512, k)).min(axis=1), out=u[lo:hi])
+        seen[b] = k
+
     for k in range(1, n):
-        j = _d2_pick(min_d, taken, rng)
-        picks[k], taken[j] = j, True
-        if k + 1 < n:
-            np.minimum(min_d, dist_to(j), out=min_d)
+        while True:
+            if not usum.sum() > 0.0:  # every weight is 0: uniform among the rest
+                free = np.flatnonzero(~taken)
+                i = int(free[rng.integers(free.size)])
+                b = int(np.searchsorted(starts, i, side="right")) - 1
+                break
+            b = _draw(np.cumsum(usum), usum, rng)
+            lo, hi = int(starts[b]), int(starts[b + 1])
+            ub = u[lo:hi]
+            t = _draw(np.cumsum(ub), ub, rng)
+            i, proposed = lo + t, float(ub[t])
+            if seen[b] == k:  # up to date: the proposal is the D² draw itself
+                break
+            missed = k - int(seen[b])
+            if missed <= _ROW_CHECK_MAX:  # the proposed row's distance to the centers its block missed
+                ub[t] = min(proposed, float(dist(i, i + 1, int(seen[b]), k).min()))
+            else:
+                refresh(b, lo, hi, k)
+            accept = rng.random() * proposed < ub[t]
+            if not accept and _LOOSE < missed <= _ROW_CHECK_MAX:  # a rejection: the block's bounds are loose
+                refresh(b, lo, hi, k)
+            usum[b] = ub.sum()
+            if accept:
+                break
+        picks[k], taken[i] = i, True
+        add(k, i)
+        u[i] = 0.0
+        usum[b] = u[int(starts[b]) : int(starts[b + 1])].sum()
     return picks

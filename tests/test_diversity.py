@@ -124,6 +124,26 @@ def test_kmeans_pp_draws_follow_d2():
     np.testing.assert_allclose(counts / 3000, d2 / d2.sum(), atol=0.03)
 
 
+@pytest.mark.parametrize("row_check_max, loose", [(2048, 128), (1, 0)])
+def test_kmeans_pp_later_draws_follow_d2_with_stale_blocks(monkeypatch, row_check_max, loose):
+    """Draw 4 of 4 from blocks that missed centers (rejection path; with (1, 0) every stale
+    proposal or rejection updates its block): conditional frequencies equal D² to the picks."""
+    from al_bench import selectors
+
+    monkeypatch.setattr(selectors, "_BLOCK", 3)
+    monkeypatch.setattr(selectors, "_ROW_CHECK_MAX", row_check_max)
+    monkeypatch.setattr(selectors, "_LOOSE", loose)
+    x = np.array([[0, 0], [1, 0], [3, 0], [0, 2], [5, 5], [6, 5], [9, 0], [9, 1], [2, 7], [4, 3]], np.float32)
+    runs = np.array([kmeans_pp(x, 4, np.random.default_rng(s), first="max_norm") for s in range(12000)])
+    prefixes, counts = np.unique(runs[:, :3], axis=0, return_counts=True)
+    prefix = prefixes[counts.argmax()]  # the most frequent first three picks
+    last = runs[(runs[:, :3] == prefix).all(1), 3]
+    d2 = ((x[:, None, :].astype(float) - x[prefix][None]) ** 2).sum(-1).min(1)
+    freq = np.bincount(last, minlength=len(x)) / last.size
+    assert last.size > 600
+    np.testing.assert_allclose(freq, d2 / d2.sum(), atol=4 / np.sqrt(last.size))
+
+
 def test_kmeans_pp_all_zero_distances_fall_back_to_uniform():
     x = np.ones((20, 3), np.float32)
     picks = kmeans_pp(x, 20, np.random.default_rng(0))
