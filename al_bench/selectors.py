@@ -73,11 +73,15 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
     if len(c) == 0:
         return dist, arg
     c_sq = np.einsum("ij,ij->i", c, c)
-    rows = np.arange(len(x)) if rows is None else np.asarray(rows, np.int64)
+    rows = None if rows is None else np.asarray(rows, np.int64)
     step = int(max(64, min(_CHUNK, (1 << 23) // len(c), (1 << 20) // x.shape[1])))
-    for s in range(0, rows.size, step):
-        r = rows[s : s + step]
-        block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
+    for s in range(0, len(x) if rows is None else rows.size, step):
+        if rows is None:  # all rows: plain slices, no index array
+            r = slice(s, s + step)
+            block = x[r]
+        else:
+            r = rows[s : s + step]
+            block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
         d = block @ c.T
         d *= -2.0
         d += c_sq[None, :]
@@ -226,7 +230,7 @@ class _MinDist:
         self.c_sq[: idx.size] = self.sqn[idx]
         self.m = idx.size
         if init is None:
-            self.min_d, _ = nearest_center(self.x, self.x[idx], np.setdiff1d(np.arange(len(self.x)), idx))
+            self.min_d = nearest_center(self.x, self.x[idx])[0]  # the centers themselves: −1 below
         else:
             self.min_d = np.array(init, np.float32, copy=True)
         self.min_d[idx] = -1.0
