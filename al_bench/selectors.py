@@ -17,7 +17,9 @@ __all__ = ["top_k", "kcenter_greedy", "kmeans_pp", "kmeans_pp_factored", "neares
 
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
 _DENSE = 2048  # k-center: up to this many pickable rows, a float64 pairwise matrix (≤ 32 MB)
-_BLOCK = 2048  # k-center: rows per lazily updated block (best of 1k/2k/4k at 50k and 1M)
+_BLOCK = 256  # k-center: rows per lazily updated block of plain row slices
+_TILE = 2048  # k-center: most rows per spatially grouped block
+_KPP_BLOCK = 2048  # k-means++: rows per block of distance bounds
 _ROW_CHECK_MAX = 2048  # k-means++: past this many missed centers a proposal updates its block
 _LOOSE = 128  # k-means++: a rejection in a block that missed more centers updates the block
 
@@ -160,11 +162,12 @@ def _tiles(x: np.ndarray, block: int, pivots: int = 64, sample: int = 4096):
     nb = starts.size - 1
     mu = np.empty((nb, x.shape[1]), np.float32)
     radius = np.empty(nb)
+    grow = 1.0 + (x.shape[1] + 16) * float(np.finfo(np.float32).eps)  # float32 sum of d squares, rounded up
     for b in range(nb):
         xb = x[order[starts[b] : starts[b + 1]]]
         mu[b] = xb.mean(axis=0)
         diff = xb - mu[b]
-        radius[b] = np.sqrt(float(np.einsum("ij,ij->i", diff, diff).max())) * (1 + 1e-5) + 1e-6
+        radius[b] = np.sqrt(float(np.einsum("ij,ij->i", diff, diff).max()) * grow) * grow + 1e-6
     mu_sq = np.einsum("ij,ij->i", mu, mu)
     between = np.sqrt(np.maximum(mu_sq[:, None] + mu_sq[None, :] - 2.0 * (mu @ mu.T), 0.0))
     if np.median(between[np.triu_indices(nb, 1)]) <= 2.0 * np.median(radius):
@@ -176,8 +179,9 @@ class _MinDist:
     """Running nearest-center distances for greedy k-center, updated lazily by blocks of rows.
 
     State: ``min_d`` float32 (N,) (−1 marks centers); with the float32 ‖x‖² and, when blocks
-    are spatial, the int32 block order that is 8–12 bytes per point, plus, per block of ``block`` rows, the number of centers it is up to date with, an
-    upper bound on its largest ``min_d`` and a bounding ball; and O(M·d) for the centers.
+    are spatial, the int32 block order that is 8–12 bytes per point. Per block of ``block``
+    rows: the number of centers it is up to date with, an upper bound on its largest
+    ``min_d`` and a bounding ball; and O(M·d) for the centers.
 
     Adding a center only lowers distances, so a block's last maximum stays an upper bound
     however many centers were added since. A pick therefore brings up to date only the blocks
@@ -198,7 +202,7 @@ class _MinDist:
         self.c_sq = np.empty(capacity, np.float32)
         self.m = 0
         self.min_d = np.full(len(x), np.inf, np.float32)
-        tiles = _tiles(x, int(block)) if prune and len(x) > 2 * block else None
+        tiles = _tiles(x, _TILE) if prune and len(x) > 2 * _TILE else None
         if tiles is None:
             self.order, self.ball = None, None
             self.starts = np.append(np.arange(0, len(x), int(block)), len(x)).astype(np.int64)
@@ -323,7 +327,7 @@ def kcenter_greedy(
     n: int,
     rng: np.random.Generator | None = None,
     prune: bool | None = None,
-    init: tuple[np.ndarray, np.ndarray] | None = None,
+    init=None,
 ) -> np.ndarray:
     """Greedy k-center (farthest-point) picks, seeded by ``labeled``. (N, d) → (n,) in pick order.
 
@@ -335,8 +339,9 @@ def kcenter_greedy(
     8–12 bytes per point plus O(M·d) for the centers and O(block · M) temporaries, never N × N.
 
     ``init`` = (squared distance of every row to its nearest labeled row (N,), that row's index
-    (N,)) skips the seeding pass when the caller keeps these up to date (the AL loop does); only
-    the distances are read.
+    (N,)), or a function returning them, skips the seeding pass when the caller keeps these up
+    to date (the AL loop does); only the distances are read, and a function is called only when
+    they are needed (not when ≤ 2,048 rows can be picked: those get exact distances anyway).
 
     The order equals a float64 brute-force greedy: the float32 arg-max is only a shortlist; all
     points within the float32 rounding bound of the maximum are re-scored exactly in float64
@@ -375,7 +380,7 @@ def kcenter_greedy(
         # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
         # external centers (each pick then touches only the rows that can still be picked)
         unl = np.setdiff1d(np.arange(N), lab)
-        d0 = nearest_center(x, x[lab], unl)[0] if init is None else np.asarray(init[0])
+        d0 = nearest_center(x, x[lab], unl)[0] if init is None else np.asarray((init() if callable(init) else init)[0])
         state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune, eps=eps)
         state.seed_external(x[lab], d0[unl])
         return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
@@ -383,7 +388,7 @@ def kcenter_greedy(
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
-        state.seed(lab, None if init is None else init[0])
+        state.seed(lab, None if init is None else (init() if callable(init) else init)[0])
     else:
         picks[0], start = first, 1
         state.add(first)
@@ -584,7 +589,7 @@ def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Genera
     picks = np.empty(n, np.int64)
     if n == 0:
         return picks
-    block = _BLOCK  # k-means++ uses the k-center block size
+    block = _KPP_BLOCK
     starts = np.arange(0, N + block, block).clip(max=N)
     starts = starts[: np.searchsorted(starts, N) + 1]
     nb = starts.size - 1

@@ -33,6 +33,7 @@ def kcenter_path(request, monkeypatch):
     if request.param == "lazy":
         monkeypatch.setattr(selectors, "_DENSE", 0)
         monkeypatch.setattr(selectors, "_BLOCK", 128)
+        monkeypatch.setattr(selectors, "_TILE", 128)
     return request.param
 
 
@@ -130,7 +131,7 @@ def test_kmeans_pp_later_draws_follow_d2_with_stale_blocks(monkeypatch, row_chec
     proposal or rejection updates its block): conditional frequencies equal D² to the picks."""
     from al_bench import selectors
 
-    monkeypatch.setattr(selectors, "_BLOCK", 3)
+    monkeypatch.setattr(selectors, "_KPP_BLOCK", 3)
     monkeypatch.setattr(selectors, "_ROW_CHECK_MAX", row_check_max)
     monkeypatch.setattr(selectors, "_LOOSE", loose)
     x = np.array([[0, 0], [1, 0], [3, 0], [0, 2], [5, 5], [6, 5], [9, 0], [9, 1], [2, 7], [4, 3]], np.float32)
@@ -245,7 +246,7 @@ def test_kcenter_block_balls_change_nothing(monkeypatch, seeded):
     """Small blocks make the spatial blocks and their bounding balls kick in at test size."""
     from al_bench import selectors
 
-    monkeypatch.setattr(selectors, "_BLOCK", 64)
+    monkeypatch.setattr(selectors, "_TILE", 64)
     monkeypatch.setattr(selectors, "_DENSE", 0)
     built = []
     real = selectors._tiles
@@ -279,6 +280,23 @@ def test_incremental_labeled_distances_equal_a_fresh_search_and_seed_kcenter_ali
     np.testing.assert_allclose(((x - x[near]) ** 2).sum(1), fresh_d, rtol=1e-4, atol=1e-4)
     picks = kcenter_greedy(x, lab, 50, init=(d, near))
     assert picks.tolist() == kcenter_greedy(x, lab, 50).tolist() == brute_kcenter(x, lab, 50)
+
+
+def test_kcenter_init_function_is_called_only_on_the_lazy_path(kcenter_path):
+    from al_bench.selectors import nearest_center
+
+    rng = np.random.default_rng(6)
+    x = _clustered(rng, n=700, d=8, k=6)
+    lab = np.sort(rng.choice(700, 30, replace=False))
+    calls = []
+
+    def init():
+        calls.append(1)
+        d, j = nearest_center(x, x[lab])
+        return d, lab[j]
+
+    assert kcenter_greedy(x, lab, 40, init=init).tolist() == brute_kcenter(x, lab, 40)
+    assert len(calls) == (1 if kcenter_path == "lazy" else 0)  # 670 pickable rows: dense unless forced
 
 
 def test_selectors_reject_nan_features_naming_the_row():

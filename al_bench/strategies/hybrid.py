@@ -23,15 +23,18 @@ def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: f
     if shortlist_factor < 1:
         raise ValueError(f"hybrid shortlist_factor must be >= 1, got {shortlist_factor}")
     if view.round < int(cold_rounds):
-        return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances())
+        return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)
     m = min(view.unlabeled.size, max(n, int(np.ceil(shortlist_factor * n))))
     shortlist = view.unlabeled[top_k(scores.entropy(view.probs()), m, rng)]
-    d_short, near_short = view.labeled_distances(shortlist)  # only the shortlist's rows are needed
     # k-center on [labeled; shortlist], seeded by the labeled rows: only shortlist rows are picked
     L = view.labeled.size
     rows = np.concatenate([view.labeled, shortlist])
-    local = np.empty(len(view.embeddings), np.int64)
-    local[view.labeled] = np.arange(L)  # pool position of a labeled item → its row here
-    init = (np.concatenate([np.zeros(L, np.float32), d_short]), np.concatenate([np.arange(L), local[near_short]]))
+
+    def init() -> tuple[np.ndarray, np.ndarray]:  # only the shortlist's rows, and only if needed
+        d_short, near_short = view.labeled_distances(shortlist)
+        local = np.empty(len(view.embeddings), np.int64)
+        local[view.labeled] = np.arange(L)  # pool position of a labeled item → its row here
+        return np.concatenate([np.zeros(L, np.float32), d_short]), np.concatenate([np.arange(L), local[near_short]])
+
     picked = kcenter_greedy(view.embeddings[rows], np.arange(L), n, rng, init=init)
     return rows[picked]

@@ -15,4 +15,4 @@ from . import PoolView, register
 @register("kcenter")
 def kcenter(view: PoolView, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` unlabeled positions in greedy k-center order, seeded by ``view.labeled``."""
-    return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances())
+    return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)
