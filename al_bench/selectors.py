@@ -299,13 +299,12 @@ class _MinDist:
         lo, m = int(self.seen[b]), self.m
         self.seen[b] = m
         c, c_sq = self.centers[lo:m], self.c_sq[lo:m]
-        idx = np.arange(lo, m)
-        if self.ball is not None:  # centers that can reach a row of the block
+        if self.ball is not None:  # only the centers that can reach a row of the block
             keep = self._reaches(c, np.array([b]))[:, 0]
+            if not keep.any():
+                return
             if not keep.all():
-                c, c_sq, idx = c[keep], c_sq[keep], idx[keep]
-        if idx.size == 0:
-            return
+                c, c_sq = c[keep], c_sq[keep]
         self.refreshes += 1
         rows = self._rows(b)
         d = self.x[rows] @ c.T
