@@ -62,6 +62,9 @@ class _Fixed:
 
 
 def timed(fn, repeats: int = 3) -> tuple[float, float]:
+    # OpenBLAS worker threads spin for a while after their last call; on 2 cores they would take
+    # one from the next kernel (BALD scores after k-center measured 16-19 ms instead of 8-12 ms)
+    time.sleep(0.5)
     times, mems = [], []
     for _ in range(repeats):
         with PeakMemory() as mem:
