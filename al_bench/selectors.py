@@ -179,8 +179,8 @@ class _MinDist:
     """Running nearest-center distances for greedy k-center, updated lazily by blocks of rows.
 
     State: ``min_d`` float32 (N,) (−1 marks centers); with the float32 ‖x‖² and, when blocks
-    are spatial, the int32 block order that is 8–12 bytes per point. Per block of ``block``
-    rows: the number of centers it is up to date with, an upper bound on its largest
+    are spatial, the int32 block order that is 8–12 bytes per point. Per block of rows
+    (``_BLOCK`` plain, ≤ ``_TILE`` spatial): the number of centers it is up to date with, an upper bound on its largest
     ``min_d`` and a bounding ball; and O(M·d) for the centers.
 
     Adding a center only lowers distances, so a block's last maximum stays an upper bound
@@ -194,9 +194,7 @@ class _MinDist:
     bound (triangle inequality: c is then farther from every row than its nearest center).
     """
 
-    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True,
-                 block: int | None = None, eps: float = 0.0) -> None:
-        block = _BLOCK if block is None else int(block)
+    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True, eps: float = 0.0) -> None:
         self.x, self.sqn = x, sqn
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
         self.c_sq = np.empty(capacity, np.float32)
@@ -205,7 +203,7 @@ class _MinDist:
         tiles = _tiles(x, _TILE) if prune and len(x) > 2 * _TILE else None
         if tiles is None:
             self.order, self.ball = None, None
-            self.starts = np.append(np.arange(0, len(x), int(block)), len(x)).astype(np.int64)
+            self.starts = np.append(np.arange(0, len(x), _BLOCK), len(x)).astype(np.int64)
         else:
             self.order, self.starts, mu, radius = tiles
             mu64 = mu.astype(np.float64)
@@ -215,7 +213,6 @@ class _MinDist:
         self.bound = np.full(nb, np.inf, np.float32)  # ≥ the block's true largest min_d
         # the allowance for float32 rounding in a stored distance (as in the candidate window)
         self.slack = float(eps) * 2.0 * float(sqn.max(initial=0.0))
-        self.refreshes = 0  # block updates so far (for benchmarks)
 
     def _rows(self, b: int):
         """Rows of block ``b``: a slice, or sorted indices when blocks follow ``order``."""
@@ -305,7 +302,6 @@ class _MinDist:
                 return
             if not keep.all():
                 c, c_sq = c[keep], c_sq[keep]
-        self.refreshes += 1
         rows = self._rows(b)
         d = self.x[rows] @ c.T
         d *= -2.0
