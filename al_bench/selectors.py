@@ -180,8 +180,8 @@ class _MinDist:
 
     State: ``min_d`` float32 (N,) (−1 marks centers); with the float32 ‖x‖² and, when blocks
     are spatial, the int32 block order that is 8–12 bytes per point. Per block of rows
-    (``_BLOCK`` plain, ≤ ``_TILE`` spatial): the number of centers it is up to date with, an upper bound on its largest
-    ``min_d`` and a bounding ball; and O(M·d) for the centers.
+    (``_BLOCK`` plain, ≤ ``_TILE`` spatial): the number of centers it is up to date with, an
+    upper bound on its largest ``min_d`` and a bounding ball; and O(M·d) for the centers.
 
     Adding a center only lowers distances, so a block's last maximum stays an upper bound
     however many centers were added since. A pick therefore brings up to date only the blocks
@@ -194,7 +194,8 @@ class _MinDist:
     bound (triangle inequality: c is then farther from every row than its nearest center).
     """
 
-    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True, eps: float = 0.0) -> None:
+    def __init__(self, x: np.ndarray, sqn: np.ndarray, capacity: int, prune: bool = True,
+                 eps: float = 0.0) -> None:
         self.x, self.sqn = x, sqn
         self.centers = np.empty((capacity, x.shape[1]), np.float32)
         self.c_sq = np.empty(capacity, np.float32)
@@ -225,7 +226,7 @@ class _MinDist:
         for b in range(self.seen.size):
             self.bound[b] = self.min_d[self._rows(b)].max()
 
-    def seed(self, idx: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def seed(self, idx: np.ndarray, init: np.ndarray | None = None) -> None:
         """Start from the centers ``idx`` (sorted); ``init`` = known squared distances (N,)."""
         self.centers[: idx.size] = self.x[idx]
         self.c_sq[: idx.size] = self.sqn[idx]
@@ -365,17 +366,24 @@ def kcenter_greedy(
             first = int(rng.integers(N))
         else:  # farthest from the mean, in row chunks (no N × d temporary)
             mu = x.mean(0)
-            far = np.concatenate([np.einsum("ij,ij->i", x[s : s + _CHUNK] - mu, x[s : s + _CHUNK] - mu)
-                                  for s in range(0, N, _CHUNK)])
+            far = np.empty(N, np.float32)
+            for s in range(0, N, _CHUNK):
+                diff = x[s : s + _CHUNK] - mu
+                far[s : s + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
             first = int(np.argmax(far))
     if N - lab.size <= _DENSE:  # few rows can be picked: all their pairwise distances at once
         unl = np.setdiff1d(np.arange(N), lab)
-        return unl[_greedy_dense(np.ascontiguousarray(x[unl]), x[lab], sqn[unl], sqn[lab], n, first, eps, max_sqn)]
+        xu = np.ascontiguousarray(x[unl])
+        return unl[_greedy_dense(xu, x[lab], sqn[unl], sqn[lab], n, first, eps, max_sqn)]
+
+    def known() -> np.ndarray:  # the caller's distances to the labeled set
+        return np.asarray((init() if callable(init) else init)[0])
+
     if lab.size > N // 4:
         # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
         # external centers (each pick then touches only the rows that can still be picked)
         unl = np.setdiff1d(np.arange(N), lab)
-        d0 = nearest_center(x, x[lab], unl)[0] if init is None else np.asarray((init() if callable(init) else init)[0])
+        d0 = nearest_center(x, x[lab], unl)[0] if init is None else known()
         state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune, eps=eps)
         state.seed_external(x[lab], d0[unl])
         return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
@@ -383,15 +391,15 @@ def kcenter_greedy(
     picks = np.empty(n, np.int64)
     start = 0
     if lab.size:
-        state.seed(lab, None if init is None else (init() if callable(init) else init)[0])
+        state.seed(lab, None if init is None else known())
     else:
         picks[0], start = first, 1
         state.add(first)
     return _greedy(state, n, start, picks, eps, max_sqn)
 
 
-def _greedy_dense(xu: np.ndarray, xl: np.ndarray, squ: np.ndarray, sql: np.ndarray, n: int, first: int | None,
-                  eps: float, max_sqn: float) -> np.ndarray:
+def _greedy_dense(xu: np.ndarray, xl: np.ndarray, squ: np.ndarray, sql: np.ndarray, n: int,
+                  first: int | None, eps: float, max_sqn: float) -> np.ndarray:
     """Farthest-point picks among the rows ``xu`` (few: ≤ ``_DENSE``), seeded by ``xl``.
 
     Each row's distance to the seeds is computed exactly once (float64 difference form for the
@@ -403,11 +411,12 @@ def _greedy_dense(xu: np.ndarray, xl: np.ndarray, squ: np.ndarray, sql: np.ndarr
     from types import SimpleNamespace
 
     U, L = len(xu), len(xl)
-    state = SimpleNamespace(centers=np.empty((L + n, xu.shape[1]), np.float32), c_sq=np.empty(L + n, np.float32), m=L)
+    state = SimpleNamespace(centers=np.empty((L + n, xu.shape[1]), np.float32),
+                            c_sq=np.empty(L + n, np.float32), m=L)
     state.centers[:L] = xl
     state.c_sq[:L] = sql
     min_d = _exact_min_sq_dist(xu, xl, sql, eps) if L else np.full(U, np.inf)
-    checked = dict(zip(range(U), zip(min_d.tolist(), [L] * U)))  # row → (exact over first m0 centers, m0)
+    checked = {r: (v, L) for r, v in enumerate(min_d.tolist())}  # row → (exact over first m0 centers, m0)
     state.min_d = min_d
     x64 = xu.astype(np.float64)
     s64 = np.einsum("ij,ij->i", x64, x64)
@@ -533,7 +542,7 @@ def kmeans_pp_factored(a: np.ndarray, x: np.ndarray, n: int, rng: np.random.Gene
     x_sq = np.einsum("ij,ij->i", x, x).astype(np.float64)
     g_sq = a_sq * x_sq
 
-    ca = np.empty((max(int(n), 0), a.shape[1]), np.float32)  # the picked rows' factors, in pick order
+    ca = np.empty((max(int(n), 0), a.shape[1]), np.float32)  # the picked rows' factors, in order
     cx = np.empty((max(int(n), 0), x.shape[1]), np.float32)
     c_sq = np.empty(max(int(n), 0))
 
@@ -560,7 +569,8 @@ def _draw(cum: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> int
     return i
 
 
-def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Generator, first: str) -> np.ndarray:
+def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Generator,
+               first: str) -> np.ndarray:
     """D² sampling, lazily: ``add(k, j)`` stores row j as center k, ``dist(lo, hi, s, e)`` →
     (hi − lo, e − s) squared distances of rows lo:hi to centers s:e.
 
@@ -571,10 +581,11 @@ def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Genera
     is accepted with probability (current distance) / (proposed ``u``), else the draw is
     repeated with the tightened bounds. A rejection in a block that missed over 128 centers
     (its bounds are loose) brings the whole block up to date by GEMM, as does any proposal in
-    one that missed over 2,048. This is rejection sampling with an envelope that only tightens, so every
-    accepted row is drawn exactly ∝ its current D² (Arthur & Vassilvitskii), while a pick costs
-    one row's distances and now and then a block update instead of a pass over all N rows. Rows already picked weigh 0; when
-    all weights are 0 (duplicates, a fully confident model) the draw is uniform among the rest.
+    one that missed over 2,048. This is rejection sampling with an envelope that only tightens,
+    so every accepted row is drawn exactly ∝ its current D² (Arthur & Vassilvitskii), while a
+    pick costs one row's distances and now and then a block update instead of a pass over all
+    N rows. Rows already picked weigh 0; when all weights are 0 (duplicates, a fully confident
+    model) the draw is uniform among the rest.
     """
     n = int(n)
     if not 0 <= n <= N:
@@ -620,12 +631,12 @@ def _kmeans_pp(N: int, sqn: np.ndarray, add, dist, n: int, rng: np.random.Genera
             if seen[b] == k:  # up to date: the proposal is the D² draw itself
                 break
             missed = k - int(seen[b])
-            if missed <= _ROW_CHECK_MAX:  # the proposed row's distance to the centers its block missed
+            if missed <= _ROW_CHECK_MAX:  # the proposed row's distance to the centers it missed
                 ub[t] = min(proposed, float(dist(i, i + 1, int(seen[b]), k).min()))
             else:
                 refresh(b, lo, hi, k)
             accept = rng.random() * proposed < ub[t]
-            if not accept and _LOOSE < missed <= _ROW_CHECK_MAX:  # a rejection: the block's bounds are loose
+            if not accept and _LOOSE < missed <= _ROW_CHECK_MAX:  # rejected: the bounds are loose
                 refresh(b, lo, hi, k)
             usum[b] = ub.sum()
             if accept:

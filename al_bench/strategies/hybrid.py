@@ -34,7 +34,8 @@ def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: f
         d_short, near_short = view.labeled_distances(shortlist)
         local = np.empty(len(view.embeddings), np.int64)
         local[view.labeled] = np.arange(L)  # pool position of a labeled item → its row here
-        return np.concatenate([np.zeros(L, np.float32), d_short]), np.concatenate([np.arange(L), local[near_short]])
+        return (np.concatenate([np.zeros(L, np.float32), d_short]),
+                np.concatenate([np.arange(L), local[near_short]]))
 
     picked = kcenter_greedy(view.embeddings[rows], np.arange(L), n, rng, init=init)
     return rows[picked]
