@@ -13,18 +13,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/selectors.py is named like the standard library's `selectors`: keep this folder off
-# the import path, and put the repository root on it
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import argparse
 
-import argparse  # noqa: E402
-
-from al_bench.analysis import pick_overlap  # noqa: E402
-from al_bench.data import make_split  # noqa: E402
-from al_bench.datasets import load_dataset  # noqa: E402
-from al_bench.embed import embed  # noqa: E402
+from al_bench.analysis import pick_overlap
+from al_bench.data import make_split
+from al_bench.datasets import load_dataset
+from al_bench.embed import embed
 
 
 def main() -> None:

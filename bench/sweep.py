@@ -15,21 +15,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/selectors.py is named like the standard library's `selectors`: keep this folder off
-# the import path, and put the repository root on it
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
 import argparse
 import time
 
 import numpy as np
 import pandas as pd
 
-from al_bench.data import Split, initial_labeled  # noqa: E402
-from al_bench.loop import LoopSettings, plan_budget, run_loop  # noqa: E402
-from al_bench.strategies import REGISTRY  # noqa: E402
+from al_bench.data import Split, initial_labeled
+from al_bench.loop import LoopSettings, plan_budget, run_loop
+from al_bench.strategies import REGISTRY
 
 STANDARD = dict(fractions=[0.05, 0.10, 0.25, 0.50, 0.75, 1.0], initial=20, batch_size=0.01)
 

@@ -1,7 +1,7 @@
 """Benchmark of the selection kernels on synthetic float32 data. Prints a table; asserts nothing.
 
-    .venv/bin/python bench/selectors.py            # N = 10k and 50k
-    .venv/bin/python bench/selectors.py --large    # also N = 1M (several minutes, ~2 GB)
+    .venv/bin/python bench/kernels.py            # N = 10k and 50k
+    .venv/bin/python bench/kernels.py --large    # also N = 1M (several minutes, ~2 GB)
 
 Each cell is the median of 3 timed calls (wall seconds) and the peak extra resident memory of
 the call (MB). Data: d = 384, C = 10, 1,000 picks, 100 labeled points seeding k-center;
@@ -13,12 +13,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# this file is named like the standard library's `selectors`: keep this folder off the
-# import path, and put the repository root on it
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
 import argparse
 import statistics
 import time
@@ -26,11 +20,11 @@ import time
 import numpy as np
 import torch
 
-from al_bench import scores  # noqa: E402
-from al_bench.loop import PeakMemory  # noqa: E402
-from al_bench.model import HeadSettings, LinearHead, softmax  # noqa: E402
-from al_bench.selectors import kcenter_greedy, kmeans_pp_factored  # noqa: E402
-from al_bench.strategies import PoolView, select_batch  # noqa: E402
+from al_bench import scores
+from al_bench.loop import PeakMemory
+from al_bench.model import HeadSettings, LinearHead, softmax
+from al_bench.selectors import kcenter_greedy, kmeans_pp_factored
+from al_bench.strategies import PoolView, select_batch
 
 D, C, PICKS, LABELED, K_MC = 384, 10, 1000, 100, 20
 TARGETS = {  # seconds at 50k, at 1M

@@ -1,0 +1,183 @@
+"""Golden comparison: the same small sweeps and selections on a baseline commit and on this
+checkout, compared file by file. A restructuring must leave every result byte for byte.
+
+    .venv/bin/python bench/golden.py                      # baseline = the default commit below
+    .venv/bin/python bench/golden.py --baseline HEAD~3    # any commit
+    .venv/bin/python bench/golden.py --keep DIR           # keep both sides' files in DIR
+
+The baseline is checked out into a temporary git worktree and run with this checkout's
+virtual environment (its package directory first on ``PYTHONPATH``), so both sides run on the
+same machine with the same libraries: the comparison holds on any CPU. The golden set:
+
+- ``digits`` with ``pixels`` embeddings, ``budget=smoke``, every strategy × seeds 0, 1;
+- the CIFAR-10 subset (``../shared/datasets/cifar10_subset.npz``) with ``kmeans_patches``
+  embeddings (reduced to 100 centroids and 20k patches to keep it quick), same sweep;
+- ``al-bench-select`` with kcenter, hybrid and badge (a labeled CSV with labels) on a
+  generated folder of 80 images, ``--embedder pixels``.
+
+Compared byte for byte, cell by cell: every run's ``curve.csv`` and ``selected.csv``, the
+aggregated ``results.csv``, ``budget_gains.csv``, ``labels_to_match.csv``, ``run_status.csv``,
+and each selection's ``selection.csv``, ``label_studio.json`` and ``selection.yaml``. Left out,
+because they identify the code or the moment rather than the method: the columns
+``code_version``, ``git_commit``, ``config_fingerprint``, wall times (``*_seconds``) and peak
+memory (``*_mb``), and ``created`` in ``selection.yaml``. Exit status 0 when all match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "87243d8"  # the last commit before the restructuring into registries and packages
+SUBSET = ROOT.parent / "shared" / "datasets" / "cifar10_subset.npz"
+VOLATILE = {"code_version", "git_commit", "config_fingerprint"}
+SELECT_RUNS = {
+    "kcenter": ["--strategy", "kcenter"],
+    "hybrid": ["--strategy", "hybrid", "--labeled", "{labeled}"],
+    "badge": ["--strategy", "badge", "--labeled", "{labeled}"],
+}
+
+
+def _volatile(col: str) -> bool:
+    return col in VOLATILE or col.endswith("_seconds") or col.endswith("_mb")
+
+
+def make_folder(root: Path) -> Path:
+    """80 small PNGs in 4 colour classes with seeded noise, and a labeled CSV of 12 of them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    base = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [200, 200, 40]], float)
+    names = []
+    for i in range(80):
+        c = i % 4
+        img = np.clip(base[c] + rng.normal(0, 40, (24, 24, 3)), 0, 255).astype(np.uint8)
+        rel = f"cam{c}/img_{i:03d}.png"
+        (root / "images" / f"cam{c}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(root / "images" / rel)
+        names.append((rel, f"class{c}"))
+    with open(root / "labeled.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "label"])
+        for rel, label in names[:12]:
+            w.writerow([rel, label])
+    return root
+
+
+def run_side(code: Path, out: Path, folder: Path, python: str) -> None:
+    """Run the golden set with the package in ``code`` into ``out``."""
+    env = {**os.environ, "PYTHONPATH": str(code), "CI": "1", "HF_HUB_OFFLINE": "1"}
+    common = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "budget=smoke", "strategy=glob(*)",
+              "seed=0,1"]
+    sweeps = {
+        "digits": ["dataset=digits", "embedder=pixels"],
+        "cifar": ["dataset=npz", f"dataset.path={SUBSET}", "embedder=kmeans_patches", "embedder.centroids=100",
+                  "embedder.n_patches=20000"],
+    }
+    for name, args in sweeps.items():
+        cmd = [python, "-m", "al_bench", "-m", *args, *common, f"paths.outputs_dir={out / name}",
+               f"paths.data_dir={out / name / 'data'}"]
+        print(f"golden: {code.name}: sweep {name}", flush=True)
+        subprocess.run(cmd, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
+    module = "al_bench.cli.select" if (code / "al_bench" / "cli" / "select.py").is_file() else "al_bench.select_cli"
+    for name, args in SELECT_RUNS.items():
+        args = [a.format(labeled=folder / "labeled.csv") for a in args]
+        cmd = [python, "-m", module, "--images-dir", str(folder / "images"), "-n", "10", "--embedder", "pixels",
+               "--out", str(out / "select" / name), "--cache-dir", str(out / "select-cache"), "--quiet", *args]
+        print(f"golden: {code.name}: al-bench-select {name}", flush=True)
+        subprocess.run(cmd, cwd=code, env=env, check=True, stderr=subprocess.DEVNULL)
+
+
+def _csv_cells(path: Path) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    if not rows:
+        return rows
+    keep = [i for i, c in enumerate(rows[0]) if not _volatile(c)]
+    return [[r[i] for i in keep] for r in rows]
+
+
+def _compared_files(out: Path) -> list[Path]:
+    files = []
+    for sweep in ("digits", "cifar"):
+        files += sorted(p.relative_to(out) for p in (out / sweep / "runs").rglob("*.csv")
+                        if p.name in ("curve.csv", "selected.csv"))
+        files += [Path(sweep) / "tables" / t for t in ("results.csv", "budget_gains.csv", "labels_to_match.csv",
+                                                       "run_status.csv")]
+    for name in SELECT_RUNS:
+        files += [Path("select") / name / f for f in ("selection.csv", "label_studio.json", "selection.yaml")]
+    return files
+
+
+def compare(a: Path, b: Path) -> list[str]:
+    """Differences between the two sides' outputs; empty when every compared file matches."""
+    import yaml
+
+    problems = []
+    names_a, names_b = set(_compared_files(a)), set(_compared_files(b))
+    for rel in sorted(names_a ^ names_b):
+        problems.append(f"{rel}: only on the {'baseline' if rel in names_a else 'new'} side")
+    n = 0
+    for rel in sorted(names_a & names_b):
+        fa, fb = a / rel, b / rel
+        if not fa.is_file() or not fb.is_file():
+            problems.append(f"{rel}: missing on the {'baseline' if not fa.is_file() else 'new'} side")
+            continue
+        n += 1
+        if rel.suffix == ".csv":
+            ca, cb = _csv_cells(fa), _csv_cells(fb)
+            if ca != cb:
+                first = next((i for i, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
+                problems.append(f"{rel}: differs (first at row {first}: {ca[first] if first < len(ca) else None} "
+                                f"vs {cb[first] if first < len(cb) else None})")
+        elif rel.suffix == ".yaml":
+            ya, yb = yaml.safe_load(fa.read_text()), yaml.safe_load(fb.read_text())
+            ya.pop("created", None), yb.pop("created", None)
+            if ya != yb:
+                problems.append(f"{rel}: differs: {sorted(k for k in ya if ya.get(k) != yb.get(k))}")
+        elif fa.read_bytes() != fb.read_bytes():
+            problems.append(f"{rel}: differs")
+    print(f"golden: compared {n} files")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", default=BASELINE, help=f"git commit to compare with (default {BASELINE})")
+    ap.add_argument("--keep", type=Path, default=None, help="keep both sides' outputs in this folder")
+    args = ap.parse_args(argv)
+    if not SUBSET.is_file():
+        print(f"golden: the CIFAR-10 subset is missing at {SUBSET}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="al_bench_golden_")) if args.keep is None else args.keep.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    tree = work / "baseline-tree"
+    try:
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline], cwd=ROOT, check=True,
+                       capture_output=True)
+        folder = make_folder(work / "folder")
+        run_side(tree, work / "baseline", folder, sys.executable)
+        run_side(ROOT, work / "new", folder, sys.executable)
+        problems = compare(work / "baseline", work / "new")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    for p in problems:
+        print(f"golden: MISMATCH {p}")
+    print(f"golden: {'byte-identical' if not problems else f'{len(problems)} mismatch(es)'} "
+          f"(baseline {args.baseline})")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
