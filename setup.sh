@@ -65,7 +65,7 @@ elif [ -n "$(sibling cifar10)" ]; then
   echo "setup: linked CIFAR-10 from $(sibling cifar10)"
 else
   # prints one line either way; offline it fails fast and setup still succeeds
-  $VPY -m al_bench.datasets download-cifar10 "$DATA_DIR/cifar10" || true
+  $VPY -m al_bench.data download-cifar10 "$DATA_DIR/cifar10" || true
 fi
 
 echo "setup: next: .venv/bin/python -m al_bench -m experiment=smoke   (tests: .venv/bin/python -m pytest)"

@@ -8,7 +8,28 @@ __all__ = ["select", "Selection", "__version__"]
 def __getattr__(name: str):
     # lazy: `import al_bench` stays light (Hydra plugins import it); `al_bench.select` loads on use
     if name in ("select", "Selection"):
-        from . import selection
+        from .picking import api
 
-        return getattr(selection, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'al_bench' has no attribute {name!r}")
+
+
+def _register_resolver() -> None:
+    """``${al_bench_run_dir:}`` in the config (Hydra's run and sweep folders) names the run folder
+    by :func:`al_bench.runfiles.run_dir_name`. Registered on import, so that every process that
+    composes or resolves a config (the sweeper, launcher workers) has it."""
+    try:
+        from omegaconf import OmegaConf
+    except ImportError:  # the library without Hydra
+        return
+
+    def resolve(*, _root_) -> str:
+        from .runfiles import run_dir_of
+
+        return run_dir_of(_root_)
+
+    if not OmegaConf.has_resolver("al_bench_run_dir"):
+        OmegaConf.register_new_resolver("al_bench_run_dir", resolve)
+
+
+_register_resolver()

@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from al_bench.hydra_callbacks import run_job
+from al_bench.cli.run import run_job
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Split, duplicate_group, initial_labeled
-from .loop import HeadCache, LoopSettings
+from .loop import ModelOracle, default_head
 from .rng import stream
 from .strategies import PoolView, select_batch
 
@@ -30,8 +30,8 @@ def pick_overlap(features: np.ndarray, labels: np.ndarray, split: Split, n_class
     rest = np.setdiff1d(np.arange(n_pool), init)
     labeled = np.concatenate([init, stream(seed, "overlap").choice(rest, n_lab - init.size, replace=False)])
     x_pool, y_pool = features[split.pool], labels[split.pool]
-    head = HeadCache(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes,
-                     LoopSettings(strategy=a, seed=seed))
+    head = ModelOracle(x_pool, y_pool, features[split.calibration], labels[split.calibration], n_classes,
+                       default_head, seed)
     head.update(labeled)
     view = PoolView(x_pool, labeled, np.setdiff1d(np.arange(n_pool), labeled), n_classes, 3, head)
     picks_a, _ = select_batch(a, view, batch, stream(seed, "overlap", a))

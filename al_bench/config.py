@@ -8,16 +8,19 @@ allowed, so a typo fails before any job starts.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .datasets import LOADERS, loader_options
-from .embed import EMBEDDERS, check_options
+from .data import DATASETS
+from .embedders import EMBEDDERS
 from .errors import UserError
-from .model import HeadSettings
-from .resnet import ResNetSettings
-from .strategies import REGISTRY, check_params
+from .heads import HEADS
+from .loop.budget import check_fractions
+from .options import check_int as _int
+from .options import check_number as _number
+from .options import parse
+from .strategies import STRATEGIES, check_params
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
            "BudgetSettings", "parse_settings"]
@@ -42,11 +45,10 @@ class EmbedderSettings:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    name: str
-    head: HeadSettings
+    name: str  # a registered head (al_bench.heads.HEADS)
+    settings: Any  # an instance of that head's settings class
     temperature_scaling: bool
     ece_bins: int
-    resnet: ResNetSettings | None = None  # model=resnet18: end-to-end on images
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,6 @@ class RunSettings:
 
 
 TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths", "threads"}
-MODELS = ("linear", "resnet18")
 
 
 def _keys(section: str, given: Mapping, allowed: set[str]) -> None:
@@ -87,24 +88,6 @@ def _keys(section: str, given: Mapping, allowed: set[str]) -> None:
     for key in given:
         if key not in allowed:
             raise UserError(f"{section}.{key}: unknown key; allowed keys: {sorted(allowed)}")
-
-
-def _number(key: str, value: Any, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise UserError(f"{key}={value!r}: must be a number")
-    v = float(value)
-    if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
-        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise UserError(f"{key}={value!r}: must lie in {lb}{lo:g}, {hi:g}{rb}")
-    return v
-
-
-def _int(key: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise UserError(f"{key}={value!r}: must be an integer >= {lo}")
-    if int(value) < lo:
-        raise UserError(f"{key}={value!r}: must be an integer >= {lo}")
-    return int(value)
 
 
 def _count_or_fraction(key: str, value: Any) -> int | float:
@@ -122,30 +105,6 @@ def _name(section: str, d: Mapping, choices) -> str:
     return str(name)
 
 
-def _resnet_settings(m: Mapping[str, Any]) -> ResNetSettings:
-    keys = {f.name for f in fields(ResNetSettings)}
-    _keys("model", m, {"name", "temperature_scaling", "ece_bins", *keys})
-    d = ResNetSettings()
-    pretrained = m.get("pretrained", d.pretrained)
-    if not isinstance(pretrained, bool):
-        raise UserError(f"model.pretrained={pretrained!r}: must be true or false")
-    device = str(m.get("device", d.device))
-    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
-        raise UserError(f"model.device={device!r}: choose auto, cpu or cuda[:N]")
-    return ResNetSettings(
-        arch=str(m.get("arch", d.arch)), pretrained=pretrained,
-        weights=None if m.get("weights") is None else str(m["weights"]),
-        image_size=_int("model.image_size", m.get("image_size", d.image_size), 8),
-        dropout=_number("model.dropout", m.get("dropout", d.dropout), 0.0, 1.0, hi_open=True),
-        lr=_number("model.lr", m.get("lr", d.lr), 0.0, 10.0, lo_open=True),
-        momentum=_number("model.momentum", m.get("momentum", d.momentum), 0.0, 1.0, hi_open=True),
-        weight_decay=_number("model.weight_decay", m.get("weight_decay", d.weight_decay), 0.0, 1e3),
-        steps=_int("model.steps", m.get("steps", d.steps), 1),
-        batch_size=_int("model.batch_size", m.get("batch_size", d.batch_size), 1),
-        device=device,
-    )
-
-
 def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     """Check a composed config (plain dict, ``hydra`` key removed) and return typed settings."""
     _keys("config", cfg, TOP_KEYS)
@@ -154,8 +113,8 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
             raise UserError(f"config: missing key '{key}'")
 
     d = cfg["dataset"]
-    name = _name("dataset", d, LOADERS)
-    loader_opts = loader_options(name)
+    name = _name("dataset", d, DATASETS)
+    loader_opts = list(DATASETS.options(name))
     _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", "near_duplicates",
                          "near_duplicate_copies", "near_duplicate_noise", *loader_opts})
     dataset = DatasetSettings(
@@ -171,31 +130,21 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     e = cfg["embedder"]
     name = _name("embedder", e, EMBEDDERS)
     options = {k: v for k, v in e.items() if k != "name"}
-    check_options(name, options)
+    EMBEDDERS.check_options(name, options)
     embedder = EmbedderSettings(name, options)
 
     m = cfg["model"]
-    name = _name("model", m, MODELS)
+    name = _name("model", m, HEADS)
     ts = m.get("temperature_scaling", True)
     if not isinstance(ts, bool):
         raise UserError(f"model.temperature_scaling={ts!r}: must be true or false")
     bins = _int("model.ece_bins", m.get("ece_bins", 15), 1)
-    if name == "resnet18":
-        model = ModelSettings(name, HeadSettings(), ts, bins, _resnet_settings(m))
-    else:
-        head_keys = {f.name for f in fields(HeadSettings)}
-        _keys("model", m, {"name", "temperature_scaling", "ece_bins", *head_keys})
-        head = HeadSettings(
-            dropout=_number("model.dropout", m.get("dropout", HeadSettings.dropout), 0.0, 1.0, hi_open=True),
-            lr=_number("model.lr", m.get("lr", HeadSettings.lr), 0.0, 10.0, lo_open=True),
-            weight_decay=_number("model.weight_decay", m.get("weight_decay", HeadSettings.weight_decay), 0.0, 1e3),
-            steps=_int("model.steps", m.get("steps", HeadSettings.steps), 1),
-            batch_size=_int("model.batch_size", m.get("batch_size", HeadSettings.batch_size), 1),
-        )
-        model = ModelSettings(name, head, ts, bins)
+    settings = parse(HEADS.entry(name).settings, {k: v for k, v in m.items() if k != "name"}, "model",
+                     ignore=("name", "temperature_scaling", "ece_bins"))
+    model = ModelSettings(name, settings, ts, bins)
 
     s = cfg["strategy"]
-    name = _name("strategy", s, REGISTRY)
+    name = _name("strategy", s, STRATEGIES)
     _keys("strategy", s, {"name", "random_fraction", "params"})
     params = dict(s.get("params") or {})
     check_params(name, params)
@@ -208,9 +157,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     fr = b.get("fractions")
     if not isinstance(fr, (list, tuple)) or not fr:
         raise UserError(f"budget.fractions={fr!r}: give a list of increasing fractions of the pool in (0, 1]")
-    fractions = tuple(_number(f"budget.fractions[{i}]", f, 0.0, 1.0, lo_open=True) for i, f in enumerate(fr))
-    if any(y <= x for x, y in zip(fractions, fractions[1:])):
-        raise UserError(f"budget.fractions={list(fractions)}: must be strictly increasing")
+    fractions = check_fractions(_number(f"budget.fractions[{i}]", f, 0.0, 1.0, lo_open=True) for i, f in enumerate(fr))
     budget = BudgetSettings(
         str(b.get("name", "custom")),
         fractions,

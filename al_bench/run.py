@@ -18,12 +18,13 @@ import pandas as pd
 
 from . import __version__
 from .config import RunSettings
-from .data import initial_labeled, inject_near_duplicates, make_split
-from .datasets import load_dataset
-from .embed import embed
-from .loop import TIMING_COLUMNS, Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
-from .results import (CHECKPOINT, CONFIG, CURVE, SELECTED, SKIPPED, STATUS, TIMING, atomic_write_text, read_status,
-                      write_csv, write_status)
+from .data import initial_labeled, inject_near_duplicates, load_dataset, make_split
+from .embedders import embed
+from .heads import HEADS
+from .loop import Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
+from .runfiles import (CHECKPOINT, CONFIG, CURVE, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
+                       read_status, write_csv, write_status)
+from .runfiles import run_dir_name as _run_dir_name
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ __all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_com
 
 def run_dir_name(s: RunSettings) -> str:
     """The run folder, relative to ``<outputs_dir>/runs``: named by content, not job number."""
-    return f"{s.dataset.name}/{s.embedder.name}/{s.model.name}/{s.budget.name}/{s.strategy.name}/seed{s.seed}"
+    return _run_dir_name(s.dataset.name, s.embedder.name, s.model.name, s.budget.name, s.strategy.name, s.seed)
 
 
 def _now() -> str:
@@ -124,17 +125,19 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,
              plan.batch_size, plan.n_rounds)
     emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
-    make_head, model_inputs = None, None
-    if s.model.resnet is not None:  # end to end on the images; the embedding still serves distances
-        from .images import batch_array
-        from .resnet import ResNetHead
+    head = HEADS.entry(s.model.name)
+    model_inputs = None
+    if head.inputs == "images":  # end to end on the images; the embedding still serves distances
+        from .data.images import batch_array
 
-        rs = s.model.resnet
-        model_inputs = batch_array(ds.images, np.arange(len(ds.labels)), rs.image_size)
-        make_head = lambda n_features, n_classes, seed: ResNetHead(n_classes, rs, seed)  # noqa: E731
+        model_inputs = batch_array(ds.images, np.arange(len(ds.labels)), s.model.settings.image_size)
+
+    def make_head(n_features: int, n_classes: int, seed: int):
+        return head.obj(n_features, n_classes, s.model.settings, seed)
+
     loop_settings = LoopSettings(
         strategy=s.strategy.name, seed=s.seed, random_fraction=s.strategy.random_fraction,
-        params=dict(s.strategy.params), head=s.model.head, temperature_scaling=s.model.temperature_scaling,
+        params=dict(s.strategy.params), temperature_scaling=s.model.temperature_scaling,
         ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
     )
     init = initial_labeled(len(split.pool), plan.initial, s.seed)

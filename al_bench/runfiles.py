@@ -1,9 +1,12 @@
-"""Run files: one schema, atomic writes, and loading for aggregation.
+"""Run files: the one schema of what a run writes, where, and how it is read back.
 
-A run folder holds ``curve.csv`` (one row per budget point), ``selected.csv`` (what each round
-bought), ``config.yaml`` (the resolved run config) and ``status.json`` (running / ok / failed,
-with the traceback). Every file is written to a temporary name and renamed into place, so a
-reader never sees half a file.
+A run folder (``<outputs_dir>/runs/<run_dir_name>``) holds ``curve.csv`` (one row per budget
+point, replayable columns only), ``timing.csv`` (wall times and memory per budget point),
+``selected.csv`` (what each round bought), ``config.yaml`` (the resolved run config) and
+``status.json`` (running / ok / failed, with the traceback). Every file is written to a
+temporary name and renamed into place, so a reader never sees half a file. The run folder's
+name is built here alone: Hydra's ``hydra.sweep.subdir`` calls :func:`run_dir_name` through
+the ``al_bench_run_dir`` resolver.
 """
 
 from __future__ import annotations
@@ -18,14 +21,31 @@ from typing import IO, Callable
 import pandas as pd
 
 __all__ = ["atomic_write", "atomic_write_text", "write_csv", "write_status", "read_status", "RunRecord", "find_runs",
-           "CURVE", "SELECTED", "CONFIG", "STATUS", "IDENTITY"]
+           "run_dir_name", "run_dir_of", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
+           "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
 CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
-# columns that say which run a row belongs to (the paired comparison keys plus strategy and seed)
-IDENTITY = ["dataset", "embedder", "model", "schedule", "strategy", "seed"]
+# runs are only compared within one group: same data, features, head and budget schedule
+COMPARE_KEYS = ["dataset", "embedder", "model", "schedule"]
+# columns that say which run a row belongs to: the comparison keys plus strategy and seed
+RUN_KEYS = COMPARE_KEYS + ["strategy", "seed"]
+# curve-row values that measure the machine rather than the method: kept out of curve.csv
+TIMING_COLUMNS = ("selection_seconds", "selection_peak_mb", "train_seconds", "calibration_seconds", "eval_seconds")
+
+
+def run_dir_name(dataset: str, embedder: str, model: str, schedule: str, strategy: str, seed: int) -> str:
+    """The run folder, relative to ``<outputs_dir>/runs``: named by content, not job number.
+    Arguments are the config's names (``dataset.name`` …, ``budget.name`` as the schedule)."""
+    return f"{dataset}/{embedder}/{model}/{schedule}/{strategy}/seed{seed}"
+
+
+def run_dir_of(cfg) -> str:
+    """:func:`run_dir_name` of a composed config (what ``${al_bench_run_dir:}`` resolves to)."""
+    return run_dir_name(cfg.dataset.name, cfg.embedder.name, cfg.model.name, cfg.budget.name, cfg.strategy.name,
+                        cfg.seed)
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

@@ -1,17 +1,15 @@
 """Benchmark of the selection kernels on synthetic float32 data. Prints a table; asserts nothing.
 
     .venv/bin/python bench/kernels.py            # N = 10k and 50k
-    .venv/bin/python bench/kernels.py --large    # also N = 1M (several minutes, ~2 GB)
+    .venv/bin/python bench/kernels.py --large    # also N = 1M (minutes, GBs of memory)
 
 Each cell is the median of 3 timed calls (wall seconds) and the peak extra resident memory of
 the call (MB). Data: d = 384, C = 10, 1,000 picks, 100 labeled points seeding k-center;
-"gaussian" is N(0, I), "clustered" is 50 tight Gaussian clusters.
+"gaussian" is N(0, I), "clustered" is 50 tight Gaussian clusters. Results so far, with the
+commands that produced them: bench/README.md.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import argparse
 import statistics
@@ -21,9 +19,11 @@ import numpy as np
 import torch
 
 from al_bench import scores
-from al_bench.loop import PeakMemory
-from al_bench.model import HeadSettings, LinearHead, softmax
-from al_bench.selectors import kcenter_greedy, kmeans_pp_factored
+from al_bench.heads import softmax
+from al_bench.heads.linear import LinearHead, LinearSettings
+from al_bench.kernels.kcenter import kcenter_greedy
+from al_bench.kernels.kmeanspp import kmeans_pp_factored
+from al_bench.loop.memory import PeakMemory
 from al_bench.strategies import PoolView, select_batch
 
 D, C, PICKS, LABELED, K_MC = 384, 10, 1000, 100, 20
@@ -56,8 +56,8 @@ class _Fixed:
 
 
 def timed(fn, repeats: int = 3) -> tuple[float, float]:
-    # OpenBLAS worker threads spin for a while after their last call; on 2 cores they would take
-    # one from the next kernel (BALD scores after k-center measured 16-19 ms instead of 8-12 ms)
+    # OpenBLAS worker threads spin for a while after their last call; on few cores they would
+    # take one from the next kernel and slow it (bench/README.md has the measurement)
     time.sleep(0.5)
     times, mems = [], []
     for _ in range(repeats):
@@ -77,7 +77,7 @@ def bench(kind: str, n: int, rng: np.random.Generator, kernels: list[str], repea
     a = probs.astype(np.float32)
     a[np.arange(n), probs.argmax(1)] -= 1.0
     xb = np.concatenate([x, np.ones((n, 1), np.float32)], axis=1)
-    head = LinearHead(D, C, HeadSettings(dropout=0.1), seed=0)
+    head = LinearHead(D, C, LinearSettings(dropout=0.1), seed=0)
     head.weight = torch.as_tensor(0.01 * rng.standard_normal((C, D), dtype=np.float32))
     mc = head.sample_proba(x, K_MC, seed=0) if "bald_scores" in kernels else None
     unl = np.setdiff1d(np.arange(n), labeled)

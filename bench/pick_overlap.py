@@ -17,8 +17,8 @@ import argparse
 
 from al_bench.analysis import pick_overlap
 from al_bench.data import make_split
-from al_bench.datasets import load_dataset
-from al_bench.embed import embed
+from al_bench.data import load_dataset
+from al_bench.embedders import embed
 
 
 def main() -> None:

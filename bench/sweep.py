@@ -58,7 +58,7 @@ _STATE: dict = {}
 
 
 def _init_worker(threads, x, y, split, plan) -> None:
-    from al_bench.hydra_callbacks import pin_threads
+    from al_bench.cli.run import pin_threads
 
     pin_threads(threads)
     _STATE.update(x=x, y=y, split=split, plan=plan)

@@ -44,13 +44,13 @@ from hydra import compose, initialize_config_dir
 ROOT = Path.cwd() if (Path.cwd() / "conf").is_dir() else Path.cwd().parent  # repo root or notebooks/
 sys.path.insert(0, str(ROOT))
 
-from al_bench.aggregate import aggregate, budget_gains  # noqa: E402
+from al_bench import task_scores  # noqa: E402
 from al_bench.analysis import duplicate_picks, pick_overlap  # noqa: E402
-from al_bench.data import make_split  # noqa: E402
-from al_bench.datasets import load_dataset  # noqa: E402
-from al_bench.embed import embed  # noqa: E402
-from al_bench.hydra_callbacks import settings_from  # noqa: E402
-from al_bench.model import HeadSettings, LinearHead  # noqa: E402
+from al_bench.cli.run import settings_from  # noqa: E402
+from al_bench.data import load_dataset, make_split  # noqa: E402
+from al_bench.embedders import embed  # noqa: E402
+from al_bench.heads.linear import LinearHead, LinearSettings  # noqa: E402
+from al_bench.report import aggregate, budget_gains  # noqa: E402
 from al_bench.run import run, run_dir_name  # noqa: E402
 
 OUT = Path(os.environ.get("AL_BENCH_OUTPUTS", ROOT / "outputs"))
@@ -125,7 +125,7 @@ t0 = time.perf_counter()
 emb = embed(ds.images, split.pool, s0.embedder.name, ds.fingerprint(), s0.data_dir, 0, **s0.embedder.options)
 embed_seconds = time.perf_counter() - t0
 x = emb.features
-probe = LinearHead(x.shape[1], ds.n_classes, HeadSettings(), 0).fit(x[split.pool], ds.labels[split.pool])
+probe = LinearHead(x.shape[1], ds.n_classes, LinearSettings(), 0).fit(x[split.pool], ds.labels[split.pool])
 ceiling = float((probe.logits(x[split.test]).argmax(1) == ds.labels[split.test]).mean())
 print(f"embedder that ran: {emb.embedder} ({x.shape[1]} dims, {'cache' if emb.from_cache else 'computed'} "
       f"in {embed_seconds:.1f} s); linear probe on the full pool: test accuracy {ceiling:.4f}")
@@ -304,13 +304,20 @@ early = table[table.budget == 0.05].set_index("strategy")["gain_mean"].drop("ran
 print("gain at 5 %:", {k: round(v, 4) for k, v in early.sort_values().items()})
 
 # %% [markdown]
-# ## 11. (TODO, sketch) Detection: from per-box outputs to one score per image
-# Per-box class probabilities → per-box uncertainty (least confidence) → image score = max over
-# boxes. Made-up boxes below; the library versions arrive with the selection command.
+# ## 11. Detection: from per-box outputs to one score per image
+# The same question for a detector: each image has boxes, each box an objectness and class
+# probabilities. `al_bench.task_scores` turns them into one score per image (here: least
+# confidence of each box's class probabilities, the largest over the image's boxes); the
+# selection command does the same with `--task detection --predictions dets.jsonl --scorer
+# box_least_confidence`. Made-up detections below: a confident image, a confused one, an empty one.
 
 # %%
-boxes = {"img_a": np.array([[0.90, 0.05, 0.05], [0.40, 0.35, 0.25]]),
-         "img_b": np.array([[0.97, 0.02, 0.01]]),
-         "img_c": np.zeros((0, 3))}
-image_score = {k: float((1 - v.max(axis=1)).max()) if len(v) else 0.0 for k, v in boxes.items()}
-print("least-confidence image scores (max over boxes):", image_score)
+dets = [
+    {"id": "img_a", "boxes": [[0, 0, 10, 10], [5, 5, 20, 20]], "objectness": [0.9, 0.6],
+     "probs": [[0.90, 0.05, 0.05], [0.40, 0.35, 0.25]]},
+    {"id": "img_b", "boxes": [[1, 1, 8, 8]], "objectness": [0.95], "probs": [[0.97, 0.02, 0.01]]},
+    {"id": "img_c", "boxes": [], "objectness": [], "probs": []},
+]
+image_score = task_scores.box_uncertainty(dets, method="least_confidence", reduce="max")
+print("least-confidence image scores (max over boxes):",
+      {d["id"]: round(float(v), 3) for d, v in zip(dets, image_score)})

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from al_bench.data import make_split
-from al_bench.loop import HeadCache, LoopSettings
+from al_bench.loop import ModelOracle, default_head
 
 
 @pytest.fixture
@@ -17,11 +17,11 @@ def blobs():
 
 @pytest.fixture
 def head_cache(blobs):
-    """A real head cache over the blobs' pool, with 15 items labeled."""
+    """A real model oracle over the blobs' pool, with 15 items labeled: (oracle, x_pool, labeled)."""
     x, y = blobs
     split = make_split(y, seed=0, test_fraction=0.2, calibration_fraction=0.1)
-    cache = HeadCache(x[split.pool], y[split.pool], x[split.calibration], y[split.calibration], 3,
-                      LoopSettings(strategy="random", seed=0))
+    cache = ModelOracle(x[split.pool], y[split.pool], x[split.calibration], y[split.calibration], 3,
+                        default_head, seed=0)
     labeled = np.arange(0, 150, 10)
     cache.update(labeled)
     return cache, x[split.pool], labeled

@@ -1,7 +1,26 @@
+"""Uncertainty scores against their direct formulas; bad input is named."""
+
+import concurrent.futures
+
 import numpy as np
 import pytest
 
 from al_bench import scores
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Records whether bald took its two-thread path, so a large-pool test can check that its
+    pool is still large enough to reach it (several blocks split over both threads)."""
+    used = []
+    real = concurrent.futures.ThreadPoolExecutor
+
+    def recording(*args, **kwargs):
+        used.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", recording)
+    return used
 
 
 def test_entropy_hand_values():
@@ -65,21 +84,24 @@ def test_bald_wants_three_axes():
     "entry, message",
     [(np.nan, "NaN"), (np.inf, "NaN or infinite"), (-0.2, "negative"), (0.3, "sum to 1")],
 )
-def test_bald_names_a_bad_entry_in_a_large_pool(dtype, entry, message):
-    # big enough to run on two threads in several blocks; one bad entry deep inside
+def test_bald_names_a_bad_entry_in_a_large_pool(dtype, entry, message, two_threads):
+    # 1.2 M entries: several cache-sized blocks on two threads; one bad entry deep inside
     rng = np.random.default_rng(1)
-    mc = rng.dirichlet(np.ones(4), size=(5, 9000)).astype(dtype)
-    mc[3, 7123, 1] = entry
+    mc = rng.dirichlet(np.ones(4), size=(5, 60_000)).astype(dtype)
+    mc[3, 47_123, 1] = entry
     if entry < 0:
-        mc[3, 7123, 2] += 0.2  # the row still sums to 1: only the sign is wrong
+        mc[3, 47_123, 2] += 0.2  # the row still sums to 1: only the sign is wrong
     with pytest.raises(ValueError, match=message):
         scores.bald(mc)
+    assert two_threads, "the pool no longer reaches bald's two-thread path: enlarge it"
 
 
-def test_bald_exact_zeros_in_some_blocks_only():
-    # one-hot passes (0·log 0 = 0) in one block, soft ones elsewhere: same as the direct formula
+def test_bald_exact_zeros_in_some_blocks_only(two_threads):
+    # one-hot passes (0·log 0 = 0) in one block, soft ones elsewhere (1.08 M entries: several
+    # blocks on two threads): same as the direct formula
     rng = np.random.default_rng(2)
-    mc = rng.dirichlet(np.ones(3), size=(6, 5000))
-    mc[:, 4000:4100] = np.eye(3)[rng.integers(0, 3, (6, 100))]
+    mc = rng.dirichlet(np.ones(3), size=(6, 60_000))
+    mc[:, 40_000:40_100] = np.eye(3)[rng.integers(0, 3, (6, 100))]
     h = lambda q: -(q * np.log(np.where(q > 0, q, 1.0))).sum(-1)  # noqa: E731
     np.testing.assert_allclose(scores.bald(mc), np.maximum(h(mc.mean(0)) - h(mc).mean(0), 0), atol=1e-12)
+    assert two_threads, "the pool no longer reaches bald's two-thread path: enlarge it"

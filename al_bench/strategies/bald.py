@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selectors import top_k
+from ..kernels.topk import top_k
 from . import PoolView, register
 
 
-@register("bald")
-def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> np.ndarray:
-    """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes."""
+@register("bald", needs={"mc"}, score="BALD mutual information (nats)")
+def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes,
+    with their scores."""
     if int(k) < 2:
         raise ValueError(f"bald needs k >= 2 MC-dropout passes, got {k}")
-    return view.unlabeled[top_k(view.bald(int(k), rng), n, rng)]
+    mi = view.bald(int(k), rng)
+    idx = top_k(mi, n, rng)
+    return view.unlabeled[idx], mi[idx]

@@ -6,10 +6,10 @@ import numpy as np
 
 from .. import scores
 from . import PoolView, register
-from ._uncertainty import pick_most_uncertain
+from ._uncertainty import pick_most_uncertain, scores_of
 
 
-@register("entropy")
+@register("entropy", needs={"probs"}, score="predictive entropy (nats)", pick_scores=scores_of(scores.entropy))
 def entropy(view: PoolView, n: int, rng: np.random.Generator) -> np.ndarray:
     """The ``n`` unlabeled positions with the highest predictive entropy, under calibrated probabilities."""
     return pick_most_uncertain(view, n, rng, scores.entropy)

@@ -12,11 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import scores
-from ..selectors import kcenter_greedy, top_k
+from ..kernels.distances import pick_distances
+from ..kernels.kcenter import kcenter_greedy
+from ..kernels.topk import top_k
 from . import PoolView, register
 
 
-@register("hybrid")
+@register("hybrid", needs={"probs", "features"},
+          score="distance to the nearest labeled or earlier pick (embedding units)",
+          pick_scores=lambda view, picks: pick_distances(view.embeddings, picks, view.labeled))
 def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: float = 2.0,
            cold_rounds: int = 1) -> np.ndarray:
     """``n`` unlabeled positions: k-center within the entropy shortlist (k-center alone when cold)."""

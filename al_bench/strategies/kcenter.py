@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selectors import kcenter_greedy
+from ..kernels.distances import pick_distances
+from ..kernels.kcenter import kcenter_greedy
 from . import PoolView, register
 
 
-@register("kcenter")
+@register("kcenter", needs={"features"},
+          score="distance to the nearest labeled or earlier pick (embedding units)",
+          pick_scores=lambda view, picks: pick_distances(view.embeddings, picks, view.labeled))
 def kcenter(view: PoolView, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` unlabeled positions in greedy k-center order, seeded by ``view.labeled``."""
     return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)

@@ -37,7 +37,7 @@ class AlBenchSweeper(BasicSweeper):
         return super().sweep(arguments)
 
     def _check_and_record(self, jobs: Sequence[Sequence[str]]) -> None:
-        from al_bench.hydra_callbacks import ConfigCheckError, settings_from
+        from al_bench.cli.run import ConfigCheckError, settings_from
 
         problems: Dict[str, List[str]] = {}
         run_dirs, outputs_dir = [], None
@@ -54,7 +54,7 @@ class AlBenchSweeper(BasicSweeper):
             lines = [f"{msg}  (in {len(bad)} of {len(jobs)} jobs, e.g. {bad[0]})" for msg, bad in problems.items()]
             raise ConfigCheckError("no job was started:\n" + "\n".join(lines))
         if outputs_dir is not None:
-            from al_bench.results import atomic_write_text
+            from al_bench.runfiles import atomic_write_text
 
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             atomic_write_text(outputs_dir / "sweeps" / f"{stamp}.txt", "\n".join(run_dirs) + "\n")

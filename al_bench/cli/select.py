@@ -1,0 +1,339 @@
+"""``al-bench-select``: pick the next images to label from a folder, and hand them off.
+
+    al-bench-select --images-dir DIR -n 50 --strategy kcenter [--labeled labeled.csv]
+                    [--predictions preds.csv|.npy|.npz] [--embedder auto] [--out DIR]
+
+Scans DIR recursively (.jpg .jpeg .png .webp .bmp; ids are POSIX paths relative to DIR, hidden
+entries ignored), skips unreadable files (listed in OUT/unreadable.csv), drops too-dark or
+blown-out images when asked, embeds the rest (cached per folder, so a second call with another
+strategy only scores), runs a registered strategy through :func:`al_bench.select` and writes
+
+    OUT/selection.csv         rank, id, score, strategy
+    OUT/selection.yaml        the hand-off: strategy, parameters, source, counts, ids
+    OUT/mosaic.png            a preview grid of the picks with their ids
+    OUT/label_studio.json     a Label Studio task import (one task per pick)
+    --copy-to DIR             the picked files copied (or --link'ed) under their relative paths
+
+Model outputs for uncertainty strategies (entropy, margin, least_confidence, bald, badge,
+hybrid) come from ``--predictions`` or from a linear head trained on the ``--labeled`` images'
+features (labels in the CSV's ``label`` column). Predictions formats:
+
+- ``.csv``: an ``id`` column and one probability column per class (rows sum to 1);
+- ``.npz``: arrays ``ids`` (N,) and ``probs`` (N, C) or MC-dropout samples (K, N, C);
+- ``.npy``: (N, C) or (K, N, C), rows in the sorted order of all image files found (as listed
+  by ``--list-ids``);
+- with ``--task detection``: JSON Lines (or a JSON list) of ``{"id", "boxes", "objectness",
+  "probs"}`` per image, scored by ``--scorer`` (see al_bench.task_scores);
+- with ``--task segmentation``: ``.npz`` of per-pixel probability maps, scored by
+  ``--scorer`` and reduced by ``--reduce``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+log = logging.getLogger("al_bench.select")
+
+__all__ = ["main", "run", "build_parser", "flag_for"]
+
+
+def _say(msg: str) -> None:
+    print(f"al-bench-select: {msg}", file=sys.stderr, flush=True)
+
+
+def flag_for(key: str) -> str:
+    """The flag of this command that sets config key ``key`` (how its errors name keys)."""
+    if key.startswith("strategy.params."):
+        return "--param " + key[len("strategy.params."):]
+    if key.startswith("embedder."):
+        return "--embedder-opt " + key[len("embedder."):]
+    return {"embedder": "--embedder", "strategy": "--strategy"}.get(key, key)
+
+
+# -- flags ---------------------------------------------------------------------------------------
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _kv(items: list[str], flag: str) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"{flag} {item!r}: write KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+def _coerce(values: dict, defaults: dict, flag: str) -> dict:
+    """Each value converted to the type of its default (JSON-parsed values otherwise kept)."""
+    out = {}
+    for k, v in values.items():
+        d = defaults.get(k)
+        try:
+            if isinstance(d, bool):
+                if str(v).lower() not in ("true", "false", "1", "0"):
+                    raise ValueError("not a boolean")
+                v = str(v).lower() in ("true", "1")
+            elif isinstance(d, int):
+                if float(v) != int(float(v)):
+                    raise ValueError("not a whole number")
+                v = int(float(v))
+            elif isinstance(d, float):
+                v = float(v)
+            elif isinstance(d, str):
+                v = str(v)
+        except (TypeError, ValueError):
+            raise UserError(f"{flag} {k}={v}: expected {type(d).__name__} like the default {d!r}") from None
+        out[k] = v
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..strategies import STRATEGIES
+
+    ap = argparse.ArgumentParser(prog="al-bench-select", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images-dir", required=True, type=Path, help="folder of unlabeled (and labeled) images")
+    ap.add_argument("-n", type=int, default=None, help="how many images to pick (required unless --list-ids)")
+    ap.add_argument("--strategy", default=None, choices=sorted(STRATEGIES),
+                    help="a registered strategy (default kcenter); with --task detection/segmentation the "
+                         "ranking is by --scorer instead")
+    ap.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter, e.g. k=20 for bald")
+    ap.add_argument("--labeled", type=Path, help="CSV with an 'id' column (and 'label' to train a head): images "
+                                                 "already labeled; they seed k-center and are never picked")
+    ap.add_argument("--predictions", type=Path, help="model outputs per image (.csv, .npz, .npy; see above)")
+    ap.add_argument("--task", choices=["classification", "detection", "segmentation"], default="classification")
+    ap.add_argument("--scorer", default=None, help="detection: object_frequency, objectness_least_confidence, "
+                                                   "box_entropy, box_margin, box_least_confidence; segmentation: "
+                                                   "entropy, margin, least_confidence, bald")
+    ap.add_argument("--scorer-param", action="append", metavar="KEY=VALUE",
+                    help="a scorer option, e.g. class_penalty=0.5, reduce=topk, topk_fraction=0.05")
+    ap.add_argument("--embedder", default="auto", help="embedder name (default auto: DINOv2 if its weights load, "
+                                                       "else the offline kmeans_patches)")
+    ap.add_argument("--embedder-opt", action="append", metavar="KEY=VALUE",
+                    help="embedder option, e.g. weights=/path/dinov2.pth or device=cpu")
+    ap.add_argument("--min-brightness", type=float, default=None, help="drop images darker than this mean luma (0-255)")
+    ap.add_argument("--max-brightness", type=float, default=None, help="drop images brighter than this mean luma (0-255)")
+    ap.add_argument("--min-distance", type=float, default=None,
+                    help="kcenter: stop once the farthest remaining image is closer than this (embedding units)")
+    ap.add_argument("--random-fraction", type=float, default=0.0, help="share of the batch drawn uniformly")
+    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    ap.add_argument("--out", type=Path, default=Path("selection"), help="output folder (default ./selection)")
+    ap.add_argument("--copy-to", type=Path, help="copy the picked files here, under their relative paths")
+    ap.add_argument("--link", action="store_true", help="with --copy-to: symlink instead of copying")
+    ap.add_argument("--label-studio-prefix", default=None,
+                    help="URL prefix of the images in label_studio.json (default: Label Studio local files, "
+                         "/data/local-files/?d=<images-dir without its leading slash>/)")
+    ap.add_argument("--cache-dir", type=Path, default=None, help="embedding and scan cache (default $AL_BENCH_CACHE "
+                                                                 "or ~/.cache/al_bench)")
+    ap.add_argument("--list-ids", action="store_true", help="print every image file's id in .npy row order and exit")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
+
+
+def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
+    """(strategy parameters, embedder options), typed; every check that needs no image, so a
+    mistake never costs a folder's embedding."""
+    from ..picking.inputs import has_labels
+
+    if args.n is None or args.n < 1:
+        raise UserError("-n: give how many images to pick (a count >= 1)")
+    if args.seed < 0:
+        raise UserError(f"--seed {args.seed}: give a seed >= 0")
+    if args.link and not args.copy_to:
+        raise UserError("--link needs --copy-to DIR")
+    out = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    if args.task == "classification":
+        from ..picking.api import STOPPING
+        from ..strategies import check_params, needs_model, strategy_params
+
+        args.strategy = args.strategy or "kcenter"
+        params = _kv(args.param, "--param")
+        check_params(args.strategy, params)
+        params = _coerce(params, strategy_params(args.strategy), "--param")
+        if args.scorer or args.scorer_param:
+            raise UserError("--scorer and --scorer-param are for --task detection or segmentation")
+        if args.min_distance is not None and args.strategy != STOPPING:
+            raise UserError(f"--min-distance is a k-center stop; --strategy {args.strategy} has no such criterion")
+        if not 0.0 <= args.random_fraction <= 1.0:
+            raise UserError(f"--random-fraction {args.random_fraction}: give a share in [0, 1]")
+        if args.min_distance is not None and args.random_fraction > 0:
+            raise UserError("--min-distance cannot be combined with --random-fraction")
+        if needs_model(args.strategy) and not args.predictions and not has_labels(args.labeled):
+            raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
+                            "--labeled CSV with a 'label' column to train a head on the labeled images")
+    else:
+        given = [f for f, v in (("--strategy", args.strategy), ("--param", args.param),
+                                ("--min-distance", args.min_distance),
+                                ("--random-fraction", args.random_fraction or None)) if v]
+        if given:
+            raise UserError(f"--task {args.task} ranks by --scorer; {', '.join(given)} do(es) not apply")
+        if not args.predictions or not args.scorer:
+            raise UserError(f"--task {args.task} needs --predictions FILE and --scorer NAME")
+        params = {}
+    emb_opts = _kv(args.embedder_opt, "--embedder-opt")
+    if args.task == "classification":
+        from ..embedders import EMBEDDERS
+
+        if args.embedder not in EMBEDDERS:
+            raise UserError(f"--embedder {args.embedder}: unknown; choose one of {sorted(EMBEDDERS)}")
+        EMBEDDERS.check_options(args.embedder, emb_opts)
+        emb_opts = _coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
+    return params, emb_opts
+
+
+# -- the flow: ids → inputs → provider → strategy → result → sinks -------------------------------
+def _labeled(args: argparse.Namespace, scan) -> tuple[list[str], list[str] | None]:
+    """(labeled ids, their labels or None) from --labeled, unreadable images left out."""
+    from ..picking.inputs import read_labeled
+
+    if not args.labeled:
+        return [], None
+    labeled_ids, labels = read_labeled(args.labeled)
+    known = set(scan.good)
+    unreadable = {r for r, _ in scan.bad}
+    missing = [s for s in labeled_ids if s not in known and s not in unreadable]
+    if missing:
+        raise UserError(f"--labeled {args.labeled}: {len(missing)} id(s) are not image files under "
+                        f"{scan.root} (first: {', '.join(missing[:5])}); ids are paths relative to --images-dir")
+    drop = {i for i, s in enumerate(labeled_ids) if s in unreadable}
+    if drop:
+        _say(f"{len(drop)} labeled image(s) are unreadable and are left out")
+        labeled_ids = [s for i, s in enumerate(labeled_ids) if i not in drop]
+        labels = None if labels is None else [v for i, v in enumerate(labels) if i not in drop]
+    return labeled_ids, labels
+
+
+def _brightness_filter(args: argparse.Namespace, scan, is_labeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(too dark, too bright) masks over the readable images; only candidates are dropped,
+    labeled images stay centers."""
+    b = scan.brightness
+    dark = (b < args.min_brightness) if args.min_brightness is not None else np.zeros(len(b), bool)
+    bright = (b > args.max_brightness) if args.max_brightness is not None else np.zeros(len(b), bool)
+    if args.min_brightness is not None or args.max_brightness is not None:
+        parts = []
+        if args.min_brightness is not None:
+            parts.append(f"{int((dark & ~is_labeled).sum())} too dark (mean luma < {args.min_brightness:g})")
+        if args.max_brightness is not None:
+            parts.append(f"{int((bright & ~is_labeled).sum())} too bright (mean luma > {args.max_brightness:g})")
+        _say(f"brightness filter: dropped {' and '.join(parts)} of {int((~is_labeled).sum())} unlabeled image(s)")
+    return dark, bright
+
+
+def _features(args: argparse.Namespace, scan, preds, emb_opts: dict, cache_dir: Path):
+    """(features (N, d), the embedder that ran or None): an embedding only when the strategy
+    reads one (or a head must be trained on it)."""
+    from ..strategies import needs_model, reads_features
+
+    good = list(scan.good)
+    if not (reads_features(args.strategy) or (needs_model(args.strategy) and preds is None)):
+        _say(f"no embedding needed: {args.strategy} reads only {'the predictions' if preds is not None else 'ids'}")
+        return np.zeros((len(good), 1), np.float32), None  # the strategy reads only the model outputs
+    from ..data.images import ImageFiles
+    from ..embedders import embed
+
+    t1 = time.perf_counter()
+    emb = embed(ImageFiles(scan.root, good), np.arange(len(good)), args.embedder, scan.fingerprint, cache_dir, 0,
+                **emb_opts)
+    _say(f"embedded {len(good)} image(s) with {emb.embedder} in {time.perf_counter() - t1:.1f} s "
+         f"({'from cache' if emb.from_cache else 'computed, cached at ' + str(emb.cache_file)})")
+    return emb.features, emb.embedder
+
+
+def run(args: argparse.Namespace) -> Path:
+    from ..picking import select, select_top
+    from ..picking.folder import default_cache_dir, find_images, scan_folder
+    from ..picking.inputs import align, read_predictions, read_task_scores
+    from ..picking.sinks import Result, write_sinks
+
+    cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
+    exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
+    if args.list_ids:
+        print("\n".join(find_images(args.images_dir, exclude, what="--images-dir")[1]))
+        return args.images_dir
+    params, emb_opts = check_args(args)
+
+    # ids
+    t0 = time.perf_counter()
+    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude, say=_say,
+                       what="--images-dir")
+    good = list(scan.good)
+    _say(f"{len(scan.found)} image file(s) under {scan.root}: {len(good)} readable, {len(scan.bad)} unreadable "
+         f"(skipped, listed in unreadable.csv); checked in {time.perf_counter() - t0:.1f} s "
+         f"({scan.n_cached} from the scan cache)")
+    if not good:
+        raise UserError(f"--images-dir {scan.root}: no readable images")
+    labeled_ids, labels = _labeled(args, scan)
+    is_labeled = np.isin(np.array(good), np.array(labeled_ids, dtype=str))
+    dark, bright = _brightness_filter(args, scan, is_labeled)
+    cand = ~is_labeled & ~dark & ~bright
+
+    # inputs: model outputs, or per-image task scores
+    need_rows = np.flatnonzero(cand)
+    what = f"--predictions {args.predictions}"
+    preds = task_scores = None
+    if args.predictions and args.task == "classification":
+        p_ids, p = read_predictions(args.predictions, scan.found)
+        preds = align(p_ids, np.asarray(p, np.float64), good, need_rows, what)
+    elif args.task in ("detection", "segmentation"):
+        opts = _kv(args.scorer_param, "--scorer-param")
+        ids, values = read_task_scores(args.predictions, args.task, args.scorer, opts)
+        task_scores = align(ids, values, good, need_rows, what)[:, 0]
+
+    # the strategy (or the task scorer's ranking)
+    embedder = None
+    if task_scores is None:
+        features, embedder = _features(args, scan, preds, emb_opts, cache_dir)
+    t2 = time.perf_counter()
+    if task_scores is not None:
+        sel = select_top(good, task_scores, args.n, labeled=is_labeled, candidates=cand,
+                         rng=args.seed, name=f"{args.task}:{args.scorer}")
+    else:
+        sel = select(good, features, args.n, args.strategy, labeled=is_labeled, probs=preds, rng=args.seed,
+                     labels=None if labels is None else dict(zip(labeled_ids, labels)),  # id → its own label
+                     candidates=cand, random_fraction=args.random_fraction, min_distance=args.min_distance, **params)
+    _say(f"picked {len(sel)} of {int(cand.sum())} candidate(s) with {sel.strategy} in {time.perf_counter() - t2:.2f} s"
+         + (" (stopped by --min-distance)" if sel.stopped == "min_distance" else ""))
+
+    # result → sinks
+    result = Result(sel, scan, embedder, n_requested=int(args.n), n_candidates=int(cand.sum()),
+                    n_labeled=int(is_labeled.sum()), n_dark=int((dark & ~is_labeled).sum()),
+                    n_bright=int((bright & ~is_labeled).sum()), labeled_file=args.labeled,
+                    predictions=args.predictions, label_studio_prefix=args.label_studio_prefix,
+                    copy_to=args.copy_to, link=args.link)
+    out = args.out.expanduser()
+    prepared = write_sinks(result, out)
+    where = (f"; {'linked' if args.link else 'copied'} {len(prepared['copy'])} file(s) to {args.copy_to}"
+             if args.copy_to else "")
+    _say(f"wrote {out}/selection.csv, selection.yaml, mosaic.png, label_studio.json{where}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except UserError as exc:
+        print(f"al-bench-select: error: {exc.worded(flag_for)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""What every head shares: softmax, the last-layer gradient factors, MC-dropout masks, and
+default implementations of the capabilities a head can derive from the others."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "HeadBase"]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax. (N, C) → (N, C)"""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def residual(probs: np.ndarray) -> np.ndarray:
+    """p − onehot(ŷ), ŷ = argmax p: the gradient of the cross-entropy loss with respect to the
+    logits when the predicted label is taken as the target. (N, C) → (N, C) float64"""
+    a = np.array(probs, dtype=np.float64, copy=True)
+    a[np.arange(len(a)), a.argmax(axis=1)] -= 1.0
+    return a
+
+
+def with_bias(x: np.ndarray) -> np.ndarray:
+    """[x, 1]: the inputs of a linear layer with its bias as a last constant input. (N, d) → (N, d+1) float64"""
+    return np.concatenate([np.asarray(x, np.float64), np.ones((len(x), 1))], axis=1)
+
+
+def gradient_factors(probs: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factors of the last layer's loss gradient, predicted label as target: (a (N, C), xb (N, d+1))
+    with gradient_i = a_i ⊗ xb_i for the weights [W, b] of a layer mapping x to the logits."""
+    return residual(probs), with_bias(x)
+
+
+def dropout_masks(k: int, d: int, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """(K, d) inverted-dropout masks, one per MC pass, shared by every point of the pass."""
+    if rate <= 0:
+        return torch.ones(k, d)
+    keep = 1.0 - rate
+    return (torch.rand(k, d, generator=generator) < keep).float() / keep
+
+
+class HeadBase:
+    """Defaults for the capabilities a head derives from its own ``logits`` and ``sample_proba``."""
+
+    temperature: float = 1.0
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Temperature-scaled class probabilities. (N, …) → (N, C) float64"""
+        return softmax(self.logits(x) / self.temperature)
+
+    def bald_scores(self, x: np.ndarray, k: int, seed: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """BALD (nats) of rows ``rows`` of ``x`` (default all) from :meth:`sample_proba`. (N,)"""
+        from ..scores import bald
+
+        return bald(self.sample_proba(x if rows is None else x[rows], k, seed))

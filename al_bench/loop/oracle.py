@@ -1,0 +1,100 @@
+"""The model oracle: what strategies ask about the current head, fitted at most once per
+labeled set and temperature-scaled on the calibration split."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..heads import Head, expected_calibration_error, fit_temperature
+from ..rng import torch_seed
+
+__all__ = ["ModelOracle", "evaluate"]
+
+# (n_features, n_classes, seed) → a fresh head
+HeadFactory = Callable[[int, int, int], Head]
+
+
+class ModelOracle:
+    """The head for the current labeled set (the ``ModelAccess`` strategies see through a
+    :class:`~al_bench.strategies.PoolView`), refitted only when the labeled set changed.
+
+    ``x_pool`` rows are what the head sees (embeddings, or images for an end-to-end model).
+    Counts the seconds spent fitting and calibrating, and whether a strategy asked for outputs
+    (the loop then fits the next head outside the timed selection block).
+    """
+
+    def __init__(self, x_pool: np.ndarray, y_pool: np.ndarray, x_cal: np.ndarray, y_cal: np.ndarray,
+                 n_classes: int, make_head: HeadFactory, seed: int, temperature_scaling: bool = True) -> None:
+        self.x_pool, self.y_pool, self.x_cal, self.y_cal = x_pool, y_pool, x_cal, y_cal
+        self.n_classes, self.make_head, self.seed = n_classes, make_head, seed
+        self.temperature_scaling = temperature_scaling
+        self.labeled: np.ndarray | None = None
+        self.key: bytes | None = None
+        self.head: Head | None = None
+        self.fit_seconds = 0.0
+        self.calibration_seconds = 0.0
+        self.asked = False  # whether a strategy asked for model outputs since the last reset
+
+    def update(self, labeled: np.ndarray) -> None:
+        self.labeled = np.sort(labeled)
+
+    def current(self) -> Head:
+        key = self.labeled.tobytes()
+        if key != self.key:
+            t0 = time.perf_counter()
+            head = self.make_head(self.x_pool.shape[1], self.n_classes, torch_seed(self.seed, "head"))
+            head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
+            t1 = time.perf_counter()
+            if self.temperature_scaling and len(self.y_cal):
+                head.temperature = fit_temperature(head.logits(self.x_cal), self.y_cal)
+            self.fit_seconds += t1 - t0
+            self.calibration_seconds += time.perf_counter() - t1
+            self.head, self.key = head, key
+        return self.head
+
+    # -- ModelAccess, for strategies --------------------------------------------------------
+    def probs(self, positions: np.ndarray) -> np.ndarray:
+        self.asked = True
+        return self.current().predict_proba(self.x_pool[positions])
+
+    def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
+        self.asked = True
+        return self.current().sample_proba(self.x_pool[positions], k, seed)
+
+    def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
+        self.asked = True
+        return self.current().bald_scores(self.x_pool, k, seed, rows=positions)
+
+    def gradient_factors(self, positions: np.ndarray):
+        self.asked = True
+        return self.current().gradient_factors(self.x_pool[positions])
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def model_seconds(self) -> float:
+        return self.fit_seconds + self.calibration_seconds
+
+    def state(self) -> dict:
+        return {"train_seconds": self.fit_seconds, "calibration_seconds": self.calibration_seconds,
+                "asked": self.asked}
+
+    def restore(self, meta: dict) -> None:
+        self.fit_seconds, self.calibration_seconds = meta["train_seconds"], meta["calibration_seconds"]
+        self.asked = meta["asked"]
+
+
+def evaluate(head: Head, x_test: np.ndarray, y_test: np.ndarray, bins: int) -> dict:
+    """Accuracy, ECE (calibrated and at temperature 1) and the temperature on the test split."""
+    probs = head.predict_proba(x_test)
+    t = head.temperature
+    head.temperature = 1.0
+    raw = head.predict_proba(x_test)
+    head.temperature = t
+    return {
+        "accuracy": float((probs.argmax(axis=1) == y_test).mean()),
+        "ece": expected_calibration_error(probs, y_test, bins),
+        "ece_uncalibrated": expected_calibration_error(raw, y_test, bins),
+        "temperature": float(t),
+    }

@@ -1,0 +1,216 @@
+"""The simulated active-learning loop. It never names a strategy.
+
+One run walks one nested trajectory through every budget point: the labeled set only grows,
+so the 50 % set contains the 25 % set and no prefix is ever recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..data import Split
+from ..heads import Head
+from ..rng import stream
+from ..strategies import PoolView, select_batch
+from .budget import BudgetPlan
+from .checkpoint import Checkpoint
+from .distances import LabeledDistance
+from .memory import PeakMemory
+from .oracle import ModelOracle, evaluate
+
+log = logging.getLogger("al_bench.loop")
+
+__all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head"]
+
+
+def default_head(n_features: int, n_classes: int, seed: int) -> Head:
+    """The linear head with its default settings."""
+    from ..heads.linear import LinearHead, LinearSettings
+
+    return LinearHead(n_features, n_classes, LinearSettings(), seed)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    strategy: str
+    seed: int
+    random_fraction: float = 0.0
+    params: dict | None = None
+    temperature_scaling: bool = True
+    ece_bins: int = 15
+    progress: bool = False
+    # (n_features, n_classes, seed) → a fresh head (see al_bench.heads)
+    make_head: Callable[[int, int, int], Head] = field(default=default_head)
+
+
+@dataclass
+class LoopResult:
+    curve: list[dict]  # one row per budget point
+    selected: list[dict]  # one row per labeled item, in purchase order
+    full_pool_accuracy: float
+
+
+_SOURCES = ("initial", "strategy", "random")
+
+
+class _Purchases:
+    """The labeled set in purchase order, with a row of ``selected.csv`` per item."""
+
+    def __init__(self, split: Split, y_pool: np.ndarray) -> None:
+        self.split, self.y_pool = split, y_pool
+        self.labeled: list[int] = []
+        self.rows: list[dict] = []
+        self.is_labeled = np.zeros(len(y_pool), bool)
+
+    def add(self, positions, rnd: int, sources) -> None:
+        for p, src in zip(np.asarray(positions, np.int64).tolist(), sources):
+            self.rows.append({"round": rnd, "pool_position": int(p), "index": int(self.split.pool[p]),
+                              "label": int(self.y_pool[p]), "source": src})
+            self.labeled.append(p)
+        self.is_labeled[np.asarray(positions, np.int64)] = True
+
+    def state(self) -> dict:
+        return {"labeled": np.asarray(self.labeled, np.int64),
+                "rounds": np.array([r["round"] for r in self.rows], np.int32),
+                "sources": np.array([_SOURCES.index(r["source"]) for r in self.rows], np.uint8)}
+
+    def restore(self, st: dict) -> None:
+        self.labeled.clear()
+        self.rows.clear()
+        self.is_labeled[:] = False
+        for p, r, c in zip(st["labeled"].tolist(), st["rounds"], st["sources"]):
+            self.add([p], int(r), [_SOURCES[int(c)]])
+
+
+def _starving(counts: np.ndarray, pool_counts: np.ndarray, n_labeled: int, class_names) -> list[str]:
+    """Classes whose labeled count is below a quarter of their pool share (when that share is ≥ 4)."""
+    expected = pool_counts / pool_counts.sum() * n_labeled
+    return [f"{class_names[c]} ({counts[c]} labeled, {expected[c]:.0f} expected)"
+            for c in np.flatnonzero((expected >= 4) & (counts < 0.25 * expected))]
+
+
+def run_loop(
+    features: np.ndarray,
+    labels: np.ndarray,
+    split: Split,
+    class_names: tuple[str, ...],
+    plan: BudgetPlan,
+    initial: np.ndarray,
+    s: LoopSettings,
+    model_inputs: np.ndarray | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> LoopResult:
+    """Simulate labeling ``plan`` on ``split.pool``: buy batches, refit, evaluate at each point.
+
+    ``initial`` holds pool positions of the initial labeled set (the same for every strategy at
+    a seed). ``model_inputs`` (rows like ``features``, e.g. images for an end-to-end model) is
+    what the model sees when given; distances for diversity strategies always use ``features``.
+    With a ``checkpoint``, the state is saved after every round and budget point, and a run that
+    finds one continues from it: every draw depends on the seed and the round number only, and
+    the incremental labeled-distance state is saved too, so the results equal an uninterrupted
+    run's. Returns the curve rows, the purchase log and the full-pool accuracy.
+    """
+    from tqdm.auto import tqdm
+
+    inputs = features if model_inputs is None else model_inputs
+    x_pool, y_pool = features[split.pool], labels[split.pool]
+    m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]
+    n_classes = len(class_names)
+    oracle = ModelOracle(m_pool, y_pool, inputs[split.calibration], labels[split.calibration], n_classes,
+                         s.make_head, s.seed, s.temperature_scaling)
+    bought = _Purchases(split, y_pool)
+    distances = LabeledDistance(x_pool, bought.labeled)
+
+    bought.add(initial, 0, ["initial"] * len(initial))
+    missing = sorted(set(range(n_classes)) - set(y_pool[bought.labeled].tolist()))
+    if missing:
+        log.warning("initial labeled set (%d items) has no example of class(es) %s", len(bought.labeled),
+                    [class_names[c] for c in missing])
+
+    curve: list[dict] = []
+    rnd = 0
+    sel_seconds = 0.0
+    peak_mb = 0.0  # largest per-round peak extra memory of selection since the last point
+    if checkpoint is not None and checkpoint.exists():
+        st = checkpoint.load()
+        bought.restore(st)
+        meta = st["meta"]
+        curve, rnd = meta["curve"], meta["round"]
+        sel_seconds, peak_mb = meta["selection_seconds"], meta["peak_mb"]
+        oracle.restore(meta)
+        distances.restore(st["dist_d"], st["dist_near"], meta["dist_done"])
+        log.info("%s seed=%d: resuming from the checkpoint after round %d (%d labeled, %d budget point(s) done)",
+                 s.strategy, s.seed, rnd, len(bought.labeled), len(curve))
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        dist = distances.state()
+        checkpoint.save(
+            **bought.state(), dist_d=dist["dist_d"], dist_near=dist["dist_near"],
+            meta={"round": rnd, "curve": curve, "selection_seconds": sel_seconds, "peak_mb": peak_mb,
+                  **oracle.state(), "dist_done": dist["dist_done"]})
+
+    pool_counts = np.bincount(y_pool, minlength=n_classes)
+    bar = tqdm(total=plan.n_rounds, initial=rnd, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
+    for fraction, target in list(zip(plan.fractions, plan.points))[len(curve):]:  # points done before a restart are skipped
+        while len(bought.labeled) < target:
+            n = min(plan.batch_size, target - len(bought.labeled))
+            lab = np.asarray(bought.labeled, np.int64)
+            oracle.update(lab)
+            view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances)
+            if oracle.asked:  # the strategy used the head last round: fit it outside the timed block
+                oracle.current()
+            oracle.asked = False
+            t0, m0 = time.perf_counter(), oracle.model_seconds()
+            with PeakMemory() as mem:
+                picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd),
+                                                  s.random_fraction, s.params)
+            sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
+            peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
+            rnd += 1
+            bought.add(picks, rnd, ["strategy" if own else "random" for own in by_strategy.tolist()])
+            bar.update(1)
+            save()
+        oracle.update(np.asarray(bought.labeled, np.int64))
+        fitted = oracle.current()  # timed as training/calibration, not as evaluation
+        t0 = time.perf_counter()
+        metrics = evaluate(fitted, x_test, y_test, s.ece_bins)
+        eval_seconds = time.perf_counter() - t0
+        n_labeled = len(bought.labeled)
+        counts = np.bincount(y_pool[bought.labeled], minlength=n_classes)
+        curve.append({
+            "budget": fraction,
+            "n_labeled": n_labeled,
+            "fraction": n_labeled / len(y_pool),
+            "rounds": rnd,
+            **metrics,
+            "selection_seconds": sel_seconds,
+            "selection_peak_mb": peak_mb,
+            "train_seconds": oracle.fit_seconds,
+            "calibration_seconds": oracle.calibration_seconds,
+            "eval_seconds": eval_seconds,
+            **{f"labeled_{name}": int(c) for name, c in zip(class_names, counts)},
+        })
+        peak_mb = 0.0
+        save()
+        starving = _starving(counts, pool_counts, n_labeled, class_names)
+        if starving:
+            log.warning("%s seed=%d at %d labels: class(es) far below their pool share: %s",
+                        s.strategy, s.seed, n_labeled, "; ".join(starving))
+        log.info("%s seed=%d budget=%.3g n_labeled=%d accuracy=%.4f ece=%.4f (uncalibrated %.4f) T=%.2f",
+                 s.strategy, s.seed, fraction, n_labeled, metrics["accuracy"], metrics["ece"],
+                 metrics["ece_uncalibrated"], metrics["temperature"])
+    bar.close()
+
+    # the reference every curve is read against: the same head trained on the whole pool
+    oracle.update(np.arange(len(y_pool)))
+    full = evaluate(oracle.current(), x_test, y_test, s.ece_bins)["accuracy"]
+    for row in curve:
+        row["full_pool_accuracy"] = full
+    return LoopResult(curve, bought.rows, full)

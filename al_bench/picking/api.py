@@ -1,0 +1,318 @@
+"""Pick the next batch to label from real data: the library API behind ``al-bench-select``.
+
+:func:`select` runs any registered strategy (the same functions the simulation runs) on
+features the caller has, with ids that stay attached from source to hand-off::
+
+    sel = al_bench.select(ids, features, 50, strategy="kcenter", labeled=["a.jpg", "b.jpg"])
+    sel.ids        # picked ids, most wanted first
+    sel.frame()    # rank, id, score, strategy
+
+Model outputs come from the caller (``probs`` (N, C), or MC-dropout samples (K, N, C) for
+``bald``) or from a linear head trained here on the labeled items' features (``labels``).
+What a strategy needs and what its score means are read from its registration
+(:mod:`al_bench.strategies`); nothing here names a strategy but the k-center stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as _Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .. import scores as S
+from ..errors import UserError
+
+__all__ = ["Selection", "select", "select_top", "SCORE_MEANING", "score_meaning"]
+
+WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start round
+STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance: min_distance stops it
+
+
+class _ScoreMeaning(_Mapping):
+    """strategy → what :attr:`Selection.scores` holds for it (higher = wanted more, except
+    distances, which shrink along a k-center order), read from each strategy's ``score``;
+    strategies that declare none are absent (their scores are NaN)."""
+
+    def _meanings(self) -> dict[str, str]:
+        from ..strategies import STRATEGIES
+
+        return {e.name: e.score for e in STRATEGIES.entries() if e.score is not None}
+
+    def __getitem__(self, name: str) -> str:
+        return self._meanings()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._meanings())
+
+    def __len__(self) -> int:
+        return len(self._meanings())
+
+    def __repr__(self) -> str:
+        return repr(self._meanings())
+
+
+SCORE_MEANING: Mapping[str, str] = _ScoreMeaning()
+
+
+def score_meaning(strategy: str) -> str:
+    """What the scores of a selection by ``strategy`` mean; ``task:scorer`` names (from
+    :func:`select_top` in the command) are precomputed task scores."""
+    if ":" in strategy:
+        task, scorer = strategy.split(":", 1)
+        return f"{scorer} score of the {task} predictions (higher = more informative)"
+    return SCORE_MEANING.get(strategy, "none")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Picked ids in pick order, with the strategy's own score for each pick."""
+
+    ids: tuple[str, ...]
+    scores: np.ndarray  # (n,) float64; meaning in SCORE_MEANING; NaN where the strategy has none
+    strategy: str
+    params: dict[str, Any]  # strategy parameters and options as used (seed, random_fraction …)
+    positions: np.ndarray = field(repr=False)  # (n,) indices into the ``ids`` given to select()
+    by_strategy: np.ndarray = field(repr=False)  # (n,) False for the uniform random share
+    stopped: str = "n"  # "n", or "min_distance" when k-center stopped early
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def frame(self):
+        """A pandas DataFrame: rank (1-based), id, score, strategy, by_strategy."""
+        import pandas as pd
+
+        return pd.DataFrame({"rank": np.arange(1, len(self.ids) + 1), "id": list(self.ids),
+                             "score": self.scores, "strategy": self.strategy,
+                             "by_strategy": self.by_strategy})
+
+
+def _positions(ids: Sequence[str], which: Sequence[str] | np.ndarray | None, what: str) -> np.ndarray:
+    """Indices of ``which`` (ids, or a boolean mask over ``ids``) in ``ids``; unknown ids fail."""
+    if which is None:
+        return np.empty(0, np.int64)
+    w = np.asarray(which)
+    if w.dtype == bool:
+        if w.shape != (len(ids),):
+            raise UserError(f"a boolean mask must have one entry per id ({len(ids)}), got {w.shape}", key=what)
+        return np.flatnonzero(w)
+    index = {s: i for i, s in enumerate(ids)}
+    missing = [str(s) for s in w.tolist() if str(s) not in index]
+    if missing:
+        raise UserError(f"{len(missing)} id(s) are not among the {len(ids)} ids (first: "
+                        f"{', '.join(missing[:5])})", key=what)
+    return np.unique(np.array([index[str(s)] for s in w.tolist()], np.int64))
+
+
+def _check_outputs(probs, n_items: int, ids: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(probs (N, C), mc (K, N, C) or None), validated on ``rows``; errors name the bad ids."""
+    if probs is None:
+        return None, None
+    p = np.asarray(probs)
+    if p.ndim not in (2, 3) or p.shape[-2] != n_items:
+        raise UserError(f"probs must be (N, C) or MC samples (K, N, C) with N = {n_items} (one row per id), "
+                        f"got shape {p.shape}")
+    sub = p[..., rows, :]
+    try:
+        S.check_probs(sub, "probs", ndim=p.ndim)
+    except ValueError:
+        flat = sub.reshape(-1, sub.shape[-2], sub.shape[-1]) if p.ndim == 3 else sub[None]
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(flat).all(-1) & (flat >= 0).all(-1) & (np.abs(flat.sum(-1) - 1) <= 1e-3))
+        bad_rows = rows[np.flatnonzero(bad.any(0))]
+        names = ", ".join(f"{ids[i]} (sum {float(np.nansum(p[..., i, :].reshape(-1, p.shape[-1])[0])):.4g})"
+                          for i in bad_rows[:5])
+        raise UserError(f"{bad_rows.size} row(s) are not probabilities (non-negative, finite, summing "
+                        f"to 1): {names}", key="probs") from None
+    if p.ndim == 3:
+        return p.mean(axis=0), p.astype(np.float32, copy=False)
+    return p.astype(np.float64, copy=False), None
+
+
+def _candidates(ids: list[str], labeled, candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(labeled positions, candidate positions: those that may be picked, never labeled ones)."""
+    lab = _positions(ids, labeled, "labeled")
+    cand = _positions(ids, candidates, "candidates") if candidates is not None else np.arange(len(ids))
+    return lab, np.setdiff1d(cand, lab)
+
+
+def _check_n(n, ids: list[str], lab: np.ndarray, cand: np.ndarray) -> None:
+    if not 0 < int(n) <= cand.size:
+        raise UserError(f"cannot pick n={n}: {cand.size} candidate(s) left (of {len(ids)} ids, {lab.size} labeled)")
+
+
+def select(
+    ids: Sequence[str],
+    features: np.ndarray,
+    n: int,
+    strategy: str = "kcenter",
+    labeled: Sequence[str] | np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    *,
+    labels: Sequence[Any] | Mapping[str, Any] | None = None,
+    candidates: Sequence[str] | np.ndarray | None = None,
+    random_fraction: float = 0.0,
+    min_distance: float | None = None,
+    **params: Any,
+) -> Selection:
+    """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
+
+    - ``features`` (N, d): one embedding per id (diversity strategies work on these).
+    - ``labeled``: ids (or a boolean mask) already labeled; they seed k-center/hybrid and are
+      never picked.
+    - ``probs``: model outputs, one row per id: (N, C) probabilities, or (K, N, C) MC-dropout
+      samples (needed by ``bald``; their mean serves the others). Rows of labeled and excluded
+      items are not read. Without ``probs``, ``labels`` (one per labeled id, same order, or an
+      id → label mapping) train a linear head on the labeled features here (dropout 0.1,
+      temperature 1: too few labels to calibrate on), which then serves every strategy.
+    - ``rng``: a Generator or an int seed (default 0): the same inputs give the same picks.
+    - ``candidates``: ids (or mask) that may be picked (default: every unlabeled id); others are
+      neither picked nor used as centers — e.g. images dropped by a brightness filter.
+    - ``random_fraction``: share of the batch drawn uniformly (as in the simulation).
+    - ``min_distance`` (kcenter only): stop early once the farthest remaining candidate is closer
+      than this (Euclidean, in embedding units) to every labeled item and earlier pick.
+    - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
+
+    BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
+    probabilities, (p − onehot(ŷ)) ⊗ [x, 1], as the simulation does for its head.
+    """
+    from ..strategies import STRATEGIES, PoolView, check_params, needs_model, select_batch
+    from .outputs import GivenOutputs
+
+    ids = [str(s) for s in ids]
+    x = np.asarray(features)
+    if x.ndim != 2 or len(x) != len(ids):
+        raise UserError(f"features must be (N, d) with one row per id (N = {len(ids)}), got shape {x.shape}")
+    if len(set(ids)) != len(ids):
+        from collections import Counter
+
+        dup = sorted(s for s, c in Counter(ids).items() if c > 1)[:5]
+        raise UserError(f"ids must be unique; repeated: {', '.join(dup)}")
+    check_params(strategy, params)
+    entry = STRATEGIES.entry(strategy)
+    seed = None
+    if rng is None or isinstance(rng, (int, np.integer)):
+        seed = 0 if rng is None else int(rng)
+        rng = np.random.default_rng(seed)
+    lab, cand = _candidates(ids, labeled, candidates)
+    n = int(n)
+    _check_n(n, ids, lab, cand)
+    if min_distance is not None and strategy != STOPPING:
+        raise UserError(f"min_distance is a k-center stop; strategy {strategy!r} has no such criterion")
+    random_fraction = float(random_fraction)
+    if not (np.isfinite(random_fraction) and 0.0 <= random_fraction <= 1.0):
+        raise UserError(f"random_fraction={random_fraction}: give a share of the batch in [0, 1]")
+    if min_distance is not None and random_fraction > 0:
+        raise UserError("min_distance stops k-center early; it cannot be combined with a random share "
+                        "(random_fraction > 0)")
+    if labels is not None and not isinstance(labels, Mapping):
+        given = [ids[i] for i in np.flatnonzero(np.asarray(labeled))] if np.asarray(labeled).dtype == bool \
+            else [str(v) for v in (labeled if labeled is not None else [])]
+        labels = list(labels)
+        if len(labels) != len(given):
+            raise UserError(f"{len(labels)} given for {len(given)} labeled ids", key="labels")
+        labels = dict(zip(given, labels))  # paired in the caller's order, whatever order lab ends in
+
+    keep = np.concatenate([lab, cand])  # the view's pool: labeled first, then candidates
+    order = np.argsort(keep, kind="stable")
+    keep = keep[order]
+    pos_lab = np.flatnonzero(np.isin(keep, lab))
+    pos_unl = np.flatnonzero(~np.isin(keep, lab))
+    xv = np.ascontiguousarray(x[keep], np.float32)
+    p, mc = _check_outputs(probs, len(ids), ids, cand)
+    outputs, n_classes = None, 0
+    if p is not None:
+        outputs, n_classes = GivenOutputs(xv, p[keep], None if mc is None else mc[:, keep]), p.shape[1]
+    elif labels is not None:
+        outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
+        n_classes = len({str(v) for v in labels.values()})
+    if outputs is None and needs_model(strategy):
+        raise UserError(f"strategy {strategy!r} needs model outputs: give predictions (probs, or MC samples "
+                        f"(K, N, C) for bald), or labeled ids with their labels so a head can be trained "
+                        f"on their features")
+    view = PoolView(xv, pos_lab, pos_unl, n_classes, 0 if outputs is None else WARM_ROUND, outputs)
+    try:
+        picks, by_strategy, own = select_batch(strategy, view, n, rng, random_fraction, params, with_scores=True)
+    except (ValueError, TypeError) as exc:  # a strategy rejecting a parameter value
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"strategy {strategy!r} with parameters {params}: {exc}") from None
+    sc = _pick_scores(entry, view, picks, own)
+    stopped = "n"
+    if min_distance is not None:
+        below = np.flatnonzero(sc < float(min_distance))
+        if below.size:
+            cut = int(below[0])
+            picks, by_strategy, sc, stopped = picks[:cut], by_strategy[:cut], sc[:cut], "min_distance"
+    used = {**params, "random_fraction": float(random_fraction)}
+    if seed is not None:
+        used["seed"] = seed
+    if min_distance is not None:
+        used["min_distance"] = float(min_distance)
+    if mc is not None and "mc" in entry.needs and "k" in entry.options:
+        used["k"] = int(mc.shape[0])  # given samples: all K of them are used, whatever k says
+    if outputs is not None and outputs.head_trained:
+        used["model"] = "linear head trained on the labeled features (seed 0)"
+    positions = keep[picks]
+    return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped)
+
+
+def _pick_scores(entry, view, picks: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """Each pick's score under the strategy's own criterion (see SCORE_MEANING): its declared
+    ``pick_scores``, else the scores it returned (NaN for a random share), else NaN."""
+    if entry.meta.get("pick_scores") is not None:
+        return np.asarray(entry.pick_scores(view, picks))
+    if own is not None:
+        return own
+    return np.full(picks.size, np.nan)
+
+
+def _label_codes(ids: list[str], lab: np.ndarray, labels: Mapping) -> np.ndarray:
+    """Class codes (sorted label names) of the labeled positions ``lab``, from an id → label map."""
+    missing = [ids[i] for i in lab if ids[i] not in labels]
+    if missing:
+        raise UserError(f"no label for {len(missing)} labeled id(s) (first: {', '.join(missing[:5])})", key="labels")
+    names, y = np.unique(np.asarray([str(labels[ids[i]]) for i in lab]), return_inverse=True)
+    if names.size < 2:
+        raise UserError(f"a head needs at least 2 classes among the labeled items, got {names.tolist()}", key="labels")
+    return y
+
+
+def _train_head(xv: np.ndarray, pos_lab: np.ndarray, y: np.ndarray):
+    """The simulation's linear head (default settings, seed 0) fitted on the labeled features."""
+    from ..heads.linear import LinearHead, LinearSettings
+
+    return LinearHead(xv.shape[1], int(y.max()) + 1, LinearSettings(), 0).fit(xv[pos_lab], y)
+
+
+def select_top(
+    ids: Sequence[str],
+    image_scores: np.ndarray,
+    n: int,
+    labeled: Sequence[str] | np.ndarray | None = None,
+    candidates: Sequence[str] | np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    name: str = "scores",
+) -> Selection:
+    """The ``n`` candidates with the highest precomputed scores (e.g. from
+    :mod:`al_bench.task_scores` for detection or segmentation), exact ties broken by ``rng``."""
+    from ..kernels.topk import top_k
+
+    ids = [str(s) for s in ids]
+    sc = np.asarray(image_scores, np.float64)
+    if sc.shape != (len(ids),):
+        raise UserError(f"image_scores must be (N,) with one score per id (N = {len(ids)}), got {sc.shape}")
+    seed = 0 if rng is None else (int(rng) if isinstance(rng, (int, np.integer)) else None)
+    gen = np.random.default_rng(seed) if seed is not None else rng
+    lab, cand = _candidates(ids, labeled, candidates)
+    _check_n(n, ids, lab, cand)
+    if not np.isfinite(sc[cand]).all():
+        bad = [ids[i] for i in cand[~np.isfinite(sc[cand])]]
+        raise UserError(f"{len(bad)} candidate(s) have no finite score (first: {', '.join(bad[:5])})",
+                        key="image_scores")
+    order = cand[top_k(sc[cand], int(n), gen)]
+    params = {} if seed is None else {"seed": seed}
+    return Selection(tuple(ids[i] for i in order), sc[order], name, params, order, np.ones(order.size, bool))

@@ -1,0 +1,231 @@
+"""Sinks: where a selection goes — the files of the hand-off, and the picked images themselves.
+
+A sink is a function ``(result, folder, prepared) → None`` registered in :data:`SINKS` with:
+
+- ``order``: when it runs among the sinks (lower first), so the sequence is stable;
+- ``applies``: ``result → bool``, whether it runs for this result (default: always);
+- ``output``: the file it writes in ``folder``, or None when it writes elsewhere; a sink that
+  does not apply removes its file left by an earlier call, so the folder never mixes calls;
+- ``prepare``: ``result → prepared`` (default none), run before anything is written, so a
+  problem it finds (a file in the way) leaves nothing behind.
+
+:func:`write_sinks` runs them all into a temporary folder inside ``--out`` and moves the files
+into place only when every sink succeeded. A new hand-off format is a new function here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UserError
+from ..registry import Entry, Registry
+from .api import Selection, score_meaning
+from .folder import FolderScan
+
+__all__ = ["SINKS", "Result", "register", "ordered", "write_sinks", "write_mosaic", "label_studio_tasks",
+           "copy_plan", "TILE", "CAPTION", "MOSAIC_MAX"]
+
+TILE, CAPTION, MOSAIC_MAX = 128, 16, 256  # mosaic: thumbnail px, caption px under it, at most this many picks
+
+SINKS: Registry = Registry("sink", required=("order", "output"),
+                           defaults={"applies": None, "prepare": None})
+
+
+def register(name: str, *, order: int, output: str | None, applies: Callable[["Result"], bool] | None = None,
+             prepare: Callable[["Result"], Any] | None = None):
+    """Register sink ``name`` (see the module docstring)."""
+    return SINKS.register(name, order=order, output=output, applies=applies, prepare=prepare)
+
+
+def ordered() -> list[Entry]:
+    """Every sink in the order it runs: by ``order``, then by name."""
+    return sorted(SINKS.entries(), key=lambda e: (e.order, e.name))
+
+
+@dataclass(frozen=True)
+class Result:
+    """A selection with what it came from: everything a sink writes."""
+
+    selection: Selection
+    scan: FolderScan
+    embedder: str | None  # the embedder that ran, None when none was needed
+    n_requested: int
+    n_candidates: int
+    n_labeled: int
+    n_dark: int  # unlabeled images dropped by the brightness filter
+    n_bright: int
+    labeled_file: Path | None = None
+    predictions: Path | None = None
+    label_studio_prefix: str | None = None  # default: Label Studio local files under the folder
+    copy_to: Path | None = None
+    link: bool = False  # with copy_to: symlink instead of copying
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.selection.ids)
+
+
+# -- helpers the sinks use; also public for notebooks ------------------------------------------
+def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None) -> tuple[int, int]:
+    """A grid of thumbnails (TILE px) with each id under it; returns (rows, cols)."""
+    from PIL import Image, ImageDraw
+
+    ids = ids[:MOSAIC_MAX]
+    cols = cols or max(1, min(10, int(np.ceil(np.sqrt(len(ids))))))
+    rows = max(1, -(-len(ids) // cols))
+    sheet = Image.new("RGB", (cols * TILE, rows * (TILE + CAPTION)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, rel in enumerate(ids):
+        r, c = divmod(k, cols)
+        with Image.open(root / rel) as im:
+            im.draft("RGB", (TILE, TILE))
+            im = im.convert("RGB")
+        scale = TILE / max(im.size)  # fit the tile: shrink large images, enlarge small ones
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
+        x0, y0 = c * TILE, r * (TILE + CAPTION)
+        sheet.paste(im, (x0 + (TILE - im.width) // 2, y0 + (TILE - im.height) // 2))
+        label = rel if len(rel) <= 20 else "..." + rel[-17:]  # ASCII: any Pillow's default font draws it
+        draw.text((x0 + 2, y0 + TILE + 2), label, fill="black")
+    sheet.save(path, format="PNG")
+    return rows, cols
+
+
+def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix: str) -> list[dict]:
+    """One Label Studio task per pick: ``data.image`` = prefix + id (URL-quoted), plus rank/score."""
+    from urllib.parse import quote
+
+    return [{"data": {"image": prefix + quote(rel), "al_bench_id": rel, "al_bench_rank": k + 1,
+                      "al_bench_score": None if not np.isfinite(s) else float(s), "al_bench_strategy": strategy}}
+            for k, (rel, s) in enumerate(zip(ids, scores))]
+
+
+def copy_plan(copy_to: Path, root: Path, ids: list[str], what: str = "--copy-to") -> list[tuple[Path, Path]]:
+    """(source, destination) pairs still to copy; fails before copying anything if a different
+    file is in the way (an identical one is skipped)."""
+    plan, clash = [], []
+    for rel in ids:
+        src, dst = root / rel, copy_to / rel
+        if dst.exists() or dst.is_symlink():
+            same = dst.resolve() == src.resolve() or (dst.is_file() and dst.stat().st_size == src.stat().st_size
+                                                      and dst.read_bytes() == src.read_bytes())
+            if not same:
+                clash.append(str(dst))
+            continue
+        plan.append((src, dst))
+    if clash:
+        raise UserError(f"{len(clash)} different file(s) already exist there (first: {clash[0]}); "
+                        "choose an empty folder", key=what)
+    return plan
+
+
+# -- the sinks ----------------------------------------------------------------------------------
+@register("selection.csv", order=10, output="selection.csv")
+def selection_csv(r: Result, folder: Path, prepared: None) -> None:
+    """rank, id, score, strategy: one row per pick, in pick order."""
+    r.selection.frame()[["rank", "id", "score", "strategy"]].to_csv(folder / "selection.csv", index=False,
+                                                                    lineterminator="\n")
+
+
+@register("unreadable.csv", order=20, output="unreadable.csv")
+def unreadable_csv(r: Result, folder: Path, prepared: None) -> None:
+    """id, reason: the image files that could not be decoded (left out of the pool)."""
+    import pandas as pd
+
+    pd.DataFrame(r.scan.bad, columns=["id", "reason"]).to_csv(folder / "unreadable.csv", index=False,
+                                                              lineterminator="\n")
+
+
+@register("selection.yaml", order=30, output="selection.yaml")
+def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
+    """The hand-off: strategy, parameters, what the scores mean, source counts, the picked ids."""
+    import yaml
+
+    from .. import __version__
+
+    sel, scan = r.selection, r.scan
+    handoff = {
+        "al_bench_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "strategy": sel.strategy,
+        "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in sel.params.items()},
+        "score": score_meaning(sel.strategy),
+        "source": {"images_dir": str(scan.root), "files_found": len(scan.found), "readable": len(scan.good),
+                   "unreadable": len(scan.bad), "labeled": r.n_labeled, "dropped_too_dark": r.n_dark,
+                   "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,
+                   "labeled_file": str(r.labeled_file) if r.labeled_file else None,
+                   "predictions": str(r.predictions) if r.predictions else None},
+        "n_requested": int(r.n_requested),
+        "n_selected": len(r.ids),
+        "stopped_by": sel.stopped,
+        "ids": r.ids,
+    }
+    (folder / "selection.yaml").write_text(yaml.safe_dump(handoff, sort_keys=False, allow_unicode=True))
+
+
+@register("label_studio.json", order=40, output="label_studio.json")
+def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
+    """A Label Studio task import: one task per pick (default prefix: its local-files URLs)."""
+    prefix = r.label_studio_prefix
+    if prefix is None:
+        from urllib.parse import quote
+
+        prefix = "/data/local-files/?d=" + quote(str(r.scan.root).lstrip("/")) + "/"
+    tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix)
+    (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n")
+
+
+@register("mosaic.png", order=50, output="mosaic.png", applies=lambda r: len(r.ids) > 0)
+def mosaic_png(r: Result, folder: Path, prepared: None) -> None:
+    """A preview grid of the picks with their ids."""
+    write_mosaic(folder / "mosaic.png", r.scan.root, r.ids)
+
+
+@register("copy", order=60, output=None, applies=lambda r: r.copy_to is not None,
+          prepare=lambda r: copy_plan(r.copy_to.expanduser(), r.scan.root, r.ids))
+def copy_files(r: Result, folder: Path, prepared: list[tuple[Path, Path]]) -> None:
+    """The picked files copied (or linked) to ``copy_to`` under their relative paths; each lands
+    whole (temporary name, then rename) or not at all."""
+    for src, dst in prepared:
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            part = dst.with_name(f".{dst.name}.partial")
+            part.unlink(missing_ok=True)
+            if r.link:
+                part.symlink_to(src)
+            else:
+                shutil.copy2(src, part)
+            os.replace(part, dst)
+        except OSError as exc:
+            raise UserError(f"cannot write {dst} ({exc}); files copied so far are complete, a rerun skips them",
+                            key="--copy-to") from None
+
+
+def write_sinks(result: Result, out: Path) -> dict[str, Any]:
+    """Run every sink that applies; files land in ``out`` only when all succeeded.
+    Returns what each sink's ``prepare`` gave, by name."""
+    out = Path(out).expanduser()
+    sinks = [(e, e.applies is None or e.applies(result)) for e in ordered()]
+    prepared = {e.name: e.prepare(result) for e, on in sinks if on and e.prepare is not None}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".partial-"))
+    try:
+        for e, on in sinks:
+            if on:
+                e.obj(result, tmp, prepared.get(e.name))
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+        for e, on in sinks:
+            if not on and e.output:  # not written this time: drop an earlier call's file
+                (out / e.output).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return prepared

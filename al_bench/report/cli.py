@@ -1,0 +1,46 @@
+"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR]`` (also ``al-bench-aggregate``):
+aggregate the runs, print the summary and the gains; exit 1 when a run was left out, 2 when
+OUTPUTS_DIR does not exist."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import aggregate
+from .reports import ordered
+
+__all__ = ["main"]
+
+GAINS_PRINTED = ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean", "gain_std", "n_seeds"]
+
+
+def _description() -> str:
+    """The help text: what is written, the reports' lines taken from the registry."""
+    lines = ["Aggregate run files into tables and figures. Reads files only.", "",
+             "writes, under OUTPUTS_DIR:",
+             f"  {'tables/results.csv':<30}every curve row of every finished run (long form)",
+             f"  {'tables/run_status.csv':<30}every run found, with its status (failed / unfinished are listed)"]
+    for e in ordered():
+        lines.append(f"  {e.output:<30}{(e.obj.__doc__ or e.name).strip().splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m al_bench.report", description=_description(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outputs_dir", type=Path, help="the paths.outputs_dir of the runs (holds runs/)")
+    ap.add_argument("--runs-dir", type=Path, default=None, help="where the run folders are (default OUTPUTS_DIR/runs)")
+    args = ap.parse_args(argv)
+    if not args.outputs_dir.is_dir():
+        print(f"aggregate: no such folder: {args.outputs_dir}", file=sys.stderr)
+        return 2
+    report = aggregate(args.outputs_dir, args.runs_dir)
+    print(report.summary())
+    if not report.results.empty:
+        with pd.option_context("display.width", 160, "display.max_rows", 200):
+            print(report.gains[GAINS_PRINTED].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 1 if report.problems else 0

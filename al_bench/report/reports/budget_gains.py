@@ -1,0 +1,48 @@
+"""``tables/budget_gains.csv``: accuracy gain over random at each budget point, paired by seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...runfiles import COMPARE_KEYS
+from . import BASELINE, register
+
+__all__ = ["budget_gains", "COLUMNS"]
+
+COLUMNS = COMPARE_KEYS + ["strategy", "budget", "n_labeled", "accuracy_mean", "accuracy_std", "random_mean",
+                          "gain_mean", "gain_std", "n_seeds", "n_paired"]
+
+
+def _std(x: pd.Series) -> float:
+    return float(x.std(ddof=1)) if len(x) > 1 else float("nan")
+
+
+@register("budget_gains", kind="table", output="tables/budget_gains.csv", order=10)
+def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
+    """Seed-paired gain over random at every budget point.
+
+    For each seed, gain = accuracy(strategy) − accuracy(random) at the same seed and budget
+    point (same split and initial set, so the comparison is paired); then mean and std
+    (ddof=1) over the paired seeds. ``accuracy_*`` summarise all seeds of the strategy.
+    """
+    keys = COMPARE_KEYS + ["budget"]
+    base = results.loc[results["strategy"] == BASELINE, keys + ["seed", "accuracy"]]
+    base = base.rename(columns={"accuracy": "random_accuracy"})
+    paired = results.merge(base, on=keys + ["seed"], how="left")
+    paired["gain"] = paired["accuracy"] - paired["random_accuracy"]
+    rows = []
+    for k, g in paired.groupby(keys + ["strategy"], sort=True):
+        ok = g.dropna(subset=["gain"])
+        rows.append({
+            **dict(zip(keys + ["strategy"], k)),
+            "n_labeled": int(round(g["n_labeled"].mean())),
+            "accuracy_mean": g["accuracy"].mean(),
+            "accuracy_std": _std(g["accuracy"]),
+            "random_mean": ok["random_accuracy"].mean() if len(ok) else np.nan,
+            "gain_mean": ok["gain"].mean() if len(ok) else np.nan,
+            "gain_std": _std(ok["gain"]),
+            "n_seeds": int(g["seed"].nunique()),
+            "n_paired": int(ok["seed"].nunique()),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)

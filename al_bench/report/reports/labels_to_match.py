@@ -1,0 +1,53 @@
+"""``tables/labels_to_match.csv``: the fewest labels at which each strategy matches full-pool
+accuracy, and the saving over random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...runfiles import COMPARE_KEYS
+from . import BASELINE, register
+
+__all__ = ["labels_to_match"]
+
+
+def _first_crossing(n: np.ndarray, acc: np.ndarray, target: float) -> float:
+    """Labels at which the piecewise-linear curve (n, acc) first reaches ``target``; NaN if never."""
+    hit = np.flatnonzero(acc >= target - 1e-12)
+    if hit.size == 0:
+        return float("nan")
+    i = int(hit[0])
+    if i == 0:
+        return float(n[0])
+    a0, a1 = acc[i - 1], acc[i]
+    return float(n[i - 1] + (target - a0) / (a1 - a0) * (n[i] - n[i - 1]))
+
+
+@register("labels_to_match", kind="table", output="tables/labels_to_match.csv", order=20)
+def labels_to_match(results: pd.DataFrame) -> pd.DataFrame:
+    """Fewest labels at which each strategy's mean accuracy reaches full-pool accuracy.
+
+    The target is the mean over seeds of the same head trained on the whole pool; between
+    budget points the mean curve is interpolated linearly. The saving is relative to random.
+    """
+    rows = []
+    for gk, g in results.groupby(COMPARE_KEYS, sort=True):
+        target = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
+        found = {}
+        for strategy, s in g.groupby("strategy", sort=True):
+            curve = s.groupby("budget").agg(n=("n_labeled", "mean"), acc=("accuracy", "mean")).sort_index()
+            found[strategy] = (_first_crossing(curve["n"].to_numpy(), curve["acc"].to_numpy(), target),
+                               int(curve["n"].iloc[-1]), int(s["seed"].nunique()))
+        rnd = found.get(BASELINE, (np.nan,))[0]
+        for strategy, (labels, largest, n_seeds) in found.items():
+            rows.append({
+                **dict(zip(COMPARE_KEYS, gk)), "strategy": strategy, "target_accuracy": target,
+                "labels_to_match": labels if np.isfinite(labels) else np.nan,
+                "reached": "yes" if np.isfinite(labels) else f"not reached by {largest}",
+                "random_labels": rnd,
+                "labels_saved": rnd - labels if np.isfinite(labels) and np.isfinite(rnd) else np.nan,
+                "saving_fraction": (rnd - labels) / rnd if np.isfinite(labels) and np.isfinite(rnd) else np.nan,
+                "n_seeds": n_seeds,
+            })
+    return pd.DataFrame(rows)

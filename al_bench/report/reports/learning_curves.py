@@ -1,0 +1,58 @@
+"""``figures/learning_curves.png``: accuracy against labels, mean ± 1 std over seeds, one line per
+strategy and one panel per comparison group (dataset, embedder, model, schedule)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ...runfiles import COMPARE_KEYS
+from . import BASELINE, register
+
+__all__ = ["plot_learning_curves"]
+
+
+@register("learning_curves", kind="figure", output="figures/learning_curves.png", order=30)
+def plot_learning_curves(results: pd.DataFrame, path: Path) -> Path:
+    """Accuracy vs labels, mean ± 1 std over seeds, one panel per (dataset, embedder, model, schedule)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    groups = list(results.groupby(COMPARE_KEYS, sort=True))
+    fig, axes = plt.subplots(1, len(groups), figsize=(7.5 * len(groups), 5.2), squeeze=False)
+    strategies = sorted(results["strategy"].unique(), key=lambda s: (s != BASELINE, s))
+    palette = dict(zip(strategies, ["black"] + sns.color_palette("tab10", max(1, len(strategies) - 1))))
+    for ax, (gk, g) in zip(axes[0], groups):
+        n_seeds = g.groupby("strategy")["seed"].nunique()
+        g = g.assign(label=g["strategy"].map(lambda s: f"{s} (n={n_seeds[s]})"))
+        order = [f"{s} (n={n_seeds[s]})" for s in strategies if s in n_seeds]
+        sns.lineplot(data=g, x="n_labeled", y="accuracy", hue="label", hue_order=order, errorbar="sd",
+                     marker="o", markersize=4, ax=ax,
+                     palette={f"{s} (n={n_seeds[s]})": palette[s] for s in n_seeds.index},
+                     style="label", dashes={o: (4, 2) if o.startswith(BASELINE + " ") else "" for o in order})
+        full = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
+        ax.axhline(full, color="grey", lw=0.8, ls=":", label=f"full pool ({full:.3f})")
+        pts = g.groupby("budget")["n_labeled"].mean()
+        ax.set_xscale("log")
+        ax.set_xticks(pts.to_numpy())
+        ax.set_xticklabels([f"{int(round(n))}\n{b:.0%}" for b, n in pts.items()])
+        ax.minorticks_off()
+        ax.set_xlabel("labeled images (fraction of pool)")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ds, emb, model, sched = gk
+        ax.set_title(f"{ds} · {emb} embeddings · {model} head · budget '{sched}'", fontsize=10)
+        ax.legend(title="strategy (seeds)", fontsize=8, title_fontsize=8, loc="lower right")
+    fig.suptitle("Active-learning curves: mean ± 1 std over seeds", fontsize=12)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+

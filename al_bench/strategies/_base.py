@@ -1,0 +1,107 @@
+"""What a strategy sees (:class:`PoolView`) and how one is run (:func:`select_batch`).
+
+A strategy is a pure function ``(view, n, rng, **params) → positions`` (or ``(positions,
+scores)``): ``n`` distinct positions from ``view.unlabeled``, most wanted first. It touches
+nothing else: no state between calls, no mutation of the view, randomness only from ``rng``.
+Model outputs (probabilities, MC samples, gradient factors) are asked for through the view,
+so the loop never needs to know which strategy it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+__all__ = ["PoolView", "ModelAccess", "MODEL_OUTPUTS", "NEEDS"]
+
+# what a strategy may declare in ``needs``: model outputs it asks the view for, and features
+MODEL_OUTPUTS = frozenset({"probs", "mc", "grad"})
+NEEDS = MODEL_OUTPUTS | {"features"}
+
+
+class ModelAccess(Protocol):
+    """What the loop offers about the current head, computed on demand."""
+
+    def probs(self, positions: np.ndarray) -> np.ndarray: ...  # (n, C), temperature-scaled
+
+    def mc_probs(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (K, n, C)
+
+    def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (n,) nats
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """What a strategy may look at in one round. Arrays are read-only.
+
+    ``embeddings`` (P, d) covers the whole pool; ``labeled`` holds pool positions in purchase
+    order; ``unlabeled`` the rest, ascending. Model outputs are for the unlabeled positions.
+    """
+
+    embeddings: np.ndarray
+    labeled: np.ndarray
+    unlabeled: np.ndarray
+    n_classes: int
+    round: int  # 0 for the first purchase after the initial set
+    model: ModelAccess | None = field(default=None, repr=False)
+    # () → (squared distance (P,), nearest labeled position (P,)); kept up to date by the loop
+    distances: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("embeddings", "labeled", "unlabeled"):
+            frozen = np.asarray(getattr(self, name)).view()  # a view: the caller's array keeps its flags
+            frozen.flags.writeable = False
+            object.__setattr__(self, name, frozen)
+
+    def _need_model(self) -> ModelAccess:
+        if self.model is None:
+            raise RuntimeError("this strategy needs model outputs, but the view carries no model")
+        return self.model
+
+    def probs(self) -> np.ndarray:
+        """Calibrated class probabilities of the unlabeled items. (U, C)"""
+        return self._need_model().probs(self.unlabeled)
+
+    def mc_probs(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """K MC-dropout samples of class probabilities of the unlabeled items. (K, U, C)
+
+        The dropout masks are drawn from a seed taken from ``rng``, so the samples are as
+        reproducible as every other random choice of the strategy.
+        """
+        return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def bald(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """BALD mutual information of the unlabeled items over K MC-dropout passes. (U,)
+
+        The model computes it, fused into the passes where it can (bounded memory); the passes'
+        seed is drawn from ``rng`` as in :meth:`mc_probs`, so both give the same samples.
+        """
+        return self._need_model().bald_scores(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def labeled_distances(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(d float32, near int64): squared embedding distance of every pool item (or of
+        ``positions`` only) to its nearest labeled item, and that item's position. Taken from the
+        loop when it keeps them, else computed here for the rows asked for."""
+        if self.distances is not None:
+            d, near = self.distances()
+            if positions is not None:
+                d, near = d[positions], near[positions]
+        else:
+            rows = np.arange(len(self.embeddings)) if positions is None else np.asarray(positions, np.int64)
+            if self.labeled.size == 0:  # nothing labeled yet (a cold start on real data)
+                d, near = np.full(rows.size, np.inf, np.float32), np.full(rows.size, -1, np.int64)
+            else:
+                from ..kernels.distances import nearest_center
+
+                d, j = nearest_center(self.embeddings[rows], self.embeddings[self.labeled])
+                near = self.labeled[j]
+        d, near = np.asarray(d).view(), np.asarray(near).view()
+        d.flags.writeable = near.flags.writeable = False
+        return d, near
+
+    def gradient_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i."""
+        return self._need_model().gradient_factors(self.unlabeled)

@@ -1,0 +1,150 @@
+"""The Hydra job (al_bench.cli.run): composition, config checks, run folders, a multirun and its
+aggregation. In-process checks run by default; the subprocess runs of the real entry point are
+in the slow tier."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from al_bench.cli.run import ConfigCheckError, plain_config, settings_from
+from al_bench.config import parse_settings
+from al_bench.run import run_dir_name
+from al_bench.strategies import REGISTRY
+from support import ROOT
+from support import compose_config as _compose
+from support import main as _main
+
+
+def test_default_config_composes_to_valid_settings():
+    s = parse_settings(plain_config(_compose()))
+    assert s.dataset.name == "auto" and s.embedder.name == "auto"
+    assert s.strategy.name == "random" and s.budget.name == "standard"
+    assert s.budget.fractions == (0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
+
+
+def test_smoke_experiment_sweeps_every_registered_strategy():
+    cfg = _compose("experiment=smoke")
+    params = cfg.hydra.sweeper.params
+    assert params.strategy == "glob(*)" and params.seed == "0,1"
+    assert sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml")) == sorted(REGISTRY)
+    assert cfg.budget.name == "smoke" and cfg.dataset.name == "digits" and cfg.embedder.name == "pixels"
+    # the command line still picks the data
+    cfg = _compose("experiment=smoke", "dataset=npz", "dataset.path=x.npz", "embedder=kmeans_patches")
+    assert cfg.dataset.name == "npz" and cfg.embedder.name == "kmeans_patches"
+
+
+BAD_CONFIGS = [
+    ("budget.fractoins=[0.1]", "fractoins"),
+    ("strategy=entrpy", "entrpy"),
+    ("budget.fractions=[0.5,0.2]", "strictly increasing"),
+    ("seed=abc", "seed"),
+    ("strategy.params.k=3", "k"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD_CONFIGS)
+def test_bad_config_is_refused_in_one_line_naming_it(override, message):
+    """The checks the entry point and the sweeper run before any job, in process."""
+    with pytest.raises((ConfigCheckError, HydraException, OmegaConfBaseException)) as exc:
+        settings_from(_compose(override))
+    assert message in str(exc.value)
+    if isinstance(exc.value, ConfigCheckError):  # ours are one line; Hydra words its own (unknown keys)
+        assert "\n" not in str(exc.value).strip()
+
+
+def test_run_folder_is_named_by_the_config_in_one_place():
+    """Hydra's run and sweep folders and run_dir_name() agree (one function builds both)."""
+    cfg = _compose("dataset=digits", "embedder=pixels", "strategy=margin", "seed=4", "budget=smoke")
+    s, _ = settings_from(cfg)
+    assert run_dir_name(s) == "digits/pixels/linear/smoke/margin/seed4"
+    assert cfg.hydra.sweep.subdir == run_dir_name(s)
+    assert cfg.hydra.run.dir.endswith("/runs/" + run_dir_name(s))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("budget.fractoins=[0.1]", "fractoins"),
+        ("strategy=entrpy", "entrpy"),
+        ("budget.fractions=[0.5,0.2]", "strictly increasing"),
+        ("seed=abc", "seed"),
+        ("strategy.params.k=3", "k"),
+    ],
+)
+def test_bad_config_fails_before_any_job_and_writes_nothing(tmp_path, override, message):
+    out = tmp_path / "out"
+    r = _main("-m", "strategy=random,entropy", override, f"paths.outputs_dir={out}", cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (out / "runs").exists()
+    single = _main(override, f"paths.outputs_dir={out}", cwd=tmp_path)
+    assert single.returncode != 0 and message in single.stderr
+    assert not (out / "runs").exists()
+
+
+@pytest.mark.slow
+def test_multirun_then_aggregate(tmp_path):
+    out = tmp_path / "out"
+    r = _main("-m", "experiment=smoke", "strategy=random,entropy", "seed=0,1",
+              "budget.fractions=[0.05,0.1]", "model.steps=40", f"paths.outputs_dir={out}",
+              f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = sorted(p.parent.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("curve.csv"))
+    assert runs == [f"digits/pixels/linear/smoke/{s}/seed{k}" for s in ("entropy", "random") for k in (0, 1)]
+    gains = pd.read_csv(out / "tables" / "budget_gains.csv")
+    assert set(gains["strategy"]) == {"random", "entropy"} and set(gains["n_seeds"]) == {2}
+    results = pd.read_csv(out / "tables" / "results.csv")
+    assert len(results) == 2 * 2 * 2
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 10_000
+    assert (out / "runs" / "digits/pixels/linear/smoke/entropy/seed1/selected.csv").is_file()
+    assert "aggregate: 4 finished run(s)" in r.stdout
+
+
+@pytest.mark.slow
+def test_smoke_experiment_as_a_newcomer_runs_it(tmp_path):
+    """The README's main command, unchanged but for where it writes: every strategy × 2 seeds."""
+    out = tmp_path / "out"
+    r = _main("-m", "experiment=smoke", f"paths.outputs_dir={out}", f"paths.data_dir={tmp_path / 'data'}",
+              cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    gains = pd.read_csv(out / "tables" / "budget_gains.csv")
+    assert set(gains["strategy"]) == set(REGISTRY)
+    assert set(gains["n_seeds"]) == {2} and set(gains["budget"]) == {0.05, 0.1, 0.2}
+    status = pd.read_csv(out / "tables" / "run_status.csv")
+    assert len(status) == 2 * len(REGISTRY) and set(status["status"]) == {"ok"}
+
+
+@pytest.mark.slow
+def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
+    """dataset=folder through the real entry point: bad files are skipped and listed in the run."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "imgs"
+    for cls, tint in (("sunny", (200, 180, 60)), ("rainy", (40, 60, 120))):
+        (root / cls).mkdir(parents=True)
+        for i in range(30):
+            px = np.clip(rng.normal(tint, 40, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(px).save(root / cls / f"{i:02d}.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "rainy" / "full.jpg")
+    data = (root / "rainy" / "full.jpg").read_bytes()
+    (root / "rainy" / "cut.jpg").write_bytes(data[: len(data) // 3])
+    (root / "sunny" / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    r = _main("dataset=folder", f"dataset.root={root}", "embedder=kmeans_patches", "embedder.image_size=16",
+              "embedder.patch=4", "embedder.centroids=8", "embedder.n_patches=1000", "budget=smoke",
+              "budget.initial=4", "budget.fractions=[0.2,0.5]", "budget.batch_size=4", "strategy=kcenter", "model.steps=30", f"paths.outputs_dir={out}",
+              f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = out / "runs" / "folder/kmeans_patches/linear/smoke/kcenter/seed0"
+    skipped = pd.read_csv(run / "skipped.csv")
+    assert sorted(skipped["id"]) == ["rainy/cut.jpg", "sunny/empty.png"]
+    curve = pd.read_csv(run / "curve.csv")
+    assert set(curve["dataset"]) == {"folder:imgs"} and set(curve["embedder"]) == {"kmeans_patches"}
+    assert set(curve["n_skipped_items"]) == {2} and curve["accuracy"].iloc[-1] > 0.8
+    selected = pd.read_csv(run / "selected.csv")
+    assert selected["id"].str.match(r"^(sunny/\d\d\.png|rainy/(\d\d\.png|full\.jpg))$").all()

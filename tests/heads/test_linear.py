@@ -1,0 +1,74 @@
+import numpy as np
+import torch
+
+from al_bench.heads import expected_calibration_error, fit_temperature, nll
+from al_bench.heads.linear import LinearHead, LinearSettings
+
+
+def test_head_is_deterministic_and_learns(blobs):
+    x, y = blobs
+    a = LinearHead(8, 3, LinearSettings(), seed=1).fit(x[:200], y[:200])
+    b = LinearHead(8, 3, LinearSettings(), seed=1).fit(x[:200], y[:200])
+    np.testing.assert_array_equal(a.logits(x), b.logits(x))
+    assert (a.predict_proba(x[200:]).argmax(1) == y[200:]).mean() > 0.9
+
+
+def test_minibatch_training_is_deterministic(blobs):
+    x, y = blobs
+    s = LinearSettings(batch_size=32, steps=50)
+    a = LinearHead(8, 3, s, seed=5).fit(x, y).logits(x)
+    b = LinearHead(8, 3, s, seed=5).fit(x, y).logits(x)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_temperature_scaling_lowers_nll_of_an_overconfident_model():
+    rng = np.random.default_rng(1)  # overlapping classes, so confidence can be wrong
+    y = rng.integers(0, 3, 300)
+    x = (rng.normal(0, 1.0, (3, 8))[y] + rng.normal(size=(300, 8))).astype(np.float32)
+    head = LinearHead(8, 3, LinearSettings(), seed=0).fit(x[:60], y[:60])
+    cal_logits = 8.0 * head.logits(x[60:180])  # deliberately over-confident
+    t = fit_temperature(cal_logits, y[60:180])
+    assert t > 2.0
+    test_logits = 8.0 * head.logits(x[180:])
+    assert nll(test_logits, y[180:], t) < nll(test_logits, y[180:], 1.0)
+    # and the fitted T is the NLL minimiser on the calibration data
+    for other in (t * 0.8, t * 1.25):
+        assert nll(cal_logits, y[60:180], t) <= nll(cal_logits, y[60:180], other) + 1e-9
+
+
+def test_ece_hand_values():
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    y = np.array([0, 1, 0, 0])
+    # bin 0.9: acc 0.5 vs conf 0.9 → 0.4 · 0.5; bin 0.6: acc 1 vs conf 0.6 → 0.4 · 0.5
+    assert abs(expected_calibration_error(probs, y, 10) - 0.4) < 1e-12
+
+
+def test_sample_proba_uses_one_mask_per_pass(blobs):
+    x, y = blobs
+    head = LinearHead(8, 3, LinearSettings(dropout=0.5), seed=0).fit(x, y)
+    mc = head.sample_proba(x[:50], k=6, seed=3, chunk=16)
+    assert mc.shape == (6, 50, 3)
+    np.testing.assert_allclose(mc.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(mc, head.sample_proba(x[:50], k=6, seed=3, chunk=16))
+    np.testing.assert_allclose(mc, head.sample_proba(x[:50], k=6, seed=3), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(mc[0], mc[1])
+    # pass k equals a deterministic forward pass with one masked weight matrix
+    g = torch.Generator().manual_seed(3)
+    masks = (torch.rand(6, 8, generator=g) < 0.5).float() / 0.5
+    logits = x[:50] @ (head.weight * masks[2]).numpy().T + head.bias.numpy()
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(mc[2], e / e.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_gradient_factors_match_autograd(blobs):
+    x, y = blobs
+    head = LinearHead(8, 3, LinearSettings(), seed=0).fit(x[:100], y[:100])
+    a, xb = head.gradient_factors(x[:5])
+    for i in range(5):
+        w = head.weight.clone().requires_grad_(True)
+        b = head.bias.clone().requires_grad_(True)
+        logits = torch.as_tensor(x[i]) @ w.T + b
+        yhat = logits.argmax()
+        torch.nn.functional.cross_entropy(logits[None], yhat[None]).backward()
+        explicit = np.concatenate([w.grad.numpy(), b.grad.numpy()[:, None]], axis=1)
+        np.testing.assert_allclose(np.outer(a[i], xb[i]), explicit, atol=1e-5)

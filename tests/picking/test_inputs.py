@@ -1,0 +1,121 @@
+"""The command's other inputs: the labeled list, predictions in three formats, task scores, alignment."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from al_bench.errors import UserError
+from al_bench.picking.inputs import align, has_labels, read_labeled, read_predictions, read_task_scores
+
+
+def test_read_labeled_ids_and_labels(tmp_path):
+    f = tmp_path / "l.csv"
+    f.write_text("id,label,extra\n a.png ,cat,1\nb.png, dog ,2\n")
+    assert read_labeled(f) == (["a.png", "b.png"], ["cat", "dog"])
+    assert has_labels(f) and not has_labels(None)
+    f.write_text("id\na.png\n")
+    assert read_labeled(f) == (["a.png"], None) and not has_labels(f)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name\na.png\n", "needs an 'id' column"),
+    ("id\na.png\na.png\n", "repeated ids: a.png"),
+    ("id,label\na.png,cat\nb.png,\n", "1 row(s) have an empty label (first: b.png)"),
+])
+def test_read_labeled_errors_name_the_file(tmp_path, text, words):
+    f = tmp_path / "l.csv"
+    f.write_text(text)
+    with pytest.raises(UserError) as err:
+        read_labeled(f)
+    assert err.value.key == f"--labeled {f}" and words in str(err.value)
+    assert str(err.value).startswith(f"--labeled {f}: ")
+
+
+def test_predictions_in_every_format(tmp_path):
+    found = ["a.png", "b.png", "c.png"]
+    p = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
+    pd.DataFrame({"id": ["c.png", "a.png"], "x": p[[2, 0], 0], "y": p[[2, 0], 1]}).to_csv(tmp_path / "p.csv", index=False)
+    ids, got = read_predictions(tmp_path / "p.csv", found)
+    assert ids == ["c.png", "a.png"] and got.dtype == np.float64
+    np.testing.assert_array_equal(got, p[[2, 0]])
+    mc = np.stack([p, p[::-1]])
+    np.savez(tmp_path / "p.npz", ids=np.array(found), probs=mc)
+    ids, got = read_predictions(tmp_path / "p.npz", found)
+    assert ids == found and got.shape == (2, 3, 2)
+    np.save(tmp_path / "p.npy", p)
+    ids, got = read_predictions(tmp_path / "p.npy", found)
+    assert ids == found
+    np.testing.assert_array_equal(got, p)
+
+
+def test_prediction_errors(tmp_path):
+    found = ["a.png", "b.png"]
+    cases = {
+        "none.csv": None,
+        "p.txt": "use .csv, .npz or .npy",
+        "few.csv": "needs an 'id' column and one probability column per class",
+        "text.csv": "columns ['x'] are not numbers",
+        "p.npz": "an .npz needs arrays 'ids' and 'probs'",
+        "p.npy": "one row per image file found (2, in the sorted order of --list-ids)",
+        "one.npz": "C >= 2 classes",
+        "broken.npz": "cannot read it",
+    }
+    (tmp_path / "p.txt").write_text("x")
+    (tmp_path / "few.csv").write_text("id,x\na.png,1\n")
+    (tmp_path / "text.csv").write_text("id,x,y\na.png,hi,1\n")
+    np.savez(tmp_path / "p.npz", probs=np.ones((2, 2)))
+    np.save(tmp_path / "p.npy", np.ones((3, 2)) / 2)
+    np.savez(tmp_path / "one.npz", ids=np.array(found), probs=np.ones((2, 1)))
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04garbage")
+    for name, words in cases.items():
+        path = tmp_path / name
+        with pytest.raises(UserError) as err:
+            read_predictions(path, found)
+        if words is None:
+            assert str(err.value) == f"--predictions: no such file: {path}"
+        else:
+            assert err.value.key == f"--predictions {path}" and words in str(err.value), (name, str(err.value))
+    (tmp_path / "ok.csv").write_text("id,x,y\na.png,1,0\n")
+    assert read_predictions(tmp_path / "ok.csv", found)[1].shape == (1, 2)
+
+
+def test_align_reorders_to_the_folder_and_fills_the_rest():
+    good = ["a", "b", "c", "d"]
+    ids = ["d", "x", "b", "a"]  # x is not an image of the folder: ignored
+    v = np.array([[4.0, 0.0], [9.0, 9.0], [2.0, 0.0], [1.0, 0.0]])
+    out = align(ids, v, good, np.array([0, 1, 3]), "--predictions f")
+    np.testing.assert_array_equal(out[[0, 1, 3]], [[1, 0], [2, 0], [4, 0]])
+    assert np.isnan(out[2]).all()  # c: not needed, not given
+    out3 = align(ids, np.stack([v, v * 2]), good, np.array([0]), "w")
+    assert out3.shape == (2, 4, 2) and out3[1, 3, 0] == 8.0
+    with pytest.raises(UserError, match=r"^w: no prediction for 1 image\(s\) that may be picked \(first: c\)"):
+        align(ids, v, good, np.array([2]), "w")
+    with pytest.raises(UserError, match="^w: repeated ids: a"):
+        align(["a", "a"], v[:2], good, np.array([], int), "w")
+
+
+def test_task_scores_from_detections_and_segmentation(tmp_path):
+    car, dog = [0.9, 0.1], [0.1, 0.9]
+    recs = [{"id": "a", "boxes": [[0, 0, 1, 1]] * 2, "objectness": [1.0, 1.0], "probs": [car, dog]},
+            {"id": "b", "boxes": [], "objectness": [], "probs": []}]
+    f = tmp_path / "d.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in recs))
+    ids, s = read_task_scores(f, "detection", "object_frequency", {})
+    assert ids == ["a", "b"] and s.tolist() == [[2.0], [0.0]]
+    with pytest.raises(UserError, match=r"^--scorer 'nope': detection scorers are \["):
+        read_task_scores(f, "detection", "nope", {})
+    with pytest.raises(UserError) as err:
+        read_task_scores(f, "detection", "box_entropy", {"reduce": "median"})
+    assert str(err.value).startswith(f"--predictions {f} (detection, --scorer box_entropy): ")
+    maps = tmp_path / "s.npz"
+    sure = np.zeros((2, 2, 2))
+    sure[0] = 1
+    half = np.full((2, 2, 2), 0.5)
+    np.savez(maps, a=sure, b=half)
+    ids, s = read_task_scores(maps, "segmentation", "entropy", {})
+    assert ids == ["a", "b"]
+    np.testing.assert_allclose(s[:, 0], [0.0, np.log(2)], atol=1e-12)
+    with pytest.raises(UserError, match=r"^--scorer 'bad': segmentation scorers are \['entropy'"):
+        read_task_scores(maps, "segmentation", "bad", {})

@@ -1,0 +1,54 @@
+import subprocess
+import sys
+
+import pytest
+
+from al_bench.report.cli import main
+from al_bench.runfiles import write_status
+
+
+def test_prints_the_summary_and_the_gains_and_exits_0(curve_results, write_runs, tmp_path, capsys):
+    write_runs(tmp_path / "runs", curve_results)
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"aggregate: 6 finished run(s) under {tmp_path}"
+    assert out[3].split() == ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean",
+                              "gain_std", "n_seeds"]
+    assert len(out) == 4 + 6  # one line per strategy × budget point
+    assert out[-1].split()[:3] == ["d", "random", "0.4000"] and out[-1].split()[-1] == "3"
+
+
+def test_a_run_left_out_exits_1(curve_results, write_runs, tmp_path, capsys):
+    write_runs(tmp_path / "runs", curve_results)
+    write_status(tmp_path / "runs" / "broken", "failed", error="boom")
+    assert main([str(tmp_path)]) == 1
+    assert "  NOT INCLUDED: broken: failed (boom)" in capsys.readouterr().out.splitlines()
+
+
+def test_runs_dir_flag(curve_results, write_runs, tmp_path, capsys):
+    write_runs(tmp_path / "elsewhere", curve_results)
+    (tmp_path / "out").mkdir()
+    assert main([str(tmp_path / "out"), "--runs-dir", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "out" / "tables" / "results.csv").is_file()
+
+
+def test_no_such_folder_exits_2(tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err == f"aggregate: no such folder: {tmp_path / 'missing'}\n"
+
+
+def test_help_lists_every_registered_output(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for f in ["tables/results.csv", "tables/run_status.csv", "tables/budget_gains.csv",
+              "tables/labels_to_match.csv", "figures/learning_curves.png"]:
+        assert f in out
+
+
+@pytest.mark.slow
+def test_python_m_al_bench_report(curve_results, write_runs, tmp_path):
+    write_runs(tmp_path / "runs", curve_results)
+    r = subprocess.run([sys.executable, "-m", "al_bench.report", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"aggregate: 6 finished run(s) under {tmp_path}\n")

@@ -1,0 +1,114 @@
+"""Contract every registered report inherits: it runs on a small, complete results frame, writes
+its declared output readably, leaves the frame alone, and aggregate is reproducible."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from al_bench.report import REPORTS, aggregate, register
+from al_bench.report.reports import KINDS, ordered, run_report
+
+NAMES = sorted(REPORTS)
+TABLES = [n for n in NAMES if REPORTS.entry(n).kind == "table"]
+
+
+def test_the_reports_that_must_exist_are_registered():
+    assert {"budget_gains", "labels_to_match", "learning_curves"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declares_kind_output_and_order_and_is_named_like_its_module(name):
+    e = REPORTS.entry(name)
+    assert e.kind in KINDS and e.output.endswith(KINDS[e.kind])
+    assert e.output.startswith("tables/" if e.kind == "table" else "figures/")
+    assert isinstance(e.order, int)
+    assert e.module == f"al_bench.report.reports.{name}"
+    assert e.output.rsplit("/", 1)[1].split(".")[0] == name  # one name: module, registry key, file
+    assert (e.obj.__doc__ or "").strip(), "its first docstring line is the --help line"
+
+
+def test_outputs_and_orders_are_unique():
+    entries = REPORTS.entries()
+    assert len({e.output for e in entries}) == len(entries)
+    assert len({e.order for e in entries}) == len(entries)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_runs_and_writes_a_readable_output(name, curve_results, tmp_path):
+    before = curve_results.copy()
+    path, table = run_report(REPORTS.entry(name), curve_results, tmp_path)
+    pd.testing.assert_frame_equal(curve_results, before)  # a report does not touch the results
+    assert path == tmp_path / REPORTS.entry(name).output
+    assert path.is_file() and path.stat().st_size > 0
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temporary file left behind"
+    if REPORTS.entry(name).kind == "table":
+        read = pd.read_csv(path)
+        assert len(read) > 0 and list(read.columns) == list(table.columns) and len(read) == len(table)
+    else:
+        assert table is None
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size[0] > 0 and im.size[1] > 0
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_a_table_does_not_depend_on_row_order(name, curve_results):
+    e = REPORTS.entry(name)
+    shuffled = curve_results.sample(frac=1, random_state=1)
+    pd.testing.assert_frame_equal(e.obj(curve_results), e.obj(shuffled))
+
+
+def test_aggregate_twice_writes_identical_files(curve_results, write_runs, tmp_path):
+    write_runs(tmp_path / "runs", curve_results)
+    first = aggregate(tmp_path)
+    figures = {e.name: (tmp_path / e.output).read_bytes() for e in REPORTS.entries() if e.kind == "figure"}
+    tables = sorted((tmp_path / "tables").glob("*.csv"))
+    written = {p.name: p.read_bytes() for p in tables}
+    expected = {"results.csv", "run_status.csv"} | {e.output.split("/")[1] for e in REPORTS.entries() if e.kind == "table"}
+    assert set(written) == expected
+    second = aggregate(tmp_path)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "tables").glob("*.csv"))} == written
+    assert {e.name: (tmp_path / e.output).read_bytes() for e in REPORTS.entries() if e.kind == "figure"} == figures
+    assert set(first.outputs) == set(second.outputs) == set(NAMES)
+    for e in REPORTS.entries():
+        assert first.outputs[e.name] == tmp_path / e.output and (tmp_path / e.output).stat().st_size > 0
+
+
+def test_reports_run_in_declared_order():
+    orders = [e.order for e in ordered()]
+    assert orders == sorted(orders)
+    assert [e.name for e in ordered()][:3] == ["budget_gains", "labels_to_match", "learning_curves"]
+
+
+def test_a_new_table_is_one_registration(monkeypatch, curve_results, write_runs, tmp_path):
+    monkeypatch.setattr(REPORTS, "_entries", dict(REPORTS._entries))  # the registration ends with the test
+    calls = []
+
+    @register("seeds_per_strategy", kind="table", output="tables/seeds_per_strategy.csv", order=15)
+    def seeds_per_strategy(results: pd.DataFrame) -> pd.DataFrame:
+        """Seeds per strategy."""
+        calls.append([e.name for e in ordered()])
+        return results.groupby("strategy", as_index=False)["seed"].nunique()
+
+    write_runs(tmp_path / "runs", curve_results)
+    report = aggregate(tmp_path)
+    assert pd.read_csv(tmp_path / "tables" / "seeds_per_strategy.csv").to_dict("list") == {
+        "strategy": ["entropy", "random"], "seed": [3, 3]}
+    assert report.tables["seeds_per_strategy"]["seed"].tolist() == [3, 3]
+    assert calls[0].index("seeds_per_strategy") == calls[0].index("budget_gains") + 1
+
+
+@pytest.mark.parametrize("kind, output", [("chart", "figures/x.png"), ("table", "tables/x.png"),
+                                          ("figure", "figures/x.csv"), ("table", "/abs/x.csv")])
+def test_register_refuses_a_bad_declaration(kind, output):
+    with pytest.raises(TypeError, match="report 'x'"):
+        register("x", kind=kind, output=output, order=99)
+    assert "x" not in REPORTS
+
+
+def test_register_requires_order():
+    with pytest.raises(TypeError):
+        register("x", kind="table", output="tables/x.csv")
