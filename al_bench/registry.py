@@ -102,6 +102,10 @@ class Registry(Mapping[str, T]):
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Remove member ``name`` (for tests and plugins that add a member for a while)."""
+        self._entries.pop(name, None)
+
     def discover(self) -> None:
         """Import every member module of the package (once)."""
         if self._loaded or self._loading:

@@ -10,14 +10,10 @@ both strategies for the same batch from the same view.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 
 from al_bench.analysis import pick_overlap
-from al_bench.data import make_split
-from al_bench.data import load_dataset
+from al_bench.data import load_dataset, make_split
 from al_bench.embedders import embed
 
 

@@ -12,9 +12,6 @@ is split into head training, calibration, selection and evaluation, as recorded 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 import time
 

@@ -280,7 +280,7 @@ line = re.compile(r"^\s+(\S+)\s+(\S+)\s+N=\s*([\d,]+)\s+([\d.]+) s\s+([\d.]+) MB
 
 
 def bench(sizes, kernels):
-    cmd = [sys.executable, str(ROOT / "bench" / "selectors.py"), "--repeats", "1", "--sizes", *map(str, sizes),
+    cmd = [sys.executable, str(ROOT / "bench" / "kernels.py"), "--repeats", "1", "--sizes", *map(str, sizes),
            "--kernels", *kernels]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return [dict(zip(["kernel", "data", "N", "seconds", "peak_mb"], m.groups()))

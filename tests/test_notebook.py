@@ -30,3 +30,13 @@ def test_every_al_bench_name_the_walkthrough_imports_exists():
                     f"walkthrough imports {alias.name} from {node.module}: not there"
                 checked += 1
     assert checked >= 5
+
+
+def test_every_script_the_walkthrough_runs_exists():
+    import re
+
+    text = NB.read_text()
+    scripts = re.findall(r'ROOT / "(bench|notebooks)" / "([\w.]+\.py)"', text)
+    assert scripts, "the walkthrough runs the kernel benchmark"
+    for folder, name in scripts:
+        assert (NB.parents[1] / folder / name).is_file(), f"walkthrough runs {folder}/{name}: no such file"

@@ -41,8 +41,6 @@ import numpy as np
 
 from ..errors import UserError
 
-log = logging.getLogger("al_bench.select")
-
 __all__ = ["main", "run", "build_parser", "flag_for"]
 
 
@@ -145,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
-    """(strategy parameters, embedder options), typed; every check that needs no image, so a
-    mistake never costs a folder's embedding."""
+    """(strategy parameters, embedder options), typed, and ``args.strategy`` defaulted; every
+    check that needs no image, so a mistake never costs a folder's embedding."""
     from ..picking.inputs import has_labels
 
     if args.n is None or args.n < 1:
@@ -256,6 +254,7 @@ def _features(args: argparse.Namespace, scan, preds, emb_opts: dict, cache_dir: 
 
 
 def run(args: argparse.Namespace) -> Path:
+    """The command: checks, ids, inputs, features, the pick, sinks. Returns the output folder."""
     from ..picking import select, select_top
     from ..picking.folder import default_cache_dir, find_images, scan_folder
     from ..picking.inputs import align, read_predictions, read_task_scores
@@ -264,14 +263,13 @@ def run(args: argparse.Namespace) -> Path:
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
     exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
     if args.list_ids:
-        print("\n".join(find_images(args.images_dir, exclude, what="--images-dir")[1]))
+        print("\n".join(find_images(args.images_dir, exclude)[1]))
         return args.images_dir
     params, emb_opts = check_args(args)
 
     # ids
     t0 = time.perf_counter()
-    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude, say=_say,
-                       what="--images-dir")
+    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude, say=_say)
     good = list(scan.good)
     _say(f"{len(scan.found)} image file(s) under {scan.root}: {len(good)} readable, {len(scan.bad)} unreadable "
          f"(skipped, listed in unreadable.csv); checked in {time.perf_counter() - t0:.1f} s "

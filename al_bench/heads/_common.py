@@ -4,7 +4,6 @@ default implementations of the capabilities a head can derive from the others.""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 __all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "HeadBase"]
 
@@ -35,8 +34,11 @@ def gradient_factors(probs: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.n
     return residual(probs), with_bias(x)
 
 
-def dropout_masks(k: int, d: int, rate: float, generator: torch.Generator) -> torch.Tensor:
-    """(K, d) inverted-dropout masks, one per MC pass, shared by every point of the pass."""
+def dropout_masks(k: int, d: int, rate: float, generator):
+    """(K, d) inverted-dropout masks (a torch tensor), one per MC pass, shared by every point of
+    the pass. ``generator`` is a ``torch.Generator``."""
+    import torch  # here, so that importing the heads' helpers does not load torch
+
     if rate <= 0:
         return torch.ones(k, d)
     keep = 1.0 - rate

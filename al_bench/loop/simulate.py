@@ -16,7 +16,7 @@ import numpy as np
 from ..data import Split
 from ..heads import Head
 from ..rng import stream
-from ..strategies import PoolView, select_batch
+from ..strategies import PoolView, check_params, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
@@ -117,6 +117,7 @@ def run_loop(
     """
     from tqdm.auto import tqdm
 
+    check_params(s.strategy, s.params or {})  # fails early; also loads the strategies outside the timed rounds
     inputs = features if model_inputs is None else model_inputs
     x_pool, y_pool = features[split.pool], labels[split.pool]
     m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]

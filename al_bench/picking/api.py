@@ -15,9 +15,9 @@ What a strategy needs and what its score means are read from its registration
 
 from __future__ import annotations
 
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +30,10 @@ WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start 
 STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance: min_distance stops it
 
 
-class _ScoreMeaning(_Mapping):
+class _ScoreMeaning(Mapping):
     """strategy → what :attr:`Selection.scores` holds for it (higher = wanted more, except
     distances, which shrink along a k-center order), read from each strategy's ``score``;
-    strategies that declare none are absent (their scores are NaN)."""
+    strategies that declare none are absent."""
 
     def _meanings(self) -> dict[str, str]:
         from ..strategies import STRATEGIES
@@ -229,7 +229,8 @@ def select(
     elif labels is not None:
         outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
         n_classes = len({str(v) for v in labels.values()})
-    if outputs is None and needs_model(strategy):
+    cold = STRATEGIES.entry(strategy).meta.get("cold_start", False)  # runs on embeddings alone when cold
+    if outputs is None and needs_model(strategy) and not cold and int(round(random_fraction * n)) < n:
         raise UserError(f"strategy {strategy!r} needs model outputs: give predictions (probs, or MC samples "
                         f"(K, N, C) for bald), or labeled ids with their labels so a head can be trained "
                         f"on their features")

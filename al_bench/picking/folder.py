@@ -59,9 +59,9 @@ def _inside(root: Path, folders: list[Path]) -> list[str]:
 
 
 def find_images(root: Path, exclude: list[Path] | None = None, say: Say = _quiet,
-                what: str = "images_dir") -> tuple[Path, list[str]]:
+                what: str = "--images-dir") -> tuple[Path, list[str]]:
     """(resolved root, sorted ids of the image files under it, none under ``exclude``).
-    Errors name the folder by ``what`` (the command passes its flag)."""
+    Errors name the folder by ``what`` (the command's flag by default) and carry it as their key."""
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise UserError(f"no such folder: {root}", key=what)
@@ -91,7 +91,7 @@ def _read_cache(scan_path: Path, say: Say) -> dict[tuple[str, int, int], tuple[s
 
 
 def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: list[Path] | None = None,
-                say: Say = _quiet, what: str = "images_dir") -> FolderScan:
+                say: Say = _quiet, what: str = "--images-dir") -> FolderScan:
     """Every image under ``root`` (none under ``exclude``, e.g. the output folder), checked once."""
     from tqdm.auto import tqdm
 

@@ -9,7 +9,9 @@ scores)`` (see :mod:`al_bench.strategies._base`). It declares, when registering:
   this whether model outputs or an embedding must be supplied.
 - ``score``: what the per-pick score means (``al_bench.select`` reports it), or ``None``;
 - optionally ``pick_scores(view, picks) → (n,)``: the score of given picks, computed only
-  when asked for (when it costs extra work the loop does not need).
+  when asked for (when it costs extra work the loop does not need);
+- optionally ``cold_start=True``: without model outputs (a view in round 0 with no model) it
+  picks on the embeddings alone, so callers need not supply outputs.
 
 Its keyword parameters with defaults are its ``strategy.params``; nothing else is edited to
 add one.

@@ -58,4 +58,4 @@ def register_embedder():
 
     yield add
     for name in added:  # the registry has no public removal: tests only
-        EMBEDDERS._entries.pop(name, None)
+        EMBEDDERS.unregister(name)

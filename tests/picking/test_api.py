@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import al_bench
-from al_bench import scores as S
 from al_bench.errors import UserError
 from al_bench.kernels.kcenter import kcenter_greedy
 from al_bench.picking import SCORE_MEANING, Selection, score_meaning, select_top
@@ -121,13 +120,15 @@ def test_every_strategy_through_the_api(name, blobs):
     assert sel.ids == again.ids
     np.testing.assert_array_equal(sel.scores, again.scores)
     assert cand[sel.positions].all() and [ids[i] for i in sel.positions] == list(sel.ids)
-    # a strategy that says what its score means reports one per pick; one that does not, NaN
+    # one score per pick, its meaning declared by the strategy; NaN throughout only for a
+    # strategy that gives none (random)
     entry = STRATEGIES.entry(name)
     assert sel.scores.shape == (12,) and sel.scores.dtype == np.float64
-    if entry.score is None:
-        assert np.isnan(sel.scores).all() and name not in SCORE_MEANING
+    if np.isnan(sel.scores).all():
+        assert entry.meta.get("pick_scores") is None and SCORE_MEANING.get(name) == entry.score
     else:
         assert np.isfinite(sel.scores).all() and SCORE_MEANING[name] == entry.score
+    assert np.isnan(sel.scores).all() == (name == "random")
 
 
 def test_labels_pair_with_ids_in_the_callers_order():

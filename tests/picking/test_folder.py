@@ -64,7 +64,7 @@ def test_output_folders_inside_the_tree_are_left_out(folder, tmp_path):
 
 def test_missing_or_empty_folders_are_user_errors(tmp_path):
     with pytest.raises(UserError) as err:
-        find_images(tmp_path / "nope", what="--images-dir")
+        find_images(tmp_path / "nope")
     assert str(err.value) == f"--images-dir: no such folder: {tmp_path / 'nope'}" and err.value.key == "--images-dir"
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match=r"empty: no image files \(.jpg .jpeg .png .webp .bmp\) found"):

@@ -127,7 +127,7 @@ def extra_strategy():
         return view.unlabeled[order], d[order]
 
     yield "farthest_from_mean"
-    STRATEGIES._entries.pop("farthest_from_mean")
+    STRATEGIES.unregister("farthest_from_mean")
 
 
 def test_a_new_strategy_is_one_registration_away(extra_strategy, head_cache, tmp_path):
