@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.topk import top_k
+from ..errors import UserError
 from . import PoolView, register
 
 
@@ -21,7 +22,7 @@ def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> tuple
     """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes,
     with their scores."""
     if int(k) < 2:
-        raise ValueError(f"bald needs k >= 2 MC-dropout passes, got {k}")
+        raise UserError(f"bald needs k >= 2 MC-dropout passes, got {k}", key="strategy.params.k")
     mi = view.bald(int(k), rng)
     idx = top_k(mi, n, rng)
     return view.unlabeled[idx], mi[idx]

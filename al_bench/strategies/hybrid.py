@@ -15,6 +15,7 @@ from .. import scores
 from ..kernels.distances import pick_distances
 from ..kernels.kcenter import kcenter_greedy
 from ..kernels.topk import top_k
+from ..errors import UserError
 from . import PoolView, register
 
 
@@ -25,7 +26,7 @@ def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: f
            cold_rounds: int = 1) -> np.ndarray:
     """``n`` unlabeled positions: k-center within the entropy shortlist (k-center alone when cold)."""
     if shortlist_factor < 1:
-        raise ValueError(f"hybrid shortlist_factor must be >= 1, got {shortlist_factor}")
+        raise UserError(f"must be >= 1, got {shortlist_factor}", key="strategy.params.shortlist_factor")
     if view.round < int(cold_rounds):
         return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)
     m = min(view.unlabeled.size, max(n, int(np.ceil(shortlist_factor * n))))

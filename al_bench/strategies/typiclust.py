@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.kmeans import kmeans
+from ..errors import UserError
 from . import PoolView, register
 
 
@@ -41,9 +42,10 @@ def typicality(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
 def typiclust(view: PoolView, n: int, rng: np.random.Generator, k_neighbors: int = 20, min_cluster_size: int = 5,
               max_clusters: int = 500, kmeans_iters: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unlabeled positions, one per least-covered cluster, each its cluster's most typical."""
-    if int(k_neighbors) < 1 or int(max_clusters) < 1 or int(min_cluster_size) < 1:
-        raise ValueError(f"typiclust needs k_neighbors, min_cluster_size and max_clusters >= 1, got "
-                         f"{k_neighbors}, {min_cluster_size}, {max_clusters}")
+    for key, value in (("k_neighbors", k_neighbors), ("min_cluster_size", min_cluster_size),
+                       ("max_clusters", max_clusters), ("kmeans_iters", kmeans_iters)):
+        if int(value) < 1:
+            raise UserError(f"must be >= 1, got {value}", key=f"strategy.params.{key}")
     x = view.embeddings
     n_clusters = min(view.labeled.size + n, int(max_clusters), len(x))
     _, assign = kmeans(x, n_clusters, rng, int(kmeans_iters))

@@ -6,23 +6,7 @@ import pytest
 from al_bench.kernels import kcenter
 from al_bench.kernels.distances import nearest_center
 from al_bench.kernels.kcenter import kcenter_greedy
-
-
-def brute_kcenter(x, labeled, n):
-    """Reference: float64 difference-form distances to every center, exact ties to the lowest index."""
-    x = x.astype(np.float64)
-    centers = [int(c) for c in labeled]
-    md = np.full(len(x), np.inf)
-    for c in centers:
-        md = np.minimum(md, ((x - x[c]) ** 2).sum(-1))
-    picks = []
-    for _ in range(n):
-        md[centers] = -1
-        j = int(np.flatnonzero(md == md.max())[0])
-        picks.append(j)
-        centers.append(j)
-        md = np.minimum(md, ((x - x[j]) ** 2).sum(-1))
-    return picks
+from support import brute_kcenter
 
 
 @pytest.fixture(params=["dense", "lazy"])

@@ -166,7 +166,7 @@ def test_input_errors_name_the_argument():
         al_bench.select(["a", "a", "b"], x, 1)
     with pytest.raises(UserError, match=r"features must be \(N, d\)"):
         al_bench.select(ids, x[:2], 1)
-    with pytest.raises(UserError, match="strategy 'hybrid' with parameters"):  # a value the strategy rejects
+    with pytest.raises(UserError, match=r"strategy.params.shortlist_factor: must be >= 1"):  # a value it rejects
         al_bench.select(ids, x, 1, "hybrid", probs=_probs(3), shortlist_factor=0.5)
 
 

@@ -7,23 +7,7 @@ from al_bench.kernels import kcenter as kcenter_kernel
 from al_bench.kernels.distances import nearest_center
 from al_bench.loop import LabeledDistance
 from al_bench.strategies import PoolView, select_batch
-
-
-def brute_kcenter(x, labeled, n):
-    """Reference (as in tests/kernels/test_kcenter.py): float64 difference form, ties to the lowest index."""
-    x = x.astype(np.float64)
-    centers = [int(c) for c in labeled]
-    md = np.full(len(x), np.inf)
-    for c in centers:
-        md = np.minimum(md, ((x - x[c]) ** 2).sum(-1))
-    picks = []
-    for _ in range(n):
-        md[centers] = -1
-        j = int(np.flatnonzero(md == md.max())[0])
-        picks.append(j)
-        centers.append(j)
-        md = np.minimum(md, ((x - x[j]) ** 2).sum(-1))
-    return picks
+from support import brute_kcenter
 
 
 @pytest.mark.parametrize("path", ["dense", "lazy"])
