@@ -26,7 +26,10 @@ def _register_resolver() -> None:
     def resolve(*, _root_) -> str:
         from .runfiles import run_dir_of
 
-        return run_dir_of(_root_)
+        try:
+            return run_dir_of(_root_)
+        except Exception:  # noqa: BLE001 - a config the checks refuse before anything is written
+            return "invalid-config"
 
     if not OmegaConf.has_resolver("al_bench_run_dir"):
         OmegaConf.register_new_resolver("al_bench_run_dir", resolve)

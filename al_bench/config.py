@@ -20,6 +20,7 @@ from .loop.budget import check_fractions
 from .options import check_int as _int
 from .options import check_number as _number
 from .options import parse
+from .runfiles import check_name
 from .strategies import STRATEGIES, check_params
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
@@ -159,7 +160,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
         raise UserError(f"budget.fractions={fr!r}: give a list of increasing fractions of the pool in (0, 1]")
     fractions = check_fractions(_number(f"budget.fractions[{i}]", f, 0.0, 1.0, lo_open=True) for i, f in enumerate(fr))
     budget = BudgetSettings(
-        str(b.get("name", "custom")),
+        check_name("budget.name", b.get("name", "custom")),
         fractions,
         _count_or_fraction("budget.initial", b.get("initial")),
         _count_or_fraction("budget.batch_size", b.get("batch_size")),

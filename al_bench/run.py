@@ -24,16 +24,17 @@ from .heads import HEADS
 from .loop import Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
 from .runfiles import (CHECKPOINT, CONFIG, CURVE, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
                        read_status, write_csv, write_status)
-from .runfiles import run_dir_name as _run_dir_name
+from .runfiles import comparison_id, config_id, run_dir_of, strategy_id
 
 log = logging.getLogger(__name__)
 
 __all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit"]
 
 
-def run_dir_name(s: RunSettings) -> str:
-    """The run folder, relative to ``<outputs_dir>/runs``: named by content, not job number."""
-    return _run_dir_name(s.dataset.name, s.embedder.name, s.model.name, s.budget.name, s.strategy.name, s.seed)
+def run_dir_name(config: Mapping[str, Any]) -> str:
+    """The run folder of a resolved config, relative to ``<outputs_dir>/runs`` (see
+    :func:`al_bench.runfiles.run_dir_name`): the same name Hydra gives the run."""
+    return run_dir_of(config)
 
 
 def _now() -> str:
@@ -104,7 +105,7 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
     t0 = time.perf_counter()
     ckpt = Checkpoint(run_dir / CHECKPOINT, fp)
     try:
-        result = _run(s, run_dir, progress, fp, ckpt)
+        result = _run(s, run_dir, progress, fp, ckpt, config)
     except BaseException as exc:
         write_status(run_dir, "failed", started=started, finished=_now(), error=f"{type(exc).__name__}: {exc}",
                      traceback=traceback.format_exc(), fingerprint=fp)
@@ -115,7 +116,8 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
     return result
 
 
-def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint) -> LoopResult:
+def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint,
+         config: Mapping[str, Any]) -> LoopResult:
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     ds, split = inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
@@ -154,7 +156,11 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
                   "embedding_checksum": emb.checksum[:16], "al_bench_version": __version__,
                   "code_version": code_version(), "git_commit": git_commit(), "config_fingerprint": fingerprint[:16],
                   "dataset_config": s.dataset.name, "embedder_config": s.embedder.name,
-                  "n_skipped_items": len(ds.skipped)}
+                  "n_skipped_items": len(ds.skipped),
+                  # who is compared with whom: same comparison_id = same everything but strategy and seed;
+                  # strategy_id tells apart variants of one strategy name (other parameters)
+                  "comparison_id": comparison_id(config), "strategy_id": strategy_id(config),
+                  "config_id": config_id(config)}
     # curve.csv holds what replays byte for byte; wall times and memory go to timing.csv
     rows = [{**ident, **{k: v for k, v in row.items() if k not in TIMING_COLUMNS}, **provenance}
             for row in result.curve]

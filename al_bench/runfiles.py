@@ -11,41 +11,104 @@ the ``al_bench_run_dir`` resolver.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Any, Callable, Mapping
 
 import pandas as pd
 
-__all__ = ["atomic_write", "atomic_write_text", "write_csv", "write_status", "read_status", "RunRecord", "find_runs",
-           "run_dir_name", "run_dir_of", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
+__all__ = ["atomic_write", "atomic_write_text", "write_csv", "csv_text", "write_status", "read_status", "RunRecord", "find_runs",
+           "run_dir_name", "run_dir_of", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
            "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
 CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
-# runs are only compared within one group: same data, features, head and budget schedule
-COMPARE_KEYS = ["dataset", "embedder", "model", "schedule"]
+# runs are only compared within one group: same data, features, head and budget schedule, and
+# the same everything else (comparison_id: the config but for the strategy and the seed)
+COMPARE_KEYS = ["dataset", "embedder", "model", "schedule", "comparison_id"]
 # columns that say which run a row belongs to: the comparison keys plus strategy and seed
 RUN_KEYS = COMPARE_KEYS + ["strategy", "seed"]
 # curve-row values that measure the machine rather than the method: kept out of curve.csv
 TIMING_COLUMNS = ("selection_seconds", "selection_peak_mb", "train_seconds", "calibration_seconds", "eval_seconds")
 
 
-def run_dir_name(dataset: str, embedder: str, model: str, schedule: str, strategy: str, seed: int) -> str:
+# a name that becomes a folder of the run path: letters, digits and ._+- , not starting with a dot
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,99}$")
+# top-level config keys that say where files go or how fast, not what is computed
+NOT_IDENTITY = ("paths", "threads", "hydra")
+
+
+def check_name(key: str, value: object) -> str:
+    """``value`` as a safe path part, else a one-line error naming ``key`` (no ``..``, no ``/``)."""
+    from .errors import UserError
+
+    s = str(value)
+    if not SAFE_NAME.match(s):
+        raise UserError(f"{s!r} cannot name a folder: use letters, digits and . _ + - (not starting with a dot)",
+                        key=key)
+    return s
+
+
+def _digest(body: object) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _identity_body(config: Mapping[str, Any], drop: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in dict(config).items() if k not in NOT_IDENTITY + drop}
+
+
+def config_id(config: Mapping[str, Any]) -> str:
+    """12 hex of the sha256 of the resolved config without ``paths``, ``threads`` (and Hydra's
+    node): two runs share it exactly when they compute the same thing."""
+    return _digest(_identity_body(config))
+
+
+def strategy_id(config: Mapping[str, Any]) -> str:
+    """12 hex of the sha256 of the ``strategy`` node (name, parameters, random share): runs of
+    one strategy name with other parameters are another variant, never averaged together."""
+    return _digest(dict(config).get("strategy"))
+
+
+def comparison_id(config: Mapping[str, Any]) -> str:
+    """Like :func:`config_id` without ``strategy`` and ``seed``: runs with the same comparison id
+    differ only in the strategy and the seed, so they are compared (seed-paired) with each other."""
+    return _digest(_identity_body(config, ("strategy", "seed")))
+
+
+def run_dir_name(dataset: str, embedder: str, model: str, schedule: str, strategy: str, seed: int,
+                 config: str) -> str:
     """The run folder, relative to ``<outputs_dir>/runs``: named by content, not job number.
-    Arguments are the config's names (``dataset.name`` …, ``budget.name`` as the schedule)."""
-    return f"{dataset}/{embedder}/{model}/{schedule}/{strategy}/seed{seed}"
+    Arguments are the config's names (``dataset.name`` …, ``budget.name`` as the schedule) and
+    its :func:`config_id`, which tells apart runs that differ in anything else (a data file,
+    ``budget.initial``, a strategy parameter …)."""
+    parts = [check_name(k, v) for k, v in (("dataset.name", dataset), ("embedder.name", embedder),
+                                           ("model.name", model), ("budget.name", schedule),
+                                           ("strategy.name", strategy))]
+    return "/".join(parts) + f"/seed{int(seed)}-{config}"
+
+
+def plain(cfg) -> dict[str, Any]:
+    """A composed config (DictConfig, with or without Hydra's node, or a dict) as plain values."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.is_config(cfg):
+        return dict(cfg)
+    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in cfg.items() if k != "hydra"}
 
 
 def run_dir_of(cfg) -> str:
     """:func:`run_dir_name` of a composed config (what ``${al_bench_run_dir:}`` resolves to)."""
-    return run_dir_name(cfg.dataset.name, cfg.embedder.name, cfg.model.name, cfg.budget.name, cfg.strategy.name,
-                        cfg.seed)
+    c = plain(cfg)
+    return run_dir_name(c["dataset"]["name"], c["embedder"]["name"], c["model"]["name"], c["budget"]["name"],
+                        c["strategy"]["name"], c["seed"], config_id(c))
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -66,8 +129,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV text that reads back to the same cells.
+
+    Rows end in ``\n``. The csv writer quotes a cell only for the characters of its line
+    terminator, so a cell with a bare ``\r`` (a file name can hold one) would be written
+    unquoted and split its row for every reader: such a frame is written with ``\r\n`` line
+    ends instead, which quotes it. Ordinary files stay byte for byte as before.
+    """
+    has_cr = any(df[c].astype(str).str.contains("\r", regex=False).any()
+                 for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]))
+    return df.to_csv(index=False, lineterminator="\r\n" if has_cr else "\n")
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(path, csv_text(df))
 
 
 def write_status(run_dir: Path, status: str, **fields: object) -> None:

@@ -18,10 +18,14 @@ same machine with the same libraries: the comparison holds on any CPU. The golde
 
 Compared byte for byte, cell by cell: every run's ``curve.csv`` and ``selected.csv``, the
 aggregated ``results.csv``, ``budget_gains.csv``, ``labels_to_match.csv``, ``run_status.csv``,
-and each selection's ``selection.csv``, ``label_studio.json`` and ``selection.yaml``. Left out,
+and each selection's ``selection.csv``, ``label_studio.json`` and ``selection.yaml`` (every field the
+baseline wrote must be unchanged; fields added since are listed, not compared). Left out,
 because they identify the code or the moment rather than the method: the columns
-``code_version``, ``git_commit``, ``config_fingerprint``, wall times (``*_seconds``) and peak
-memory (``*_mb``), and ``created`` in ``selection.yaml``. Exit status 0 when all match.
+``code_version``, ``git_commit``, ``config_fingerprint``, the config identity columns
+(``config_id``, ``comparison_id``, ``strategy_id``) and the run folder (``run``; folders are
+matched by their readable part, ``.../seed<k>``, without the config id suffix), wall times
+(``*_seconds``) and peak memory (``*_mb``), and ``created`` in ``selection.yaml``. Exit status
+0 when all match.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import argparse
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,7 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "87243d8"  # the last commit before the restructuring into registries and packages
 SUBSET = ROOT.parent / "shared" / "datasets" / "cifar10_subset.npz"
-VOLATILE = {"code_version", "git_commit", "config_fingerprint"}
+# identity, not results: which code and config produced a row, and where its run folder is
+VOLATILE = {"code_version", "git_commit", "config_fingerprint", "config_id", "comparison_id", "strategy_id", "run"}
 STRATEGIES = "random,entropy,margin,least_confidence,bald,kcenter,badge,hybrid"
 SELECT_RUNS = {
     "kcenter": ["--strategy", "kcenter"],
@@ -101,23 +107,46 @@ def run_side(code: Path, out: Path, folder: Path, python: str) -> None:
 
 
 def _csv_cells(path: Path) -> list[list[str]]:
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
     if not rows:
         return rows
     keep = [i for i, c in enumerate(rows[0]) if not _volatile(c)]
-    return [[r[i] for i in keep] for r in rows]
+    cells = [[r[i] for i in keep] for r in rows]
+    if path.name == "run_status.csv":  # one row per run folder, in folder order: compare as a set
+        cells = [cells[0], *sorted(cells[1:])]
+    return cells
 
 
-def _compared_files(out: Path) -> list[Path]:
-    files = []
+def _readable(rel: Path) -> Path:
+    """A run file's path without the run folder's config id (``seed0-1a2b…`` → ``seed0``)."""
+    return Path(re.sub(r"/seed(\d+)-[0-9a-f]{12}/", r"/seed\1/", rel.as_posix()))
+
+
+def _compared_files(out: Path) -> dict[Path, Path]:
+    """Compared name → the file on this side."""
+    files = {}
     for sweep in ("digits", "cifar"):
-        files += sorted(p.relative_to(out) for p in (out / sweep / "runs").rglob("*.csv")
-                        if p.name in ("curve.csv", "selected.csv"))
-        files += [Path(sweep) / "tables" / t for t in ("results.csv", "budget_gains.csv", "labels_to_match.csv",
-                                                       "run_status.csv")]
+        for p in sorted((out / sweep / "runs").rglob("*.csv")):
+            if p.name in ("curve.csv", "selected.csv"):
+                rel = p.relative_to(out)
+                files[_readable(rel)] = rel
+        for t in ("results.csv", "budget_gains.csv", "labels_to_match.csv", "run_status.csv"):
+            files[Path(sweep) / "tables" / t] = Path(sweep) / "tables" / t
     for name in SELECT_RUNS:
-        files += [Path("select") / name / f for f in ("selection.csv", "label_studio.json", "selection.yaml")]
+        for f in ("selection.csv", "label_studio.json", "selection.yaml"):
+            files[Path("select") / name / f] = Path("select") / name / f
     return files
+
+
+def _yaml_diff(a, b, where: str, added: list[str]) -> list[str]:
+    """Keys of ``a`` whose values differ in ``b`` (recursively); keys only in ``b`` go to ``added``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in a:
+            out += [f"{where}{k} (missing)"] if k not in b else _yaml_diff(a[k], b[k], f"{where}{k}.", added)
+        added += [f"{where}{k}" for k in b if k not in a]
+        return out
+    return [] if a == b else [where.rstrip(".") or "(value)"]
 
 
 def compare(a: Path, b: Path) -> list[str]:
@@ -125,12 +154,13 @@ def compare(a: Path, b: Path) -> list[str]:
     import yaml
 
     problems = []
-    names_a, names_b = set(_compared_files(a)), set(_compared_files(b))
+    files_a, files_b = _compared_files(a), _compared_files(b)
+    names_a, names_b = set(files_a), set(files_b)
     for rel in sorted(names_a ^ names_b):
         problems.append(f"{rel}: only on the {'baseline' if rel in names_a else 'new'} side")
     n = 0
     for rel in sorted(names_a & names_b):
-        fa, fb = a / rel, b / rel
+        fa, fb = a / files_a[rel], b / files_b[rel]
         if not fa.is_file() or not fb.is_file():
             problems.append(f"{rel}: missing on the {'baseline' if not fa.is_file() else 'new'} side")
             continue
@@ -144,8 +174,12 @@ def compare(a: Path, b: Path) -> list[str]:
         elif rel.suffix == ".yaml":
             ya, yb = yaml.safe_load(fa.read_text()), yaml.safe_load(fb.read_text())
             ya.pop("created", None), yb.pop("created", None)
-            if ya != yb:
-                problems.append(f"{rel}: differs: {sorted(k for k in ya if ya.get(k) != yb.get(k))}")
+            added: list[str] = []
+            diff = _yaml_diff(ya, yb, "", added)
+            if diff:
+                problems.append(f"{rel}: differs: {diff}")
+            if added:  # a hand-off may gain fields; every field the baseline had must be unchanged
+                print(f"golden: {rel}: new fields (not compared): {', '.join(added)}")
         elif fa.read_bytes() != fb.read_bytes():
             problems.append(f"{rel}: differs")
     print(f"golden: compared {n} files")

@@ -76,7 +76,7 @@ def study(strategies, *overrides, outputs=OUT, seeds=SEEDS):
     for strategy in strategies:
         for seed in seeds:
             s, plain = settings(f"strategy={strategy}", f"seed={seed}", *overrides, outputs=outputs)
-            d = outputs / "runs" / run_dir_name(s)
+            d = outputs / "runs" / run_dir_name(plain)
             t0 = time.perf_counter()
             done = run(s, d, plain) is None
             print(f"  {strategy:<17} seed {seed}: {'reused' if done else f'{time.perf_counter() - t0:5.1f} s'}")

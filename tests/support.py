@@ -40,3 +40,10 @@ def brute_kcenter(x, labeled, n):
         centers.append(j)
         md = np.minimum(md, ((x - x[j]) ** 2).sum(-1))
     return picks
+
+
+def one_run(out, prefix: str) -> Path:
+    """The run folder ``<out>/runs/<prefix>-<config id>`` (prefix ends in ``seed<k>``); exactly one."""
+    found = sorted((Path(out) / "runs").glob(prefix + "-*"))
+    assert len(found) == 1, f"expected one run folder {prefix}-<config id>, found {found}"
+    return found[0]

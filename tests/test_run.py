@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from support import CONF
+from support import CONF, one_run
 from support import main as _main
 
 FAST = ["dataset=digits", "embedder=pixels", "budget=smoke", "model.steps=60"]
@@ -40,8 +40,13 @@ def test_same_config_and_seed_replay_byte_for_byte(tmp_path):
 
 
 def _status(out: Path) -> dict[str, dict]:
-    return {p.parent.name + "/" + p.parent.parent.name: json.loads(p.read_text())
-            for p in (out / "runs").rglob("status.json")}
+    """status.json of every run, keyed "seed<k>/<strategy>" (one config per strategy and seed)."""
+    found = {}
+    for p in (out / "runs").rglob("status.json"):
+        key = p.parent.name.split("-")[0] + "/" + p.parent.parent.name
+        assert key not in found, f"two runs of {key}"
+        found[key] = json.loads(p.read_text())
+    return found
 
 
 @pytest.mark.slow
@@ -55,16 +60,19 @@ def test_finished_runs_are_skipped_by_fingerprint_in_any_override_order(tmp_path
     assert r.returncode == 0 and (r.stdout + r.stderr).count("skipping") == 2, r.stderr[-2000:]
     assert _status(tmp_path / "out") == first
     # a failed run and a changed config rerun; the untouched finished run does not
-    st = tmp_path / "out" / "runs" / "digits/pixels/linear/smoke/random/seed0" / "status.json"
+    st = one_run(tmp_path / "out", "digits/pixels/linear/smoke/random/seed0") / "status.json"
     st.write_text(json.dumps({**json.loads(st.read_text()), "status": "failed"}))
     r = _main("-m", *FAST, "strategy=random,entropy", "seed=0", out, data, cwd=tmp_path)
     assert (r.stdout + r.stderr).count("skipping") == 1
     again = _status(tmp_path / "out")
     assert again["seed0/entropy"] == first["seed0/entropy"] and again["seed0/random"]["status"] == "ok"
     assert again["seed0/random"]["finished"] >= first["seed0/random"]["finished"]
+    # another config is another run, in its own folder: the finished one is kept as it is
     r = _main("-m", *FAST, "model.steps=61", "strategy=entropy", "seed=0", out, data, cwd=tmp_path)
     assert r.returncode == 0 and "skipping" not in r.stdout + r.stderr
-    assert _status(tmp_path / "out")["seed0/entropy"]["fingerprint"] != first["seed0/entropy"]["fingerprint"]
+    entropy = sorted((tmp_path / "out" / "runs").glob("digits/pixels/linear/smoke/entropy/seed0-*/status.json"))
+    assert len(entropy) == 2
+    assert first["seed0/entropy"] in [json.loads(p.read_text()) for p in entropy]
 
 
 @pytest.mark.slow
@@ -74,7 +82,11 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(tmp_path):
     args = ["dataset=digits", "embedder=pixels", "strategy=badge", "budget.batch_size=5", "model.steps=40",
             "budget.fractions=[0.05,0.1,0.2]"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    run_dir = killed / "runs" / "digits/pixels/linear/standard/badge/seed0"
+    from al_bench.runfiles import run_dir_of
+    from support import compose_config
+
+    run_dir = killed / "runs" / run_dir_of(compose_config(*args, f"paths.outputs_dir={killed}",
+                                                          f"paths.data_dir={tmp_path / 'data'}"))
     env_args = [sys.executable, "-m", "al_bench", *args, f"paths.outputs_dir={killed}",
                 f"paths.data_dir={tmp_path / 'data'}"]
     proc = subprocess.Popen(env_args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

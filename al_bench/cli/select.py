@@ -4,7 +4,9 @@
                     [--predictions preds.csv|.npy|.npz] [--embedder auto] [--out DIR]
 
 Scans DIR recursively (.jpg .jpeg .png .webp .bmp; ids are POSIX paths relative to DIR, hidden
-entries ignored), skips unreadable files (listed in OUT/unreadable.csv), drops too-dark or
+entries ignored), skips unreadable files (listed in OUT/unreadable.csv), leaves out the folders
+this command wrote (marked with a .al_bench_output file), links leading outside DIR (unless
+--follow-links) and names that are not valid UTF-8 (listed in unreadable.csv too), drops too-dark or
 blown-out images when asked, embeds the rest (cached per folder, so a second call with another
 strategy only scores), runs a registered strategy through :func:`al_bench.select` and writes
 
@@ -132,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=Path("selection"), help="output folder (default ./selection)")
     ap.add_argument("--copy-to", type=Path, help="copy the picked files here, under their relative paths")
     ap.add_argument("--link", action="store_true", help="with --copy-to: symlink instead of copying")
+    ap.add_argument("--follow-links", action="store_true",
+                    help="also take symlinked files and folders whose target lies outside --images-dir "
+                         "(default: left out and listed in unreadable.csv; links inside are always followed)")
     ap.add_argument("--label-studio-prefix", default=None,
                     help="URL prefix of the images in label_studio.json (default: Label Studio local files, "
                          "/data/local-files/?d=<images-dir without its leading slash>/)")
@@ -156,6 +161,11 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
     out = args.out.expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
+    images = args.images_dir.expanduser().resolve()
+    for flag, folder in (("--out", out), ("--copy-to", args.copy_to)):
+        if folder is not None and folder.expanduser().resolve() == images:
+            raise UserError(f"{flag} {folder}: is --images-dir itself; write to another folder (a subfolder is "
+                            "fine: output folders are marked and left out of every scan)")
     if args.task == "classification":
         from ..picking.api import STOPPING
         from ..strategies import check_params, needs_model, strategy_params
@@ -204,14 +214,14 @@ def _labeled(args: argparse.Namespace, scan) -> tuple[list[str], list[str] | Non
         return [], None
     labeled_ids, labels = read_labeled(args.labeled)
     known = set(scan.good)
-    unreadable = {r for r, _ in scan.bad}
+    unreadable = {r for r, _ in scan.bad} | {r for r, _ in scan.left_out}
     missing = [s for s in labeled_ids if s not in known and s not in unreadable]
     if missing:
         raise UserError(f"--labeled {args.labeled}: {len(missing)} id(s) are not image files under "
                         f"{scan.root} (first: {', '.join(missing[:5])}); ids are paths relative to --images-dir")
     drop = {i for i, s in enumerate(labeled_ids) if s in unreadable}
     if drop:
-        _say(f"{len(drop)} labeled image(s) are unreadable and are left out")
+        _say(f"{len(drop)} labeled image(s) are unreadable or were left out of the scan; they are dropped")
         labeled_ids = [s for i, s in enumerate(labeled_ids) if i not in drop]
         labels = None if labels is None else [v for i, v in enumerate(labels) if i not in drop]
     return labeled_ids, labels
@@ -263,13 +273,14 @@ def run(args: argparse.Namespace) -> Path:
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
     exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
     if args.list_ids:
-        print("\n".join(find_images(args.images_dir, exclude)[1]))
+        print("\n".join(find_images(args.images_dir, exclude, _say, follow_links=args.follow_links)[1]))
         return args.images_dir
     params, emb_opts = check_args(args)
 
     # ids
     t0 = time.perf_counter()
-    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude, say=_say)
+    scan = scan_folder(args.images_dir, cache_dir, progress=not args.quiet, exclude=exclude, say=_say,
+                       follow_links=args.follow_links)
     good = list(scan.good)
     _say(f"{len(scan.found)} image file(s) under {scan.root}: {len(good)} readable, {len(scan.bad)} unreadable "
          f"(skipped, listed in unreadable.csv); checked in {time.perf_counter() - t0:.1f} s "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar, Union
 
@@ -20,9 +22,14 @@ from ..errors import UserError
 log = logging.getLogger(__name__)
 
 __all__ = ["ImageFiles", "Images", "IMAGE_EXTENSIONS", "load_rgb", "batch_array", "check_image", "inspect_image",
-           "scan_images", "check_images"]
+           "scan_images", "find_image_files", "FoundImages", "left_out_summary", "printable_id", "OUTPUT_MARKER", "NOT_UTF8",
+           "check_images"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# A folder holding this file was written by al-bench-select (its --out or --copy-to): every scan
+# (the command's and dataset=folder's) leaves such a folder out, wherever it lies under the root.
+OUTPUT_MARKER = ".al_bench_output"
+NOT_UTF8 = "file name is not valid UTF-8"
 
 R = TypeVar("R")
 
@@ -95,16 +102,120 @@ def inspect_image(path: Path) -> tuple[str, float]:
     return reason, float("nan") if reason else luma
 
 
-def scan_images(root: Path) -> list[str]:
-    """POSIX relative paths of image files under ``root`` (recursive, sorted, no hidden entries)."""
-    out = []
-    for p in root.rglob("*"):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-            out.append(rel.as_posix())
-    return sorted(out)
+@dataclass(frozen=True)
+class FoundImages:
+    """What a scan of a folder found (see :func:`find_image_files`)."""
+
+    ids: tuple[str, ...]  # POSIX relative paths of the image files, sorted
+    left_out: tuple[tuple[str, str], ...]  # (id, reason): image files (or linked folders, id ending in /) not taken
+    output_folders: tuple[str, ...]  # folders left out as outputs ("sub/"): marked, or given as excluded
+    counts: dict = field(default_factory=dict)  # kind of left-out entry → how many: not_utf8, link_out, loop, broken
+
+
+def printable_id(rel: str) -> str:
+    """``rel`` as valid UTF-8 text: bytes of a file name that are not UTF-8 (which Python keeps as
+    lone surrogates) written as ``\\xNN``, so every output file stays valid UTF-8."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _within(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def find_image_files(root: str | Path, follow_links: bool = False, exclude: Sequence[str | Path] = ()) -> FoundImages:
+    """The image files under ``root`` (recursive; hidden entries ignored), and what was left out.
+
+    Left out, so a scan never reads what it should not:
+
+    - folders holding :data:`OUTPUT_MARKER` (what al-bench-select wrote) and the folders in
+      ``exclude``, wherever they lie under ``root`` (``root``'s own marker is ignored: it was asked for);
+    - symbolic links (to files or folders alike) whose target lies outside ``root``, unless
+      ``follow_links``; links that stay inside are followed, except a link to a folder above it (a loop);
+    - files whose relative path is not valid UTF-8 (undecodable bytes in a name): they are
+      skipped and listed, by :func:`printable_id`, with the reason :data:`NOT_UTF8`, since no id
+      could name them in the UTF-8 output files. Links to a missing target are listed too.
+    """
+    root = Path(root)
+    real_root = os.path.realpath(root)
+    excluded = {os.path.realpath(Path(p).expanduser()) for p in exclude}
+    ids: list[str] = []
+    left: list[tuple[str, str]] = []
+    outs: list[str] = []
+    counts: Counter = Counter()
+
+    def leave(rel: str, reason: str, kind: str) -> None:
+        left.append((printable_id(rel), reason))
+        counts[kind] += 1
+
+    def walk(path: str, real: str, rel: str, chain: frozenset) -> None:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:
+            return  # an unreadable folder is skipped, as before
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            r = rel + e.name
+            link = e.is_symlink()
+            target = os.path.realpath(e.path) if link else os.path.join(real, e.name)
+            try:
+                is_dir = e.is_dir()  # follows a link
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if link and not follow_links and not _within(target, real_root):
+                    leave(r + "/", f"symlink to the folder {printable_id(target)} outside the scanned folder: not "
+                                   "followed", "link_out")
+                elif target in chain:
+                    leave(r + "/", "symlink to a folder above it (a loop): not followed", "loop")
+                elif target in excluded or os.path.exists(os.path.join(e.path, OUTPUT_MARKER)):
+                    outs.append(printable_id(r) + "/")
+                else:
+                    walk(e.path, target, r + "/", chain | {target})
+                continue
+            if os.path.splitext(e.name)[1].lower() not in IMAGE_EXTENSIONS:
+                continue
+            if not _is_utf8(r):
+                leave(r, NOT_UTF8, "not_utf8")
+            elif link and not os.path.exists(target):
+                leave(r, "symlink to a missing file", "broken")
+            elif link and not follow_links and not _within(target, real_root):
+                leave(r, f"symlink to {printable_id(target)} outside the scanned folder: not followed", "link_out")
+            elif e.is_file():
+                ids.append(r)
+
+    walk(str(root), real_root, "", frozenset({real_root}))
+    return FoundImages(tuple(sorted(ids)), tuple(sorted(left)), tuple(sorted(outs)), dict(counts))
+
+
+def left_out_summary(found: FoundImages, follow_flag: str | None = None) -> str:
+    """One line on what a scan left out ('' when nothing): output folders, then files by kind;
+    ``follow_flag`` names the option that follows links out, when there is one."""
+    parts = []
+    if found.output_folders:
+        shown = ", ".join(found.output_folders[:3]) + (", ..." if len(found.output_folders) > 3 else "")
+        parts.append(f"{len(found.output_folders)} output folder(s) ({shown})")
+    hint = f" ({follow_flag} follows them)" if follow_flag else ""
+    words = {"link_out": f"symlink(s) leading outside the folder{hint}",
+             "not_utf8": "name(s) not valid UTF-8", "broken": "broken symlink(s)", "loop": "symlink loop(s)"}
+    kinds = [f"{found.counts[k]} {w}" for k, w in words.items() if found.counts.get(k)]
+    if kinds:
+        parts.append(", ".join(kinds))
+    return "left out " + "; ".join(parts) if parts else ""
+
+
+def scan_images(root: Path, follow_links: bool = False) -> list[str]:
+    """POSIX relative paths of image files under ``root`` (recursive, sorted, no hidden entries;
+    what :func:`find_image_files` leaves out is not among them)."""
+    return list(find_image_files(root, follow_links).ids)
 
 
 def check_images(root: Path, relpaths: list[str], on_bad_image: str) -> tuple[list[str], list[tuple[str, str]]]:

@@ -8,12 +8,16 @@ to every item. One module per embedder registers ``fn(images, fit_idx, seed, **o
 - ``fitted``: fitted on the pool, so the cache key covers the fit items and the seed
   (frozen networks are keyed by the dataset alone);
 - ``key_info``: ``options → dict`` of extra key material (e.g. a weights checksum), or None;
+- ``code``: import names of the modules the computation relies on besides the embedder's own
+  and :data:`.cache.CODE_MODULES` (e.g. ``al_bench.embedders.weights``); their source is in the
+  cache key, so an edit there recomputes the features;
 - ``resolves``: the member is not an embedder but a choice of one — ``fn(images, options,
   **options) → (name, options)`` (``auto``); its options are still checked.
 
 The cache key covers everything that produced the features (see :mod:`.cache`): the dataset's
-content, which items the embedder was fitted on, the embedder and its options, and the versions
-of the code involved.
+content, which items the embedder was fitted on, the embedder and its options, the source of
+the code that computes them and the versions of the libraries involved. A cache entry that does
+not match its manifest (shape, dtype, finiteness, sha256) is recomputed with a warning.
 """
 
 from __future__ import annotations
@@ -32,10 +36,10 @@ from . import cache
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EMBEDDERS", "Embedding", "embed"]
+__all__ = ["EMBEDDERS", "Embedding", "embed", "code_digest"]
 
 EMBEDDERS: Registry = Registry("embedder", package=__name__, key="embedder", injected=("fit_idx", "seed"),
-                               required=("fitted",), defaults={"key_info": None, "resolves": False})
+                               required=("fitted",), defaults={"key_info": None, "resolves": False, "code": ()})
 
 
 @dataclass(frozen=True)
@@ -68,17 +72,20 @@ def embed(
     if entry.resolves:
         name, options = entry.obj(images, options, **options)
         entry = EMBEDDERS.entry(name)
-    key, desc = cache.cache_key(dataset_fingerprint, fit_idx, name, options, seed, fitted=entry.fitted,
-                                key_info=entry.key_info)
     if cache_dir is None:
         feats = _compute(images, fit_idx, name, seed, options)
         return Embedding(feats, name, cache.checksum(feats), None, False)
+    key, desc = cache.cache_key(dataset_fingerprint, fit_idx, name, options, seed, fitted=entry.fitted,
+                                key_info=entry.key_info, code=code_digest(name))
     path = cache.cache_path(cache_dir, name, key)
-    feats = cache.read(path, name)
+    n = len(images)
+    # unlocked first look: silent, since a job may be writing the entry right now
+    feats = cache.read(path, name, n, key, warn=False)
     if feats is not None:
         return Embedding(feats, name, cache.checksum(feats), path, True)
     with cache.lock(path):
-        feats = cache.read(path, name)  # another job may have written it while we waited
+        # another job may have written it while we waited; a bad entry is named here and overwritten
+        feats = cache.read(path, name, n, key)
         if feats is not None:
             return Embedding(feats, name, cache.checksum(feats), path, True)
         t0 = time.perf_counter()
@@ -89,6 +96,14 @@ def embed(
                                   "seconds": round(seconds, 3)})
         log.info("embedder %s: computed %s in %.1f s, cached at %s", name, feats.shape, seconds, path)
     return Embedding(feats, name, checksum, path, False)
+
+
+def code_digest(name: str) -> dict:
+    """The :func:`.cache.code_digest` of embedder ``name``: its module, :data:`.cache.CODE_MODULES`,
+    the modules its entry declares (``code``) and, for fitted ones, ``al_bench.rng``."""
+    entry = EMBEDDERS.entry(name)
+    modules = [*cache.CODE_MODULES, *entry.code, *(["al_bench.rng"] if entry.fitted else [])]
+    return cache.code_digest(entry.obj, modules)
 
 
 def _compute(images: Images, fit_idx: np.ndarray, name: str, seed: int, options: dict) -> np.ndarray:

@@ -84,7 +84,14 @@ class PatchFeatures:
         return np.concatenate([q.sum(axis=(1, 2)) for q in quads], axis=1)
 
 
-@EMBEDDERS.register("kmeans_patches", fitted=True)
+def _key(options: dict) -> dict:
+    """Cache-key material beyond the common versions: the k-means comes from faiss."""
+    import faiss
+
+    return {"faiss": faiss.__version__}
+
+
+@EMBEDDERS.register("kmeans_patches", fitted=True, key_info=_key)
 def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: int = 32, patch: int = 6,
                    centroids: int = 400, n_patches: int = 100_000, whiten_eps: float = 0.1,
                    kmeans_iters: int = 20, batch_size: int = 256, pca_dim: int = 384) -> np.ndarray:

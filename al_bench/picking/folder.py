@@ -1,11 +1,15 @@
 """The ids of a folder of images: every image file under it, checked once (decodable? how
-bright?) and remembered in a scan cache, so a second call only stats the files."""
+bright?) and remembered in a scan cache, so a second call only stats the files.
+
+The scan (:func:`al_bench.data.images.find_image_files`) leaves out every folder the command
+wrote (marked with :data:`~al_bench.data.images.OUTPUT_MARKER`, or given as ``--out`` /
+``--copy-to``), links leading outside the folder (unless ``follow_links``) and names that are
+not valid UTF-8; the files among those are listed with the unreadable ones."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..data.images import IMAGE_EXTENSIONS, inspect_image, scan_images
+from ..data.images import IMAGE_EXTENSIONS, FoundImages, find_image_files, inspect_image, left_out_summary
 from ..errors import UserError
-from ..runfiles import atomic_write_text
+from ..runfiles import write_csv
 
 __all__ = ["FolderScan", "default_cache_dir", "find_images", "scan_folder", "SCAN_FILE"]
 
@@ -45,43 +49,43 @@ class FolderScan:
     brightness: np.ndarray  # (len(good),) mean luma 0–255 of each good image
     fingerprint: str  # folder + every good file's path, size and mtime
     n_cached: int  # files whose check came from the scan cache
+    left_out: tuple[tuple[str, str], ...] = ()  # (id, reason): links out, names not UTF-8 … (not in found)
+    output_folders: tuple[str, ...] = ()  # folders left out as the command's outputs ("sub/")
 
 
-def _inside(root: Path, folders: list[Path]) -> list[str]:
-    """POSIX prefixes (``sub/``) of those ``folders`` that lie inside ``root``."""
-    out = []
-    for f in folders:
-        try:
-            out.append(f.expanduser().resolve().relative_to(root).as_posix().rstrip("/") + "/")
-        except ValueError:
-            continue
-    return out
-
-
-def find_images(root: Path, exclude: list[Path] | None = None, say: Say = _quiet,
-                what: str = "--images-dir") -> tuple[Path, list[str]]:
-    """(resolved root, sorted ids of the image files under it, none under ``exclude``).
-    Errors name the folder by ``what`` (the command's flag by default) and carry it as their key."""
+def _walk(root: Path, exclude: list[Path] | None, say: Say, what: str, follow_links: bool,
+          listed: bool = True) -> tuple[Path, FoundImages]:
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise UserError(f"no such folder: {root}", key=what)
-    found = scan_images(root)
-    prefixes = [p for p in _inside(root, exclude or []) if p != "./"]
-    if prefixes:
-        n0 = len(found)
-        found = [r for r in found if not r.startswith(tuple(prefixes))]
-        if len(found) < n0:
-            say(f"left out {n0 - len(found)} image(s) under the output folder(s) {', '.join(prefixes)}")
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("the path is not valid UTF-8; rename the folder", key=what) from None
+    found = find_image_files(root, follow_links, exclude or [])
+    line = left_out_summary(found, "--follow-links")
+    if line:
+        say(line + ("; the files are listed in unreadable.csv" if found.left_out and listed else ""))
     return root, found
+
+
+def find_images(root: Path, exclude: list[Path] | None = None, say: Say = _quiet,
+                what: str = "--images-dir", follow_links: bool = False) -> tuple[Path, list[str]]:
+    """(resolved root, sorted ids of the image files under it), none under ``exclude`` or a
+    marked output folder, no link leading out unless ``follow_links`` (see the module docstring);
+    what was left out is said in one line. Errors name the folder by ``what`` (the command's
+    flag by default) and carry it as their key."""
+    root, found = _walk(root, exclude, say, what, follow_links, listed=False)
+    return root, list(found.ids)
 
 
 def _read_cache(scan_path: Path, say: Say) -> dict[tuple[str, int, int], tuple[str, float]]:
     """(id, size, mtime_ns) → (reason, brightness) from an earlier scan; a damaged cache is rebuilt."""
     old: dict[tuple[str, int, int], tuple[str, float]] = {}
     try:
-        with open(scan_path, newline="") as f:
-            for r in csv.DictReader(f):
-                old[(r["id"], int(r["size"]), int(r["mtime_ns"]))] = (r["reason"], float(r["brightness"]))
+        with open(scan_path, newline="", encoding="utf-8") as f:
+            for r in csv.DictReader(f):  # brightness: empty for NaN
+                old[(r["id"], int(r["size"]), int(r["mtime_ns"]))] = (r["reason"], float(r["brightness"] or "nan"))
     except FileNotFoundError:
         pass
     except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:
@@ -91,13 +95,17 @@ def _read_cache(scan_path: Path, say: Say) -> dict[tuple[str, int, int], tuple[s
 
 
 def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: list[Path] | None = None,
-                say: Say = _quiet, what: str = "--images-dir") -> FolderScan:
-    """Every image under ``root`` (none under ``exclude``, e.g. the output folder), checked once."""
+                say: Say = _quiet, what: str = "--images-dir", follow_links: bool = False) -> FolderScan:
+    """Every image under ``root`` (as :func:`find_images` finds them), checked once."""
+    import pandas as pd
     from tqdm.auto import tqdm
 
-    root, found = find_images(root, exclude, say, what)
+    root, walked = _walk(root, exclude, say, what, follow_links)
+    found = list(walked.ids)
     if not found:
-        raise UserError(f"no image files ({' '.join(IMAGE_EXTENSIONS)}) found", key=f"{what} {root}")
+        more = (f"; {len(walked.left_out)} left out (first: {walked.left_out[0][0]}: {walked.left_out[0][1]})"
+                if walked.left_out else "")
+        raise UserError(f"no image files ({' '.join(IMAGE_EXTENSIONS)}) found{more}", key=f"{what} {root}")
     scan_path = cache_dir / "folders" / hashlib.sha256(str(root).encode()).hexdigest()[:16] / SCAN_FILE
     old = _read_cache(scan_path, say)
     rows, good, bad, bright, n_cached = [], [], [], [], 0
@@ -118,12 +126,10 @@ def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: lis
             good.append(rel)
             bright.append(b)
             h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["id", "size", "mtime_ns", "reason", "brightness"])
-    w.writerows(rows)
+    cache = pd.DataFrame(rows, columns=["id", "size", "mtime_ns", "reason", "brightness"])
     try:
-        atomic_write_text(scan_path, out.getvalue())
+        write_csv(cache, scan_path)  # quotes ids holding \r, \n, quotes or commas
     except OSError as exc:
         say(f"could not write the scan cache {scan_path} ({exc}); the next run checks every file again")
-    return FolderScan(root, tuple(found), tuple(good), tuple(bad), np.array(bright, np.float64), h.hexdigest(), n_cached)
+    return FolderScan(root, tuple(found), tuple(good), tuple(bad), np.array(bright, np.float64), h.hexdigest(), n_cached,
+                      walked.left_out, walked.output_folders)

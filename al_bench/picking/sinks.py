@@ -11,6 +11,9 @@ A sink is a function ``(result, folder, prepared) → None`` registered in :data
 
 :func:`write_sinks` runs them all into a temporary folder inside ``--out`` and moves the files
 into place only when every sink succeeded. A new hand-off format is a new function here.
+Every folder written to (``--out``, ``--copy-to``) gets the marker file
+:data:`~al_bench.data.images.OUTPUT_MARKER`, so no later scan reads it as images. CSV files are
+written through :func:`al_bench.runfiles.csv_text`, which quotes ids holding ``\r``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..data.images import OUTPUT_MARKER
 from ..errors import UserError
 from ..registry import Entry, Registry
+from ..runfiles import csv_text
 from .api import Selection, score_meaning
 from .folder import FolderScan
 
 __all__ = ["SINKS", "Result", "register", "ordered", "write_sinks", "write_mosaic", "label_studio_tasks",
-           "copy_plan", "TILE", "CAPTION", "MOSAIC_MAX"]
+           "copy_plan", "mark_output", "TILE", "CAPTION", "MOSAIC_MAX"]
 
 TILE, CAPTION, MOSAIC_MAX = 128, 16, 256  # mosaic: thumbnail px, caption px under it, at most this many picks
 
@@ -75,6 +80,24 @@ class Result:
 
 
 # -- helpers the sinks use; also public for notebooks ------------------------------------------
+MARKER_TEXT = ("Written by al-bench-select. A folder holding this file is left out of every scan of "
+               "al-bench-select and dataset=folder, so their outputs are never read as images.\n")
+
+
+def mark_output(folder: Path) -> None:
+    """Create ``folder`` if needed and put the output marker in it (kept if already there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if not marker.exists():
+        marker.write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def _caption(rel: str) -> str:
+    """An id shortened for the mosaic, control characters (\\r, \\n …) drawn as '?'."""
+    label = "".join(c if c.isprintable() else "?" for c in rel)
+    return label if len(label) <= 20 else "..." + label[-17:]
+
+
 def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None) -> tuple[int, int]:
     """A grid of thumbnails (TILE px) with each id under it; returns (rows, cols)."""
     from PIL import Image, ImageDraw
@@ -93,8 +116,7 @@ def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
         x0, y0 = c * TILE, r * (TILE + CAPTION)
         sheet.paste(im, (x0 + (TILE - im.width) // 2, y0 + (TILE - im.height) // 2))
-        label = rel if len(rel) <= 20 else "..." + rel[-17:]  # ASCII: any Pillow's default font draws it
-        draw.text((x0 + 2, y0 + TILE + 2), label, fill="black")
+        draw.text((x0 + 2, y0 + TILE + 2), _caption(rel), fill="black")  # "...": any Pillow's default font draws it
     sheet.save(path, format="PNG")
     return rows, cols
 
@@ -131,17 +153,19 @@ def copy_plan(copy_to: Path, root: Path, ids: list[str], what: str = "--copy-to"
 @register("selection.csv", order=10, output="selection.csv")
 def selection_csv(r: Result, folder: Path, prepared: None) -> None:
     """rank, id, score, strategy: one row per pick, in pick order."""
-    r.selection.frame()[["rank", "id", "score", "strategy"]].to_csv(folder / "selection.csv", index=False,
-                                                                    lineterminator="\n")
+    df = r.selection.frame()[["rank", "id", "score", "strategy"]]
+    (folder / "selection.csv").write_bytes(csv_text(df).encode("utf-8"))
 
 
 @register("unreadable.csv", order=20, output="unreadable.csv")
 def unreadable_csv(r: Result, folder: Path, prepared: None) -> None:
-    """id, reason: the image files that could not be decoded (left out of the pool)."""
+    """id, reason: the image files left out of the pool — those that could not be decoded, then
+    those the scan did not take (links leading outside the folder, names not valid UTF-8 written
+    with \\xNN escapes, broken links)."""
     import pandas as pd
 
-    pd.DataFrame(r.scan.bad, columns=["id", "reason"]).to_csv(folder / "unreadable.csv", index=False,
-                                                              lineterminator="\n")
+    df = pd.DataFrame(list(r.scan.bad) + list(r.scan.left_out), columns=["id", "reason"])
+    (folder / "unreadable.csv").write_bytes(csv_text(df).encode("utf-8"))
 
 
 @register("selection.yaml", order=30, output="selection.yaml")
@@ -159,7 +183,7 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
         "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in sel.params.items()},
         "score": score_meaning(sel.strategy),
         "source": {"images_dir": str(scan.root), "files_found": len(scan.found), "readable": len(scan.good),
-                   "unreadable": len(scan.bad), "labeled": r.n_labeled, "dropped_too_dark": r.n_dark,
+                   "unreadable": len(scan.bad), "left_out": len(scan.left_out), "labeled": r.n_labeled, "dropped_too_dark": r.n_dark,
                    "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,
                    "labeled_file": str(r.labeled_file) if r.labeled_file else None,
                    "predictions": str(r.predictions) if r.predictions else None},
@@ -168,7 +192,7 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
         "stopped_by": sel.stopped,
         "ids": r.ids,
     }
-    (folder / "selection.yaml").write_text(yaml.safe_dump(handoff, sort_keys=False, allow_unicode=True))
+    (folder / "selection.yaml").write_text(yaml.safe_dump(handoff, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 @register("label_studio.json", order=40, output="label_studio.json")
@@ -180,7 +204,7 @@ def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
 
         prefix = "/data/local-files/?d=" + quote(str(r.scan.root).lstrip("/")) + "/"
     tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix)
-    (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n")
+    (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
 
 
 @register("mosaic.png", order=50, output="mosaic.png", applies=lambda r: len(r.ids) > 0)
@@ -193,7 +217,11 @@ def mosaic_png(r: Result, folder: Path, prepared: None) -> None:
           prepare=lambda r: copy_plan(r.copy_to.expanduser(), r.scan.root, r.ids))
 def copy_files(r: Result, folder: Path, prepared: list[tuple[Path, Path]]) -> None:
     """The picked files copied (or linked) to ``copy_to`` under their relative paths; each lands
-    whole (temporary name, then rename) or not at all."""
+    whole (temporary name, then rename) or not at all. The folder is marked as an output."""
+    try:
+        mark_output(r.copy_to.expanduser())
+    except OSError as exc:
+        raise UserError(f"cannot write there ({exc})", key="--copy-to") from None
     for src, dst in prepared:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +243,7 @@ def write_sinks(result: Result, out: Path) -> dict[str, Any]:
     out = Path(out).expanduser()
     sinks = [(e, e.applies is None or e.applies(result)) for e in ordered()]
     prepared = {e.name: e.prepare(result) for e, on in sinks if on and e.prepare is not None}
-    out.mkdir(parents=True, exist_ok=True)
+    mark_output(out)  # before anything lands there: no scan ever reads this folder
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".partial-"))
     try:
         for e, on in sinks:

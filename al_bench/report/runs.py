@@ -8,6 +8,7 @@ belongs to comes from the columns of ``curve.csv``, never from a folder's name.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pandas as pd
 
 from ..runfiles import CURVE, RUN_KEYS, TIMING, RunRecord, find_runs
 
-__all__ = ["Runs", "expected_runs", "read_run", "read_runs", "STATUS_COLUMNS", "SORT_KEYS"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Runs", "with_identity", "expected_runs", "read_run", "read_runs", "STATUS_COLUMNS", "SORT_KEYS"]
 
 STATUS_COLUMNS = ["run", "status", "error"]  # tables/run_status.csv
 SORT_KEYS = RUN_KEYS + ["budget"]  # the row order of tables/results.csv
@@ -79,5 +82,31 @@ def read_runs(runs_dir: Path, outputs_dir: Path) -> Runs:
     if not frames:
         problems.insert(0, f"no finished runs under {runs_dir}")
         return Runs(pd.DataFrame(), status, problems)
-    results = pd.concat(frames, ignore_index=True).sort_values(SORT_KEYS, kind="stable")
+    results = _identify(pd.concat(frames, ignore_index=True)).sort_values(SORT_KEYS, kind="stable")
     return Runs(results, status, problems)
+
+
+def with_identity(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with the identity columns a comparison groups by (``comparison_id``,
+    ``strategy_id``); frames from runs written before they existed get "unknown" (one group)."""
+    missing = [c for c in ("comparison_id", "strategy_id") if c not in results]
+    return results.assign(**{c: "unknown" for c in missing}) if missing else results
+
+
+def _identify(results: pd.DataFrame) -> pd.DataFrame:
+    """Identity columns made usable for grouping: runs written before they existed get "unknown" (one
+    group, as they were aggregated then). When runs of one strategy name in one comparison group
+    differ in their strategy settings (``strategy_id``: other parameters or random share), each
+    variant becomes its own strategy, ``name@<strategy_id[:6]>``, so that no table or curve
+    averages different configurations."""
+    for col in ("comparison_id", "strategy_id"):
+        results[col] = results[col].fillna("unknown").astype(str) if col in results else "unknown"
+    results = results[[c for c in results.columns if c != "run"] + ["run"]]  # the run's folder stays last
+    keys = [k for k in RUN_KEYS if k not in ("strategy", "seed")] + ["strategy"]
+    n_variants = results.groupby(keys)["strategy_id"].transform("nunique")
+    many = n_variants > 1
+    if many.any():
+        results.loc[many, "strategy"] = results.loc[many, "strategy"] + "@" + results.loc[many, "strategy_id"].str[:6]
+        log.warning("aggregate: strategies run with different settings in one comparison are reported apart: %s",
+                    ", ".join(sorted(results.loc[many, "strategy"].unique())))
+    return results

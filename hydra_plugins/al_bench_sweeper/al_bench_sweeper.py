@@ -1,5 +1,6 @@
 """Hydra's basic sweeper, plus: every job's config is checked before any job runs or any file
-is written, and the sweep's expected run folders are recorded for aggregation.
+is written, no two jobs may share a run folder, and the sweep's expected run folders are
+recorded for aggregation.
 
 Hydra composes each job's config before launching (an unknown key or group option fails
 early), but al_bench's value checks (non-increasing budget.fractions, an unknown strategy
@@ -41,6 +42,7 @@ class AlBenchSweeper(BasicSweeper):
 
         problems: Dict[str, List[str]] = {}
         run_dirs, outputs_dir = [], None
+        owners: Dict[str, List[str]] = {}
         for overrides in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
             try:
@@ -49,7 +51,12 @@ class AlBenchSweeper(BasicSweeper):
                 problems.setdefault(str(exc), []).append(" ".join(overrides))
                 continue
             run_dirs.append(str(Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)))
+            owners.setdefault(run_dirs[-1], []).append(" ".join(overrides))
             outputs_dir = Path(cfg.paths.outputs_dir)
+        for run_dir, same in owners.items():
+            if len(same) > 1:  # one folder, several jobs: the later would overwrite the earlier
+                problems.setdefault(f"{len(same)} jobs are the same run ({run_dir}): they compute the same thing; "
+                                    "drop the repeated values", []).extend(same)
         if problems:
             lines = [f"{msg}  (in {len(bad)} of {len(jobs)} jobs, e.g. {bad[0]})" for msg, bad in problems.items()]
             raise ConfigCheckError("no job was started:\n" + "\n".join(lines))

@@ -2,6 +2,8 @@
 aggregation. In-process checks run by default; the subprocess runs of the real entry point are
 in the slow tier."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ from al_bench.strategies import REGISTRY
 from support import ROOT
 from support import compose_config as _compose
 from support import main as _main
+from support import one_run
 
 
 def test_default_config_composes_to_valid_settings():
@@ -57,10 +60,49 @@ def test_bad_config_is_refused_in_one_line_naming_it(override, message):
 def test_run_folder_is_named_by_the_config_in_one_place():
     """Hydra's run and sweep folders and run_dir_name() agree (one function builds both)."""
     cfg = _compose("dataset=digits", "embedder=pixels", "strategy=margin", "seed=4", "budget=smoke")
-    s, _ = settings_from(cfg)
-    assert run_dir_name(s) == "digits/pixels/linear/smoke/margin/seed4"
-    assert cfg.hydra.sweep.subdir == run_dir_name(s)
-    assert cfg.hydra.run.dir.endswith("/runs/" + run_dir_name(s))
+    _, plain = settings_from(cfg)
+    name = run_dir_name(plain)
+    assert re.fullmatch(r"digits/pixels/linear/smoke/margin/seed4-[0-9a-f]{12}", name)
+    assert cfg.hydra.sweep.subdir == name
+    assert cfg.hydra.run.dir.endswith("/runs/" + name)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["budget.initial=40"], ["budget.batch_size=30"], ["budget.fractions=[0.05,0.2]"], ["strategy.params.k=5"],
+    ["strategy.random_fraction=0.2"], ["model.steps=100"], ["dataset.test_fraction=0.3"],
+])
+def test_configs_that_differ_in_anything_get_their_own_folder(overrides):
+    base = ["dataset=digits", "embedder=pixels", "strategy=bald", "budget=smoke"]
+    a = _compose(*base).hydra.sweep.subdir
+    b = _compose(*base, *overrides).hydra.sweep.subdir
+    assert a != b and a.rsplit("-", 1)[0] == b.rsplit("-", 1)[0]  # same readable names, other config id
+    # where files go and how many threads run are not part of what is computed
+    assert _compose(*base, "paths.outputs_dir=/elsewhere", "threads=1").hydra.sweep.subdir == a
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", ".hidden", ""])
+def test_names_that_become_path_parts_are_validated(name):
+    with pytest.raises(ConfigCheckError, match="budget.name"):
+        settings_from(_compose(f"budget.name={name!r}" if name else "budget.name=''"))
+
+
+def test_a_sweep_with_two_jobs_in_one_folder_is_refused(tmp_path):
+    """In process through the sweeper's own check: seed=0,0 are the same run."""
+    from hydra_plugins.al_bench_sweeper.al_bench_sweeper import AlBenchSweeper
+
+    class Loader:
+        def load_sweep_config(self, master, overrides):
+            return _compose(*overrides, f"paths.outputs_dir={tmp_path}")
+
+    sweeper = AlBenchSweeper.__new__(AlBenchSweeper)
+    sweeper.hydra_context = type("Ctx", (), {"config_loader": Loader()})()
+    sweeper.config = None
+    with pytest.raises(ConfigCheckError, match="2 jobs are the same run"):
+        sweeper._check_and_record([["dataset=digits", "seed=0"], ["dataset=digits", "seed=0"]])
+    assert not (tmp_path / "sweeps").exists()  # nothing written
+    sweeper._check_and_record([["dataset=digits", "seed=0"], ["dataset=digits", "seed=1"]])
+    listed = next((tmp_path / "sweeps").glob("*.txt")).read_text().split()
+    assert len(listed) == 2 and len(set(listed)) == 2
 
 
 @pytest.mark.slow
@@ -93,14 +135,15 @@ def test_multirun_then_aggregate(tmp_path):
               "budget.fractions=[0.05,0.1]", "model.steps=40", f"paths.outputs_dir={out}",
               f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    runs = sorted(p.parent.relative_to(out / "runs").as_posix() for p in (out / "runs").rglob("curve.csv"))
+    runs = sorted(p.parent.relative_to(out / "runs").as_posix().rsplit("-", 1)[0]
+                  for p in (out / "runs").rglob("curve.csv"))
     assert runs == [f"digits/pixels/linear/smoke/{s}/seed{k}" for s in ("entropy", "random") for k in (0, 1)]
     gains = pd.read_csv(out / "tables" / "budget_gains.csv")
     assert set(gains["strategy"]) == {"random", "entropy"} and set(gains["n_seeds"]) == {2}
     results = pd.read_csv(out / "tables" / "results.csv")
     assert len(results) == 2 * 2 * 2
     assert (out / "figures" / "learning_curves.png").stat().st_size > 10_000
-    assert (out / "runs" / "digits/pixels/linear/smoke/entropy/seed1/selected.csv").is_file()
+    assert (one_run(out, "digits/pixels/linear/smoke/entropy/seed1") / "selected.csv").is_file()
     assert "aggregate: 4 finished run(s)" in r.stdout
 
 
@@ -140,7 +183,7 @@ def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
               "budget.initial=4", "budget.fractions=[0.2,0.5]", "budget.batch_size=4", "strategy=kcenter", "model.steps=30", f"paths.outputs_dir={out}",
               f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    run = out / "runs" / "folder/kmeans_patches/linear/smoke/kcenter/seed0"
+    run = one_run(out, "folder/kmeans_patches/linear/smoke/kcenter/seed0")
     skipped = pd.read_csv(run / "skipped.csv")
     assert sorted(skipped["id"]) == ["rainy/cut.jpg", "sunny/empty.png"]
     curve = pd.read_csv(run / "curve.csv")

@@ -275,8 +275,132 @@ def test_command_leaves_its_own_output_folder_out_of_the_pool(folder, tmp_path, 
         assert main(["--images-dir", str(root), "-n", "5", "--out", str(root / "selection"),
                      "--cache-dir", str(tmp_path / "c"), "--embedder", "pixels", "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "left out 1 image(s) under the output folder(s) selection/" in err
+    assert "left out 1 output folder(s) (selection/)" in err
     assert not pd.read_csv(root / "selection" / "selection.csv")["id"].str.startswith("selection/").any()
+
+
+def _pick_all(root, out, tmp_path, n, *extra):
+    """``n`` picks by random (all candidates: the pool itself), read back from selection.csv."""
+    rc = main(["--images-dir", str(root), "-n", str(n), "--strategy", "random", "--out", str(out), "--quiet",
+               "--cache-dir", str(tmp_path / "c"), *extra])
+    if rc != 0:
+        return rc, None
+    return rc, pd.read_csv(out / "selection.csv", keep_default_na=False)
+
+
+def test_command_never_scans_what_it_wrote(folder, tmp_path, capsys):
+    """--out and --copy-to inside --images-dir, run again and again, also after a rename: no pick ever
+    comes from a folder the command wrote (each holds the marker file)."""
+    import shutil
+
+    OUTPUT_MARKER = ".al_bench_output"  # al_bench.data.images.OUTPUT_MARKER, the name users see
+    root = shutil.copytree(folder, tmp_path / "imgs")
+    pool = set(_ids(root))
+    n = len(pool) - 1  # every candidate but one: a pool grown by any output would still leave picks to spare
+    for k in range(3):
+        out = root / "cam_a" / f"batch{k}"
+        argv = ["--images-dir", str(root), "-n", str(n), "--strategy", "random", "--out", str(out), "--quiet",
+                "--cache-dir", str(tmp_path / "c"), "--copy-to", str(root / f"to_label{k}"), "--seed", str(k)]
+        assert main(argv) == 0, capsys.readouterr().err
+        picked = pd.read_csv(out / "selection.csv", keep_default_na=False)["id"].tolist()
+        assert set(picked) <= pool and not any("mosaic" in r or "batch" in r or "to_label" in r for r in picked)
+        shutil.move(out, root / f"renamed{k}")  # a previous run's --out under another name
+    err = capsys.readouterr().err
+    rc, sel = _pick_all(root, tmp_path / "out", tmp_path, len(pool))
+    assert rc == 0 and set(sel["id"]) == pool  # exactly the images, nothing the command wrote
+    assert "left out 4 output folder(s) (renamed0/, renamed1/, to_label0/, ...)" in err
+    assert all((root / f"{name}{k}" / OUTPUT_MARKER).is_file() for name in ("renamed", "to_label") for k in range(3))
+    for flag in ("--out", "--copy-to"):
+        rc = main(["--images-dir", str(root), "-n", "3", flag, str(root), "--quiet", "--cache-dir", str(tmp_path / "c"),
+                   *(["--out", str(tmp_path / "o")] if flag == "--copy-to" else [])])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"error: {flag} {root}: is --images-dir itself" in err
+
+
+def test_command_leaves_links_out_of_the_folder_unless_asked(folder, tmp_path, capsys):
+    import shutil
+
+    root = shutil.copytree(folder, tmp_path / "imgs")
+    outside = tmp_path / "outside"
+    make_folder(outside)
+    os.symlink(outside / "cam_b" / "img_000.png", root / "linked_file.png")
+    os.symlink(outside / "cam_a", root / "linked_dir")
+    os.symlink(root / "cam_b", root / "inside_dir")  # inside the folder: followed
+    n_in = sum(r.startswith("cam_b/") for r in _ids(root))
+    n_out = sum(r.startswith("cam_a/") for r in _ids(outside))
+    rc, sel = _pick_all(root, tmp_path / "out", tmp_path, N_GOOD + n_in)
+    assert rc == 0
+    ids = set(sel["id"])
+    assert not any(r.startswith(("linked_file", "linked_dir")) for r in ids)
+    assert {r for r in ids if r.startswith("inside_dir/")} == {"inside_dir/" + r[6:] for r in _ids(root)
+                                                               if r.startswith("cam_b/")}
+    bad = pd.read_csv(tmp_path / "out" / "unreadable.csv", keep_default_na=False)
+    listed = dict(zip(bad["id"], bad["reason"]))
+    assert listed["linked_file.png"] == f"symlink to {outside / 'cam_b' / 'img_000.png'} outside the scanned folder: " \
+                                        "not followed"
+    assert listed["linked_dir/"].startswith(f"symlink to the folder {outside / 'cam_a'}")
+    err = capsys.readouterr().err
+    assert "left out 2 symlink(s) leading outside the folder (--follow-links follows them); the files are listed " \
+           "in unreadable.csv" in err
+    rc, sel = _pick_all(root, tmp_path / "out", tmp_path, N_GOOD + n_in + 1 + n_out, "--follow-links")
+    assert rc == 0 and "linked_file.png" in set(sel["id"])
+    assert {r for r in sel["id"] if r.startswith("linked_dir/")} == {"linked_dir/" + r[6:] for r in _ids(outside)
+                                                                     if r.startswith("cam_a/")}
+    assert main(["--images-dir", str(root), "--list-ids"]) == 0
+    assert "linked_file.png" not in capsys.readouterr().out.split("\n")
+    assert main(["--images-dir", str(root), "--list-ids", "--follow-links"]) == 0
+    assert "linked_file.png" in capsys.readouterr().out.split("\n")
+
+
+def test_command_ids_with_line_breaks_quotes_and_commas_round_trip(folder, tmp_path):
+    """selection.csv rows are selection.yaml's ids, whatever characters the file names hold."""
+    import shutil
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    srcs = sorted(folder.rglob("img_0*.png"))
+    names = ["cr\rname.png", "nl\nname.png", 'quo"te,comma.png', "crlf\r\n.png", "plain.png", "é ü.png"]
+    assert len(srcs) >= len(names)
+    for src, name in zip(srcs, names):
+        shutil.copy(src, root / name)
+    (root / "bad\r.jpg").write_bytes(b"not a jpeg")
+    copy = tmp_path / "copy"
+    rc = main(["--images-dir", str(root), "-n", str(len(names)), "--strategy", "kcenter", "--out", str(tmp_path / "o"),
+               "--cache-dir", str(tmp_path / "c"), "--embedder", "pixels", "--embedder-opt", "image_size=8", "--quiet",
+               "--copy-to", str(copy)])
+    assert rc == 0
+    out = tmp_path / "o"
+    sel = pd.read_csv(out / "selection.csv", keep_default_na=False)
+    hand = yaml.safe_load((out / "selection.yaml").read_text(encoding="utf-8"))
+    assert sel["id"].tolist() == hand["ids"] and sorted(hand["ids"]) == sorted(names)
+    assert sel["rank"].tolist() == list(range(1, len(names) + 1))
+    tasks = json.loads((out / "label_studio.json").read_text())
+    assert [t["data"]["al_bench_id"] for t in tasks] == hand["ids"]
+    assert pd.read_csv(out / "unreadable.csv", keep_default_na=False)["id"].tolist() == ["bad\r.jpg"]
+    assert all((copy / name).read_bytes() == src.read_bytes() for src, name in zip(srcs, names))
+
+
+def test_command_and_folder_dataset_list_names_that_are_not_utf8(folder, tmp_path, capsys):
+    import shutil
+
+    from al_bench.data import load_dataset
+
+    root = shutil.copytree(folder, tmp_path / "imgs")
+    shutil.copy(root / "cam_b" / "img_000.png", root / "cam_a" / os.fsdecode(b"bad\xff.png"))
+    rc, sel = _pick_all(root, tmp_path / "out", tmp_path, N_GOOD)
+    assert rc == 0, capsys.readouterr().err
+    assert set(sel["id"]) == set(_ids(folder))
+    bad = pd.read_csv(tmp_path / "out" / "unreadable.csv", keep_default_na=False)
+    assert dict(zip(bad["id"], bad["reason"]))["cam_a/bad\\xff.png"] == "file name is not valid UTF-8"
+    for f in (tmp_path / "out").iterdir():  # every output file is valid UTF-8 (or a PNG)
+        if f.suffix != ".png":
+            f.read_bytes().decode("utf-8")
+    assert "1 name(s) not valid UTF-8" in capsys.readouterr().err
+    assert main(["--images-dir", str(root), "--list-ids"]) == 0
+    assert capsys.readouterr().out.split() == sorted(_ids(folder) + ["broken.jpg", "empty.png"])
+    ds = load_dataset("folder", root=str(root))  # cam_a, cam_b as classes
+    assert dict(ds.skipped)["cam_a/bad\\xff.png"] == "file name is not valid UTF-8"
+    assert all("bad" not in r for r in ds.ids.tolist()) and len(ds.images.fingerprint()) == 64
 
 
 def test_command_labeled_csv_order_does_not_matter(folder, tmp_path):

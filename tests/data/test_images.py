@@ -1,5 +1,7 @@
 """Image files: scanning, the one decoding check (check_image / inspect_image), batches for embedders."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -72,3 +74,63 @@ def test_batches_resize_files_and_keep_matching_arrays(files):
     assert load_rgb(arr, 0).mode == "RGB"
     with pytest.raises(UserError, match="the embedder needs an image_size"):
         batch_array(imgs, [0], None)
+
+
+# -- what a scan leaves out (issue 14, items 4 and 5) -----------------------------------------
+def _png(path, value=120):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (6, 6), (value, value, value)).save(path, format="PNG")
+
+
+def test_scan_leaves_out_marked_folders_and_links_leading_out(tmp_path):
+    from al_bench.data.images import OUTPUT_MARKER, find_image_files, left_out_summary
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    _png(root / "a.png")
+    _png(root / "sub" / "b.png")
+    _png(root / "deep" / "old_batch" / "mosaic.png")  # a previous run's --out, renamed
+    (root / "deep" / "old_batch" / OUTPUT_MARKER).write_text("")
+    _png(root / "out_now" / "x.png")  # excluded by path (the current --out, not marked yet)
+    _png(outside / "o.png")
+    _png(outside / "dir" / "p.png")
+    os.symlink(root / "a.png", root / "link_in.png")
+    os.symlink(root / "sub", root / "dirlink_in")
+    os.symlink(outside / "o.png", root / "link_out.png")
+    os.symlink(outside / "dir", root / "sub" / "dirlink_out")
+    os.symlink(root, root / "sub" / "loop")
+    os.symlink(tmp_path / "gone.png", root / "dangling.png")
+    found = find_image_files(root, exclude=[root / "out_now"])
+    assert found.ids == ("a.png", "dirlink_in/b.png", "link_in.png", "sub/b.png")
+    assert dict(found.left_out) == {
+        "dangling.png": "symlink to a missing file",
+        "link_out.png": f"symlink to {outside / 'o.png'} outside the scanned folder: not followed",
+        "sub/dirlink_out/": f"symlink to the folder {outside / 'dir'} outside the scanned folder: not followed",
+        "sub/loop/": "symlink to a folder above it (a loop): not followed",
+        # reached once more through dirlink_in: listed under both names
+        "dirlink_in/dirlink_out/": f"symlink to the folder {outside / 'dir'} outside the scanned folder: not followed",
+        "dirlink_in/loop/": "symlink to a folder above it (a loop): not followed"}
+    assert found.output_folders == ("deep/old_batch/", "out_now/")
+    assert left_out_summary(found, "--follow-links") == (
+        "left out 2 output folder(s) (deep/old_batch/, out_now/); 3 symlink(s) leading outside the folder "
+        "(--follow-links follows them), 1 broken symlink(s), 2 symlink loop(s)")
+    followed = find_image_files(root, follow_links=True, exclude=[root / "out_now"])
+    assert {"link_out.png", "sub/dirlink_out/p.png", "dirlink_in/dirlink_out/p.png"} <= set(followed.ids)
+    assert not any("mosaic" in r or r.startswith("out_now/") for r in followed.ids)
+    everything = sorted(found.ids + ("out_now/x.png",))
+    assert scan_images(root) == everything  # no exclusion by path here
+    # the root's own marker is ignored: the caller asked for that folder
+    (root / OUTPUT_MARKER).write_text("")
+    assert list(find_image_files(root).ids) == everything
+
+
+def test_scan_lists_names_that_are_not_utf8_instead_of_crashing(tmp_path):
+    from al_bench.data.images import NOT_UTF8, find_image_files, printable_id
+
+    _png(tmp_path / "ok.png")
+    _png(tmp_path / os.fsdecode(b"bad\xff.png"))
+    _png(tmp_path / os.fsdecode(b"dir\xfe") / "x.jpg")
+    found = find_image_files(tmp_path)
+    assert found.ids == ("ok.png",)
+    assert found.left_out == (("bad\\xff.png", NOT_UTF8), ("dir\\xfe/x.jpg", NOT_UTF8))
+    assert printable_id("plain/é.png") == "plain/é.png"
+    assert scan_images(tmp_path) == ["ok.png"]

@@ -35,6 +35,7 @@ def test_resnet_head_capabilities_and_determinism():
 def test_resnet18_through_the_entry_point(tmp_path):
     """model=resnet18 runs every capability a strategy asks for (badge: gradients, bald: MC)."""
     from support import main as _main
+    from support import one_run
 
     rng = np.random.default_rng(0)
     y = np.arange(60) % 2
@@ -47,5 +48,5 @@ def test_resnet18_through_the_entry_point(tmp_path):
               f"paths.outputs_dir={out}", f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     for strategy in ("badge", "bald"):
-        curve = pd.read_csv(out / "runs" / f"npz/pixels/resnet18/standard/{strategy}/seed0/curve.csv")
+        curve = pd.read_csv(one_run(out, f"npz/pixels/resnet18/standard/{strategy}/seed0") / "curve.csv")
         assert curve["n_labeled"].tolist() == [13, 22] and set(curve["model"]) == {"resnet18"}

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from al_bench.errors import UserError
@@ -57,9 +58,59 @@ def test_output_folders_inside_the_tree_are_left_out(folder, tmp_path):
     said = []
     _, ids = find_images(root, [root / "selection", tmp_path / "elsewhere"], say=said.append)
     assert not any(r.startswith("selection/") for r in ids) and len(ids) == N_GOOD + 2
-    assert said == ["left out 1 image(s) under the output folder(s) selection/"]
+    assert said == ["left out 1 output folder(s) (selection/)"]
     _, all_ids = find_images(root)
     assert "selection/mosaic.png" in all_ids
+    # once marked (as every folder the command writes is), it is left out under any name, at any depth
+    (root / "selection" / ".al_bench_output").write_text("")
+    shutil.move(root / "selection", root / "cam_a" / "old_batch")
+    said.clear()
+    _, ids = find_images(root, say=said.append)
+    assert not any("old_batch" in r for r in ids) and len(ids) == N_GOOD + 2
+    assert said == ["left out 1 output folder(s) (cam_a/old_batch/)"]
+
+
+def test_scan_cache_round_trips_ids_with_line_breaks_quotes_and_commas(folder, tmp_path):
+    """An id holding \\r once split its row of the cache: every rerun re-checked the file."""
+    root = shutil.copytree(folder, tmp_path / "imgs")
+    names = ["cr\rname.png", "nl\nname.png", 'quo"te,comma.png', "crlf\r\n.png"]
+    for name in names:
+        shutil.copy(root / "cam_b" / "img_000.png", root / name)
+    (root / "bad\r.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    cache = tmp_path / "cache"
+    first = scan_folder(root, cache, progress=False)
+    assert set(names) <= set(first.good) and "bad\r.jpg" in dict(first.bad)
+    again = scan_folder(root, cache, progress=False)
+    assert again.n_cached == len(first.found) == N_GOOD + 2 + 5
+    assert again.good == first.good and again.bad == first.bad and again.fingerprint == first.fingerprint
+    np.testing.assert_array_equal(again.brightness, first.brightness)
+    (path,) = cache.rglob(SCAN_FILE)
+    assert pd.read_csv(path, keep_default_na=False)["id"].tolist() == sorted(first.found)
+
+
+def test_names_not_utf8_and_links_out_are_listed_not_scanned(folder, tmp_path):
+    NOT_UTF8 = "file name is not valid UTF-8"  # al_bench.data.images.NOT_UTF8
+
+    root = shutil.copytree(folder, tmp_path / "imgs")
+    shutil.copy(root / "cam_b" / "img_000.png", root / os.fsdecode(b"bad\xff.png"))
+    shutil.copy(root / "cam_b" / "img_000.png", tmp_path / "outside.png")
+    os.symlink(tmp_path / "outside.png", root / "out.png")
+    said = []
+    scan = scan_folder(root, tmp_path / "cache", progress=False, say=said.append)
+    assert len(scan.found) == N_GOOD + 2 and scan.fingerprint
+    assert dict(scan.left_out) == {"bad\\xff.png": NOT_UTF8,
+                                   "out.png": f"symlink to {tmp_path / 'outside.png'} outside the scanned folder: "
+                                              "not followed"}
+    assert said == ["left out 1 symlink(s) leading outside the folder (--follow-links follows them), 1 name(s) "
+                    "not valid UTF-8; the files are listed in unreadable.csv"]
+    (path,) = (tmp_path / "cache").rglob(SCAN_FILE)
+    path.read_bytes().decode("utf-8")  # the cache stays UTF-8
+    followed = scan_folder(root, tmp_path / "cache", progress=False, follow_links=True)
+    assert "out.png" in followed.good and list(dict(followed.left_out)) == ["bad\\xff.png"]
+    with pytest.raises(UserError, match=r"no image files .* found; 1 left out \(first: only.png: symlink to "):
+        (tmp_path / "links").mkdir()
+        os.symlink(tmp_path / "outside.png", tmp_path / "links" / "only.png")
+        scan_folder(tmp_path / "links", tmp_path / "cache", progress=False)
 
 
 def test_missing_or_empty_folders_are_user_errors(tmp_path):

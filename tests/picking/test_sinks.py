@@ -14,6 +14,8 @@ from al_bench.picking import Selection, select_top
 from al_bench.picking import sinks as K
 from al_bench.picking.folder import scan_folder
 
+OUTPUT_MARKER = ".al_bench_output"  # al_bench.data.images.OUTPUT_MARKER, the name users see
+
 
 @pytest.fixture(scope="module")
 def scan(folder, tmp_path_factory):
@@ -44,8 +46,8 @@ def test_every_file_of_the_hand_off(scan, tmp_path):
     r = _result(scan, label_studio_prefix="http://host/img/")
     out = tmp_path / "out"
     K.write_sinks(r, out)
-    assert sorted(p.name for p in out.iterdir()) == ["label_studio.json", "mosaic.png", "selection.csv",
-                                                     "selection.yaml", "unreadable.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [OUTPUT_MARKER, "label_studio.json", "mosaic.png",
+                                                     "selection.csv", "selection.yaml", "unreadable.csv"]
     sel = pd.read_csv(out / "selection.csv")
     assert sel.columns.tolist() == ["rank", "id", "score", "strategy"]
     assert sel["id"].tolist() == r.ids and sel["rank"].tolist() == list(range(1, 8))
@@ -103,6 +105,25 @@ def test_copies_and_links_land_under_their_relative_paths(scan, tmp_path):
     K.write_sinks(link, tmp_path / "out2")
     assert all((tmp_path / "links" / rel).resolve() == (scan.root / rel).resolve() for rel in link.ids)
     assert not list((tmp_path / "copy").rglob(".*.partial"))
+    for folder in ("copy", "links", "out", "out2"):  # every folder the command wrote is marked for later scans
+        assert (tmp_path / folder / OUTPUT_MARKER).is_file()
+
+
+def test_unreadable_csv_lists_what_the_scan_left_out_and_quotes_every_id(scan, tmp_path):
+    import dataclasses
+
+    left = (("weird\r,\"name\n.png", "symlink to /x outside the scanned folder: not followed"),
+            ("bad\\xff.png", "file name is not valid UTF-8"))
+    r = _result(dataclasses.replace(scan, bad=scan.bad + (("cr\r.jpg", "empty file"),), left_out=left))
+    K.write_sinks(r, tmp_path)
+    got = pd.read_csv(tmp_path / "unreadable.csv", keep_default_na=False)
+    assert list(got.itertuples(index=False, name=None)) == list(scan.bad) + [("cr\r.jpg", "empty file"), *left]
+    assert yaml.safe_load((tmp_path / "selection.yaml").read_text())["source"]["left_out"] == 2
+    # ordinary ids: byte for byte as before (rows end in \n, nothing quoted)
+    plain = _result(scan)
+    K.write_sinks(plain, tmp_path / "plain")
+    assert (tmp_path / "plain" / "selection.csv").read_bytes() == \
+        plain.selection.frame()[["rank", "id", "score", "strategy"]].to_csv(index=False, lineterminator="\n").encode()
 
 
 def test_a_file_in_the_way_stops_everything_before_any_write(scan, tmp_path):
@@ -129,5 +150,5 @@ def test_a_failing_sink_leaves_the_output_folder_as_it_was(scan, tmp_path, monke
                                                                    entry.module))
     with pytest.raises(OSError, match="disk full"):
         K.write_sinks(_result(scan), out)
-    assert sorted(p.name for p in out.iterdir()) == ["selection.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [OUTPUT_MARKER, "selection.csv"]  # marked, nothing else
     assert (out / "selection.csv").read_text() == "earlier\n"

@@ -75,7 +75,7 @@ def test_one_seed_has_no_spread_and_labels_are_rounded_means():
 
 def test_columns_and_row_order_are_the_published_ones(paired_table):
     g = budget_gains(paired_table)
-    assert list(g.columns) == COLUMNS == ["dataset", "embedder", "model", "schedule", "strategy", "budget",
+    assert list(g.columns) == COLUMNS == ["dataset", "embedder", "model", "schedule", "comparison_id", "strategy", "budget",
                                           "n_labeled", "accuracy_mean", "accuracy_std", "random_mean",
                                           "gain_mean", "gain_std", "n_seeds", "n_paired"]
     # sorted by group, then budget point, then strategy

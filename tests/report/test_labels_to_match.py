@@ -53,7 +53,7 @@ def test_without_random_there_is_no_saving(paired_table):
 def test_one_row_per_group_and_strategy_with_the_published_columns(paired_table):
     two = pd.concat([paired_table, paired_table.assign(embedder="other")], ignore_index=True)
     t = labels_to_match(two)
-    assert list(t.columns) == ["dataset", "embedder", "model", "schedule", "strategy", "target_accuracy",
+    assert list(t.columns) == ["dataset", "embedder", "model", "schedule", "comparison_id", "strategy", "target_accuracy",
                                "labels_to_match", "reached", "random_labels", "labels_saved", "saving_fraction",
                                "n_seeds"]
     assert list(zip(t["embedder"], t["strategy"])) == [("e", "entropy"), ("e", "random"),

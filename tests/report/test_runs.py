@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from al_bench.report.runs import SORT_KEYS, STATUS_COLUMNS, expected_runs, read_run, read_runs
@@ -77,3 +78,31 @@ def test_an_announced_run_outside_the_runs_folder_is_named_by_its_full_path(curv
     runs = read_runs(tmp_path / "runs", tmp_path)
     assert runs.status.iloc[-1].tolist() == [str(outside), "never started", ""]
     assert pd.api.types.is_string_dtype(runs.results["run"])
+
+
+def test_runs_of_different_configs_are_never_merged(curve_results, tmp_path):
+    """Two comparison groups (e.g. another budget.initial) stay apart in every table, and two
+    variants of one strategy name (other parameters) are reported as two strategies."""
+    from al_bench.report import aggregate
+    from al_bench.runfiles import CURVE, write_csv, write_status
+
+    base = curve_results.drop(columns=["run"]).assign(comparison_id="c1", strategy_id="s-default")
+    variant = base[base.strategy == "entropy"].assign(strategy_id="s-other", accuracy=lambda d: d.accuracy + 0.05)
+    other_group = base.assign(comparison_id="c2", accuracy=lambda d: d.accuracy - 0.1)
+    k = 0
+    for frame in (base, variant, other_group):
+        for _, rows in frame.groupby(["strategy", "seed"]):
+            write_csv(rows, tmp_path / "runs" / f"r{k}" / CURVE)
+            write_status(tmp_path / "runs" / f"r{k}", "ok")
+            k += 1
+    report = aggregate(tmp_path)
+    gains = report.gains
+    assert set(gains["comparison_id"]) == {"c1", "c2"}
+    c1 = gains[gains.comparison_id == "c1"]
+    assert set(c1["strategy"]) == {"random", "entropy@s-defa", "entropy@s-othe"}
+    assert set(gains[gains.comparison_id == "c2"]["strategy"]) == {"random", "entropy"}
+    n_seeds = curve_results["seed"].nunique()
+    assert set(gains["n_seeds"]) == {n_seeds}  # no row averages two configurations
+    a = c1[c1.strategy == "entropy@s-othe"]["gain_mean"].to_numpy()
+    b = c1[c1.strategy == "entropy@s-defa"]["gain_mean"].to_numpy()
+    np.testing.assert_allclose(a - b, 0.05, atol=1e-9)

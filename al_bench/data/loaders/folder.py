@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import UserError
 from ..dataset import ImageDataset, _encode_labels
-from ..images import IMAGE_EXTENSIONS, ImageFiles, check_images, scan_images
+from ..images import IMAGE_EXTENSIONS, ImageFiles, check_images, find_image_files, left_out_summary
 from . import DATASETS
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,18 @@ def load_folder(root: str | None = None, on_bad_image: str = "skip") -> ImageDat
     base = Path(root).expanduser()
     if not base.is_dir():
         raise UserError(f"no such folder: {base.resolve()}", key="dataset.root")
-    found = scan_images(base)
+    try:
+        str(base).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("the path is not valid UTF-8; rename the folder", key="dataset.root") from None
+    # The same scan as al-bench-select's: folders that command wrote (marked) are left out, and so
+    # are links whose target lies outside the root and files whose names are not valid UTF-8 (no id
+    # could name them in the run's UTF-8 files); those are listed in the run's skipped.csv.
+    scan = find_image_files(base)
+    found = list(scan.ids)
+    if scan.left_out or scan.output_folders:
+        log.warning("%s under %s%s", left_out_summary(scan),
+                    base, "; the files are listed in the run's skipped.csv" if scan.left_out else "")
     loose = [r for r in found if "/" not in r]
     if loose:
         log.warning("%d image(s) directly in %s have no class folder and are ignored (first: %s)",
@@ -39,4 +50,4 @@ def load_folder(root: str | None = None, on_bad_image: str = "skip") -> ImageDat
     good, bad = check_images(base, found, on_bad_image)
     labels, names = _encode_labels(np.array([r.split("/", 1)[0] for r in good]), str(base))
     return ImageDataset(f"folder:{base.name}", ImageFiles(base, good), labels, np.array(good), names,
-                        None, tuple((r, why) for r, why in bad))
+                        None, tuple((r, why) for r, why in bad) + scan.left_out)

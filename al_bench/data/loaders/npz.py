@@ -7,15 +7,22 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UserError
-from ..dataset import ImageDataset, _encode_labels, _to_uint8_images
+from ..dataset import PIXEL_RANGES, ImageDataset, _encode_labels, _to_uint8_images
 from . import DATASETS
 
 __all__ = ["load_npz"]
 
 
 @DATASETS.register("npz")
-def load_npz(path: str | Path | None = None) -> ImageDataset:
-    """Arrays file with ``images``, ``labels`` and optional ``is_test``, ``class_names``, ``source``."""
+def load_npz(path: str | Path | None = None, pixel_range: str = "auto") -> ImageDataset:
+    """Arrays file with ``images``, ``labels`` and optional ``is_test``, ``class_names``, ``source``.
+
+    ``pixel_range`` (``auto``, ``0-1``, ``0-255``) says how numbers other than uint8 map to grey
+    levels; ``auto`` fails on data it cannot tell apart (see
+    :func:`~al_bench.data.dataset._to_uint8_images`).
+    """
+    if str(pixel_range) not in PIXEL_RANGES:
+        raise UserError(f"{str(pixel_range)!r}: choose one of {list(PIXEL_RANGES)}", key="dataset.pixel_range")
     if not path:
         raise UserError("{dataset}=npz needs {path}=FILE (an .npz with 'images' and 'labels')",
                         refs={"dataset": "dataset", "path": "dataset.path"})
@@ -30,7 +37,7 @@ def load_npz(path: str | Path | None = None) -> ImageDataset:
     missing = [k for k in ("images", "labels") if k not in arrays]
     if missing:
         raise UserError(f"{p}: missing array(s) {missing}; found {sorted(arrays)}")
-    images = _to_uint8_images(arrays["images"], str(p))
+    images = _to_uint8_images(arrays["images"], str(p), str(pixel_range))
     labels, names = _encode_labels(arrays["labels"], str(p))
     if len(images) != len(labels):
         raise UserError(f"{p}: {len(images)} images but {len(labels)} labels")

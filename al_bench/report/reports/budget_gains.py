@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..runs import with_identity
 from . import BASELINE, register
 
 __all__ = ["budget_gains", "COLUMNS"]
@@ -26,6 +27,7 @@ def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
     point (same split and initial set, so the comparison is paired); then mean and std
     (ddof=1) over the paired seeds. ``accuracy_*`` summarise all seeds of the strategy.
     """
+    results = with_identity(results)
     keys = COMPARE_KEYS + ["budget"]
     base = results.loc[results["strategy"] == BASELINE, keys + ["seed", "accuracy"]]
     base = base.rename(columns={"accuracy": "random_accuracy"})

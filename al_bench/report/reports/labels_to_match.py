@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..runs import with_identity
 from . import BASELINE, register
 
 __all__ = ["labels_to_match"]
@@ -31,6 +32,7 @@ def labels_to_match(results: pd.DataFrame) -> pd.DataFrame:
     The target is the mean over seeds of the same head trained on the whole pool; between
     budget points the mean curve is interpolated linearly. The saving is relative to random.
     """
+    results = with_identity(results)
     rows = []
     for gk, g in results.groupby(COMPARE_KEYS, sort=True):
         target = g.drop_duplicates("seed")["full_pool_accuracy"].mean()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..runs import with_identity
 from . import BASELINE, register
 
 __all__ = ["plot_learning_curves"]
@@ -16,6 +17,7 @@ __all__ = ["plot_learning_curves"]
 @register("learning_curves", kind="figure", output="figures/learning_curves.png", order=30)
 def plot_learning_curves(results: pd.DataFrame, path: Path) -> Path:
     """Accuracy vs labels, mean ± 1 std over seeds, one panel per (dataset, embedder, model, schedule)."""
+    results = with_identity(results)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,8 +46,10 @@ def plot_learning_curves(results: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("labeled images (fraction of pool)")
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
-        ds, emb, model, sched = gk
-        ax.set_title(f"{ds} · {emb} embeddings · {model} head · budget '{sched}'", fontsize=10)
+        ds, emb, model, sched = gk[:4]  # (the comparison id tells groups apart, not shown)
+        same_names = sum(other[:4] == gk[:4] for other, _ in groups) > 1  # configs differ beyond the names
+        ax.set_title(f"{ds} · {emb} embeddings · {model} head · budget '{sched}'"
+                     + (f" · config {gk[4][:6]}" if same_names else ""), fontsize=10)
         ax.legend(title="strategy (seeds)", fontsize=8, title_fontsize=8, loc="lower right")
     fig.suptitle("Active-learning curves: mean ± 1 std over seeds", fontsize=12)
     fig.tight_layout()

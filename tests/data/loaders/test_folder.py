@@ -38,3 +38,37 @@ def test_folder_option_errors(tmp_path):
     assert err.value.key == "dataset.root"
     with pytest.raises(UserError, match=r"no images \(.jpg, .jpeg, .png, .webp, .bmp\) in class subfolders"):
         load_dataset("folder", root=str(tmp_path))
+
+
+def test_folder_leaves_out_links_out_names_not_utf8_and_output_folders(tmp_path, caplog, write):
+    """The same scan as al-bench-select's: listed in skipped (the run's skipped.csv), never a crash."""
+    import os
+
+    from PIL import Image
+
+    NOT_UTF8, OUTPUT_MARKER = "file name is not valid UTF-8", ".al_bench_output"  # as al_bench.data.images says
+
+    root = tmp_path / "imgs"
+    write.folder(root)
+    Image.new("RGB", (9, 9), (0, 90, 0)).save(tmp_path / "outside.png")
+    (tmp_path / "elsewhere").mkdir()
+    Image.new("RGB", (9, 9), (0, 0, 90)).save(tmp_path / "elsewhere" / "e.png")
+    os.symlink(tmp_path / "outside.png", root / "cat" / "linked.png")
+    os.symlink(tmp_path / "elsewhere", root / "dog" / "linked_dir")
+    os.symlink(root / "cat" / "c0.png", root / "dog" / "inside.png")  # a link inside the root is fine
+    Image.new("RGB", (9, 9)).save(root / "dog" / os.fsdecode(b"bad\xff.png"))
+    (root / "selection").mkdir()  # an al-bench-select --out inside the root: not a class
+    Image.new("RGB", (9, 9)).save(root / "selection" / "mosaic.png")
+    (root / "selection" / OUTPUT_MARKER).write_text("")
+    with caplog.at_level(logging.WARNING):
+        ds = load_dataset("folder", root=str(root))
+    assert ds.class_names == ("cat", "dog") and "dog/inside.png" in ds.ids.tolist()
+    assert not any("linked" in r or "bad" in r or "mosaic" in r for r in ds.ids.tolist())
+    skipped = dict(ds.skipped)
+    assert skipped["dog/bad\\xff.png"] == NOT_UTF8
+    assert skipped["cat/linked.png"].startswith("symlink to ") and "not followed" in skipped["cat/linked.png"]
+    assert "dog/linked_dir/" in skipped and len(skipped) == 5  # with the empty and the truncated file
+    assert all(s.encode("utf-8") and why.encode("utf-8") for s, why in ds.skipped)  # writable as UTF-8
+    assert len(ds.images.fingerprint()) == 64
+    assert "left out 1 output folder(s) (selection/); 2 symlink(s) leading outside the folder, 1 name(s) " \
+           "not valid UTF-8 under" in caplog.text

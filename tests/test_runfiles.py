@@ -1,0 +1,23 @@
+"""Run files: CSV cells read back as written (ids with \r and \n), atomic writes."""
+
+import csv
+import io
+
+import pandas as pd
+
+from al_bench.runfiles import csv_text, write_csv
+
+
+def test_ids_with_carriage_returns_and_newlines_read_back_unchanged(tmp_path):
+    ids = ["plain.jpg", "cr\rname.jpg", "nl\nname.jpg", 'quote"name.jpg', "comma,name.jpg"]
+    df = pd.DataFrame({"rank": range(1, 6), "id": ids, "score": [0.5, 0.25, 0.125, 1.0, 2.0]})
+    write_csv(df, tmp_path / "s.csv")
+    back = pd.read_csv(tmp_path / "s.csv")
+    assert back["id"].tolist() == ids and len(back) == 5
+    rows = list(csv.reader(io.StringIO((tmp_path / "s.csv").read_bytes().decode("utf-8"), newline="")))
+    assert [r[1] for r in rows[1:]] == ids
+
+
+def test_ordinary_frames_keep_unix_line_ends():
+    text = csv_text(pd.DataFrame({"id": ["a", "b"], "x": [1, 2]}))
+    assert text == "id,x\na,1\nb,2\n"
