@@ -111,6 +111,12 @@ def run_dir_of(cfg) -> str:
                         c["strategy"]["name"], c["seed"], config_id(c))
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: set it back at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
     path = Path(path)
@@ -119,6 +125,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared like any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

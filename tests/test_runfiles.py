@@ -21,3 +21,17 @@ def test_ids_with_carriage_returns_and_newlines_read_back_unchanged(tmp_path):
 def test_ordinary_frames_keep_unix_line_ends():
     text = csv_text(pd.DataFrame({"id": ["a", "b"], "x": [1, 2]}))
     assert text == "id,x\na,1\nb,2\n"
+
+
+def test_files_get_the_permissions_the_umask_allows(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "x.csv")
+        assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        os.umask(0o002)
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "y.csv")
+        assert (tmp_path / "y.csv").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)

@@ -36,10 +36,14 @@ class Runs:
 
 
 def expected_runs(outputs_dir: Path) -> set[Path]:
-    """Run folders that sweeps announced before launching (``outputs_dir/sweeps/*.txt``)."""
+    """Run folders that sweeps announced before launching (``outputs_dir/sweeps/*.txt``); a
+    relative entry is relative to ``outputs_dir`` (wherever aggregation runs from)."""
     expected = set()
     for listing in sorted((Path(outputs_dir) / "sweeps").glob("*.txt")):
-        expected.update(Path(line).resolve() for line in listing.read_text().splitlines() if line.strip())
+        for line in listing.read_text().splitlines():
+            if line.strip():
+                p = Path(line)
+                expected.add((p if p.is_absolute() else Path(outputs_dir) / p).resolve())
     return expected
 
 

@@ -10,6 +10,7 @@ run folders (``<outputs_dir>/sweeps/<time>.txt``) lets aggregation name runs tha
 """
 
 import datetime
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -64,4 +65,16 @@ class AlBenchSweeper(BasicSweeper):
             from al_bench.runfiles import atomic_write_text
 
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-            atomic_write_text(outputs_dir / "sweeps" / f"{stamp}.txt", "\n".join(run_dirs) + "\n")
+            # relative to the outputs folder when inside it, so that aggregating from another
+            # directory, or a copied outputs folder, finds them
+            listed = [os.path.relpath(d, outputs_dir) if _inside(Path(d), outputs_dir) else str(Path(d).resolve())
+                      for d in run_dirs]
+            atomic_write_text(outputs_dir / "sweeps" / f"{stamp}.txt", "\n".join(listed) + "\n")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(folder))
+        return True
+    except ValueError:
+        return False

@@ -106,3 +106,16 @@ def test_runs_of_different_configs_are_never_merged(curve_results, tmp_path):
     a = c1[c1.strategy == "entropy@s-othe"]["gain_mean"].to_numpy()
     b = c1[c1.strategy == "entropy@s-defa"]["gain_mean"].to_numpy()
     np.testing.assert_allclose(a - b, 0.05, atol=1e-9)
+
+
+def test_sweep_listings_relative_to_the_outputs_folder_resolve_from_anywhere(tmp_path, monkeypatch):
+    """A sweep run with a relative paths.outputs_dir, aggregated from another directory (or a
+    copied outputs folder): its announced runs are found, not reported as never started."""
+    out = tmp_path / "copied"
+    (out / "sweeps").mkdir(parents=True)
+    (out / "sweeps" / "t.txt").write_text("runs/a/seed0-0123456789ab\n")
+    write_status(out / "runs" / "a" / "seed0-0123456789ab", "failed")
+    monkeypatch.chdir(tmp_path)
+    assert expected_runs(out) == {(out / "runs" / "a" / "seed0-0123456789ab").resolve()}
+    runs = read_runs(out / "runs", out)
+    assert not any("never started" in p for p in runs.problems)
