@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..errors import UserError
+
+log = logging.getLogger("al_bench.loop")
 
 __all__ = ["BudgetPlan", "plan_budget", "check_fractions"]
 
@@ -50,21 +53,29 @@ def check_fractions(fractions) -> tuple[float, ...]:
 
 
 def plan_budget(pool_size: int, fractions, initial: float | int, batch_size: float | int) -> BudgetPlan:
-    """The plan for a pool of ``pool_size``: fails in one line on a schedule that cannot run."""
+    """The plan for a pool of ``pool_size``.
+
+    Small pools adapt instead of failing, with one warning: budget points that round to the same
+    count are merged (the first fraction kept), and points below ``budget.initial`` are dropped
+    (the initial set already holds that many labels). A schedule with no point left above the
+    initial set, or a batch larger than the pool, fails in one line: the pool must hold more
+    items than ``budget.initial`` (20 by default: with the default split, about 30 images).
+    """
     fr = check_fractions(fractions)
-    points = tuple(max(1, int(round(f * pool_size))) for f in fr)
-    if any(b <= a for a, b in zip(points, points[1:])):
-        raise UserError(
-            f"budget.fractions={list(fr)} give labeled counts {list(points)} on a pool of {pool_size}: "
-            "two points coincide; use fewer or wider-spaced fractions"
-        )
+    counts = [max(1, int(round(f * pool_size))) for f in fr]
     n0 = _count(initial, pool_size, "budget.initial")
     bs = _count(batch_size, pool_size, "budget.batch_size")
-    if n0 > points[0]:
+    keep = [i for i, c in enumerate(counts) if c >= n0 and (i == 0 or c != counts[i - 1])]
+    if not keep:
         raise UserError(
-            f"budget.initial={n0} exceeds the first budget point ({points[0]} = {fr[0]:g} of a pool of "
-            f"{pool_size}); lower budget.initial or raise budget.fractions[0]"
-        )
+            f"budget.initial={n0} exceeds the first budget point ({counts[0]} = {fr[0]:g} of a pool of "
+            f"{pool_size}) and every other one; lower budget.initial (the pool needs more items than it)")
     if bs > pool_size:
         raise UserError(f"budget.batch_size={bs} is larger than the pool ({pool_size})")
-    return BudgetPlan(fr, points, n0, bs, pool_size)
+    if len(keep) < len(fr):
+        dropped = [f"{fr[i]:g} ({counts[i]})" for i in range(len(fr)) if i not in keep]
+        log.warning("budget: a pool of %d items is small for budget.fractions=%s with budget.initial=%d: "
+                    "left out the point(s) %s (below the initial set or on the same count as the point "
+                    "before); running %s", pool_size, list(fr), n0, ", ".join(dropped),
+                    ", ".join(f"{fr[i]:g} ({counts[i]})" for i in keep))
+    return BudgetPlan(tuple(fr[i] for i in keep), tuple(counts[i] for i in keep), n0, bs, pool_size)
