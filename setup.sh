@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make .venv/ with al_bench installed (editable, with dev extras). Safe to run again.
+# Make .venv/ with al_bench installed (editable, with the dev and notebook extras). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,9 +31,9 @@ else
   $VPY -m pip install --quiet $TORCH_SPEC
 fi
 
-echo "setup: installing al_bench (editable) with dev extras"
+echo "setup: installing al_bench (editable) with dev and notebook extras"
 # shellcheck disable=SC2086
-$VPY -m pip install --quiet -e ".[dev]" $TORCH_SPEC
+$VPY -m pip install --quiet -e ".[dev,notebook]" $TORCH_SPEC
 
 $VPY - <<'PYEOF'
 import torch, torchvision, faiss, hydra, al_bench

@@ -28,7 +28,7 @@ def check_number(key: str, value: Any, lo: float, hi: float, lo_open: bool = Fal
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UserError(f"{key}={value!r}: must be a number")
     v = float(value)
-    if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
+    if v != v or v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):  # v != v: NaN
         lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
         raise UserError(f"{key}={value!r}: must lie in {lb}{lo:g}, {hi:g}{rb}")
     return v

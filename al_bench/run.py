@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import logging
+import os
 import platform
+import signal
 import time
 import traceback
 from functools import lru_cache
@@ -28,7 +31,59 @@ from .runfiles import comparison_id, config_id, run_dir_of, strategy_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit"]
+__all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit", "Interrupted", "finished",
+           "storage_problem", "signal_name"]
+
+# write failures that are the disk's, not a bug: reported in one line with the path
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
+
+
+class Interrupted(BaseException):
+    """A run stopped by a signal (SIGTERM from a scheduler, kill, ...). Not an ``Exception``, so
+    nothing on the way catches it by accident; SIGINT arrives as ``KeyboardInterrupt``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        super().__init__(signal_name(signum))
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """``"no space left on device (<path>)"`` for a write failure caused by the disk or its
+    permissions (full, read-only, no access, quota), else None."""
+    if not isinstance(exc, OSError) or exc.errno not in STORAGE_ERRNOS:
+        return None
+    path = exc.filename2 or exc.filename
+    if path is not None:
+        path = os.fsdecode(path)
+        name = os.path.basename(path)
+        if name.startswith(".") and name.endswith(".tmp"):  # atomic_write's temporary: name the real file
+            path = os.path.join(os.path.dirname(path), name[1:].rsplit(".", 2)[0])
+    what = (exc.strerror or os.strerror(exc.errno)).lower()
+    return f"{what} ({path})" if path else what
+
+
+def _signum(exc: BaseException) -> int:
+    return exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+
+
+def finished(run_dir: Path, config: Mapping[str, Any]) -> bool:
+    """Whether ``run_dir`` holds a finished run of this config and code (only reads)."""
+    run_dir = Path(run_dir)
+    try:
+        if not (run_dir / STATUS).is_file():
+            return False
+    except OSError:
+        return False
+    old = read_status(run_dir)
+    return (old.get("status") == "ok" and old.get("fingerprint") == config_fingerprint(dict(config))
+            and (run_dir / CURVE).is_file())
 
 
 def run_dir_name(config: Mapping[str, Any]) -> str:
@@ -91,29 +146,42 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
     run_dir = Path(run_dir)
     config = dict(config) if config is not None else {}
     fp = config_fingerprint(config)
-    old = read_status(run_dir) if (run_dir / STATUS).is_file() else {}
-    if old.get("status") == "ok" and old.get("fingerprint") == fp and (run_dir / CURVE).is_file():
+    if finished(run_dir, config):
         log.info("skipping %s: finished before with the same config and code (fingerprint %s)", run_dir, fp[:12])
         return None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (CURVE, SELECTED, SKIPPED, TIMING):  # a rerun must not leave old results behind
-        (run_dir / stale).unlink(missing_ok=True)
     started = _now()
-    write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)
-    if config:
-        atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
     t0 = time.perf_counter()
     ckpt = Checkpoint(run_dir / CHECKPOINT, fp)
     try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (CURVE, SELECTED, SKIPPED, TIMING):  # a rerun must not leave old results behind
+            (run_dir / stale).unlink(missing_ok=True)
+        write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)
+        if config:
+            atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
         result = _run(s, run_dir, progress, fp, ckpt, config)
-    except BaseException as exc:
-        write_status(run_dir, "failed", started=started, finished=_now(), error=f"{type(exc).__name__}: {exc}",
-                     traceback=traceback.format_exc(), fingerprint=fp)
+        ckpt.remove()
+        write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
+                     n_points=len(result.curve), fingerprint=fp, threads=threads, host=platform.node())
+    except (KeyboardInterrupt, Interrupted) as exc:
+        # the checkpoint of the last completed round stays: rerunning the command resumes there
+        _last_status(run_dir, "interrupted", started=started, finished=_now(), signal=signal_name(_signum(exc)),
+                     checkpoint=(run_dir / CHECKPOINT).is_file(), fingerprint=fp)
         raise
-    ckpt.remove()
-    write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
-                 n_points=len(result.curve), fingerprint=fp, threads=threads, host=platform.node())
+    except BaseException as exc:
+        problem = storage_problem(exc)
+        _last_status(run_dir, f"failed: {problem}" if problem else "failed", started=started, finished=_now(),
+                     error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), fingerprint=fp)
+        raise
     return result
+
+
+def _last_status(run_dir: Path, status: str, **fields: Any) -> None:
+    """Write the final status if the disk still lets us; a failure here must not hide the cause."""
+    try:
+        write_status(run_dir, status, **fields)
+    except OSError as exc:
+        log.warning("could not record status %r in %s: %s", status, run_dir, storage_problem(exc) or exc)
 
 
 def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint,

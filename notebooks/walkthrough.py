@@ -20,7 +20,8 @@
 # number below is computed by this notebook from the package (Hydra's compose API plus the
 # library); nothing is typed in by hand.
 #
-# Run it as a notebook (`jupytext --to ipynb notebooks/walkthrough.py`) or as a script
+# Run it as a notebook (`.venv/bin/jupytext --to ipynb --execute notebooks/walkthrough.py`, from
+# any folder; nbconvert and ipykernel come with setup.sh's `notebook` extra) or as a script
 # (`.venv/bin/python notebooks/walkthrough.py`). Every run it starts lands in the usual run
 # folders; a finished run is reused when the notebook is executed again (same config and code
 # fingerprint), so each section is also a checkpoint you can resume from.
@@ -41,8 +42,14 @@ import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-ROOT = Path.cwd() if (Path.cwd() / "conf").is_dir() else Path.cwd().parent  # repo root or notebooks/
-sys.path.insert(0, str(ROOT))
+try:  # setup.sh installs al_bench (editable), so this works from any working directory
+    import al_bench
+except ImportError:  # run as a script from a checkout where it is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import al_bench
+
+CONF = Path(al_bench.__file__).resolve().parent / "conf"  # the configs ship inside the package
+ROOT = CONF.parents[1]  # the checkout (bench/, data/, outputs/, ../shared), never the working directory
 
 from al_bench import task_scores  # noqa: E402
 from al_bench.analysis import duplicate_picks, pick_overlap  # noqa: E402
@@ -64,7 +71,7 @@ print("outputs:", OUT, "| data cache:", DATA, "| base overrides:", BASE)
 
 
 def settings(*overrides, outputs=OUT):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[*BASE, *overrides, f"paths.outputs_dir={outputs}",
                                                        f"paths.data_dir={DATA}"])
     return settings_from(cfg)

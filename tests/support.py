@@ -9,7 +9,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
+CONF = str(ROOT / "al_bench" / "conf")
 
 
 def main(*args, cwd, timeout=300):

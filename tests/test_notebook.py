@@ -1,5 +1,5 @@
-"""The walkthrough is a valid jupytext notebook whose code imports only what exists; CI executes
-it (SMOKE) as a script."""
+"""The walkthrough is a valid jupytext notebook whose code imports only what exists and finds its
+configs from any working directory; CI executes it (SMOKE) as a notebook from another folder."""
 
 import ast
 import importlib
@@ -40,3 +40,19 @@ def test_every_script_the_walkthrough_runs_exists():
     assert scripts, "the walkthrough runs the kernel benchmark"
     for folder, name in scripts:
         assert (NB.parents[1] / folder / name).is_file(), f"walkthrough runs {folder}/{name}: no such file"
+
+
+def test_walkthrough_finds_its_configs_when_executed_as_a_notebook_elsewhere(tmp_path):
+    """``jupytext --execute --output /elsewhere/w.ipynb`` runs the kernel in /elsewhere: the set-up
+    cells (up to ``settings``) and one composition must work there, with nbconvert's machinery."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(NB)
+    end = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "def settings(" in c.source)
+    nb.cells = [c for c in nb.cells[: end + 1] if c.cell_type == "code"]
+    nb.cells.append(nbformat.v4.new_code_cell(
+        's, plain = settings("seed=0")\n'
+        'assert s.dataset.name in ("npz", "auto") and (ROOT / "bench").is_dir() and (CONF / "config.yaml").is_file()'))
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert not list(tmp_path.iterdir()), "composing wrote into the working directory"

@@ -28,6 +28,7 @@ def test_parse_keeps_defaults_and_takes_given_values():
 @pytest.mark.parametrize("given, message", [
     ({"rate": 1.0}, r"model.rate=1.0: must lie in \[0, 1\)"),
     ({"rate": "x"}, "model.rate='x': must be a number"),
+    ({"rate": float("nan")}, r"model.rate=nan: must lie in \[0, 1\)"),
     ({"rate": True}, "model.rate=True: must be a number"),
     ({"steps": 0}, "model.steps=0: must be an integer >= 1"),
     ({"steps": 2.5}, "model.steps=2.5: must be an integer >= 1"),

@@ -2,11 +2,14 @@
 runs skipped by fingerprint (whatever the override order), a kill -9 resumed at round level to
 the same results, and joblib workers agreeing with a serial sweep."""
 
+import errno
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +131,12 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(tmp_path):
 def test_slurm_preset_composes():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
-    assert "submitit" in cfg.hydra.launcher._target_ and cfg.hydra.launcher.cpus_per_task == 4
+    launcher = cfg.hydra.launcher
+    assert "submitit" in launcher._target_
+    # defaults that run on a small node: few cores, little memory, no GPU flag, a real job name,
+    # and timed-out jobs resubmitted (runs resume from their round checkpoint)
+    assert launcher.cpus_per_task <= 2 and launcher.mem_gb <= 4 and launcher.gpus_per_node is None
+    assert launcher.name == "al_bench" and launcher.max_num_timeout >= 1
 
 
 @pytest.mark.slow
@@ -207,4 +215,193 @@ def test_bad_data_fails_in_one_line_and_writes_no_results(tmp_path, kind, extra,
               f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
     assert r.returncode != 0
     assert message in r.stderr and "Traceback" not in r.stderr, r.stderr[-1500:]
-    assert not list(out.rglob("curve.csv")) and not list(out.rglob("selected.csv"))
+    # one line, without Hydra's "Error executing job with overrides ... HYDRA_FULL_ERROR" wrapper
+    assert "Error executing job" not in r.stderr and "HYDRA_FULL_ERROR" not in r.stderr, r.stderr
+    assert not (out / "runs").exists()  # config and data errors leave no run folder
+
+
+# -- truthful status, one-line errors, exit codes (signals, full or read-only disks) ------------
+
+def _settings(tmp_path, *extra):
+    from al_bench.cli.run import settings_from
+    from support import compose_config
+
+    return settings_from(compose_config("dataset=digits", "embedder=pixels", "budget=smoke", *extra,
+                                        f"paths.outputs_dir={tmp_path / 'out'}",
+                                        f"paths.data_dir={tmp_path / 'data'}"))
+
+
+class _FakeHydra:
+    """What run_job reads of HydraConfig.get(), for one single (not multi) run."""
+
+    def __init__(self, run_dir, mode=None):
+        from hydra.types import RunMode
+        from omegaconf import OmegaConf
+
+        self.runtime = OmegaConf.create({"output_dir": str(run_dir)})
+        self.mode = mode or RunMode.RUN
+        self.launcher = OmegaConf.create({"_target_": "basic"})
+
+
+def _run_job(tmp_path, monkeypatch, failure, *extra):
+    """run_job on a composed config whose run raises ``failure`` after a round's checkpoint."""
+    import al_bench.cli.run as cli
+    import al_bench.run as runmod
+    from support import compose_config
+
+    cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", *extra,
+                         f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}")
+    run_dir = tmp_path / "out" / "runs" / "digits" / "x" / "seed0-abc"
+    run_dir.mkdir(parents=True)
+    (run_dir / ".hydra").mkdir()  # what Hydra makes before the job starts
+
+    def fake_run(s, rd, progress, fp, ckpt, config):
+        (rd / "checkpoint.npz").write_bytes(b"round 3")
+        raise failure
+
+    monkeypatch.setattr(runmod, "_run", fake_run)
+    monkeypatch.setattr(cli, "pin_threads", lambda n: None)
+    monkeypatch.setattr(cli, "_catch_sigterm", lambda: None)
+    monkeypatch.setattr(cli.HydraConfig, "get", staticmethod(lambda: _FakeHydra(run_dir)))
+    with pytest.raises(SystemExit) as exc:
+        cli.run_job(cfg)
+    return exc.value.code, run_dir
+
+
+@pytest.mark.parametrize("failure, code, sig", [(KeyboardInterrupt(), 130, "SIGINT"), ("term", 143, "SIGTERM")])
+def test_a_signal_ends_the_run_interrupted_with_its_checkpoint_and_exit_code(tmp_path, monkeypatch, capsys,
+                                                                            failure, code, sig):
+    from al_bench.run import Interrupted
+
+    failure = Interrupted(signal.SIGTERM) if failure == "term" else failure
+    got, run_dir = _run_job(tmp_path, monkeypatch, failure)
+    assert got == code
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["signal"] == sig and status["checkpoint"] is True
+    assert (run_dir / "checkpoint.npz").is_file()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and sig in err and str(run_dir) in err
+
+
+@pytest.mark.parametrize("eno, words", [(errno.ENOSPC, "no space left on device"), (errno.EROFS, "read-only file system")])
+def test_a_full_or_read_only_disk_is_a_truthful_status_and_one_line(tmp_path, monkeypatch, capsys, eno, words):
+    target = tmp_path / "out" / "curve.csv"
+    got, run_dir = _run_job(tmp_path, monkeypatch, OSError(eno, os.strerror(eno), str(target)))
+    assert got == 1
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == f"failed: {words} ({target})"
+    assert (run_dir / "checkpoint.npz").is_file()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and str(target) in err
+
+
+def test_status_that_cannot_be_written_does_not_hide_the_cause(tmp_path, monkeypatch):
+    """A disk so full that even status.json fails: run() still raises the write error itself."""
+    import al_bench.run as runmod
+    from al_bench.run import run, storage_problem
+
+    s, plain = _settings(tmp_path)
+
+    def no_space(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".status.json.x1y2.tmp"))
+
+    monkeypatch.setattr(runmod, "write_status", no_space)
+    with pytest.raises(OSError) as exc:
+        run(s, tmp_path / "out" / "run", plain)
+    assert storage_problem(exc.value) == f"no space left on device ({tmp_path / 'out' / 'status.json'})"
+
+
+def test_a_data_error_in_a_single_run_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
+    from al_bench.errors import UserError
+
+    got, run_dir = _run_job(tmp_path, monkeypatch, UserError("no such file", key="dataset.path"))
+    # the fake run wrote a checkpoint; a real data error fails before any round
+    assert got == 1 and run_dir.exists()
+    import al_bench.run as runmod
+
+    monkeypatch.setattr(runmod, "_run", lambda *a: (_ for _ in ()).throw(UserError("no such file", key="dataset.path")))
+    import shutil
+
+    shutil.rmtree(tmp_path / "out")
+    capsys.readouterr()
+    import al_bench.cli.run as cli
+    from support import compose_config
+
+    run_dir.mkdir(parents=True)
+    (run_dir / ".hydra").mkdir()
+    cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}")
+    with pytest.raises(SystemExit) as exc:
+        cli.run_job(cfg)
+    assert exc.value.code == 1
+    assert not (tmp_path / "out" / "runs").exists()
+    err = capsys.readouterr().err.strip()
+    assert err == "al_bench: dataset.path: no such file"
+
+
+def test_a_finished_run_is_skipped_before_hydra_writes_into_its_folder(tmp_path, monkeypatch):
+    """A read-only outputs folder still lets the rerun of a finished run skip it: the check runs
+    in on_run_start, before Hydra writes .hydra/ and its log there."""
+    from al_bench.cli.callbacks import CheckConfig
+    from al_bench.run import config_fingerprint
+    from support import compose_config
+
+    cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}")
+    _, plain = _settings(tmp_path)
+    plain["paths"]["data_dir"] = cfg.paths.data_dir
+    run_dir = Path(cfg.hydra.run.dir)
+    run_dir.mkdir(parents=True)
+    (run_dir / "curve.csv").write_text("budget\n1\n")
+    (run_dir / "status.json").write_text(json.dumps({"status": "ok", "fingerprint": config_fingerprint(plain)}))
+    with pytest.raises(SystemExit) as exc:
+        CheckConfig().on_run_start(cfg)
+    assert exc.value.code == 0
+
+
+def test_threads_auto_prefers_the_scheduler_allocation(monkeypatch):
+    from al_bench.cli.run import job_threads
+
+    s = types.SimpleNamespace(threads=None)
+    hc = _FakeHydra("/x")
+    cores = len(os.sched_getaffinity(0))
+    for var in ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "LSB_DJOB_NUMPROC"):
+        monkeypatch.delenv(var, raising=False)
+    assert job_threads(s, hc) == cores
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert job_threads(s, hc) == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
+    monkeypatch.setenv("NSLOTS", "1")
+    assert job_threads(s, hc) == 1
+    monkeypatch.setenv("NSLOTS", "100000")  # never more than the cores this process may use
+    assert job_threads(s, hc) == cores
+
+
+def _signal_mid_run(tmp_path, sig):
+    args = ["dataset=digits", "embedder=pixels", "strategy=badge", "budget.batch_size=5", "model.steps=40",
+            "budget.fractions=[0.05,0.1,0.2]", f"paths.outputs_dir={tmp_path / 'out'}",
+            f"paths.data_dir={tmp_path / 'data'}"]
+    from al_bench.runfiles import run_dir_of
+    from support import compose_config
+
+    run_dir = tmp_path / "out" / "runs" / run_dir_of(compose_config(*args))
+    proc = subprocess.Popen([sys.executable, "-m", "al_bench", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (run_dir / "checkpoint.npz").is_file():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before the signal; make it longer"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err, run_dir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_run_through_the_entry_point(tmp_path, sig, code):
+    rc, err, run_dir = _signal_mid_run(tmp_path, sig)
+    assert rc == code, err[-2000:]
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("al_bench: interrupted by " + sig.name) and str(run_dir) in last
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["signal"] == sig.name
+    assert (run_dir / "checkpoint.npz").is_file()

@@ -22,11 +22,20 @@ class CheckConfig(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from ..run import finished
+
         try:
-            settings_from(config)
+            _, plain = settings_from(config)
         except ConfigCheckError as exc:
             print(f"al_bench: bad config: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        # a finished run is left as it is before Hydra writes its files into the folder, so a
+        # read-only (or full) outputs folder still lets the rerun skip it
+        run_dir = Path(str(config.hydra.run.dir))
+        if finished(run_dir, plain):
+            print(f"al_bench: skipping {run_dir}: finished before with the same config and code", file=sys.stderr,
+                  flush=True)
+            sys.exit(0)
 
 
 class AggregateAfterSweep(Callback):
@@ -34,8 +43,16 @@ class AggregateAfterSweep(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from ..report import aggregate
+        from ..run import storage_problem
 
-        report = aggregate(Path(config.paths.outputs_dir))
+        try:
+            report = aggregate(Path(config.paths.outputs_dir))
+        except OSError as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            print(f"al_bench: aggregation cannot write: {problem}", file=sys.stderr, flush=True)
+            sys.exit(1)
         print(report.summary(), flush=True)
         if report.problems:
             sys.exit(1)

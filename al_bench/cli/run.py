@@ -19,7 +19,7 @@ from ..errors import UserError
 
 log = logging.getLogger("al_bench")
 
-__all__ = ["ConfigCheckError", "settings_from", "plain_config", "run_job", "pin_threads"]
+__all__ = ["ConfigCheckError", "settings_from", "plain_config", "run_job", "pin_threads", "job_threads", "allocated_cpus"]
 
 
 class ConfigCheckError(CompactHydraException):
@@ -78,31 +78,109 @@ def pin_threads(n: int) -> None:
     threadpool_limits(n)
 
 
+# CPUs a scheduler gave this job, in the order trusted: a node that does not bind CPUs to the
+# job still shows all its cores through sched_getaffinity, so the allocation wins when set
+ALLOCATED_CPU_VARS = ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "LSB_DJOB_NUMPROC")
+
+
+def allocated_cpus() -> int | None:
+    """The CPUs a batch scheduler allocated to this job (SLURM, PBS/Torque, SGE, LSF), if set."""
+    for var in ALLOCATED_CPU_VARS:
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def job_threads(settings: RunSettings, hc: Any) -> int:
     if settings.threads is not None:
         return settings.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    allocated = allocated_cpus()
+    if allocated is not None:
+        cores = min(cores, allocated)
     return max(1, cores // parallel_jobs(hc))
 
 
-def run_job(cfg: DictConfig) -> str:
-    """Run one job. In a sweep a failed job is recorded (status.json) and the sweep goes on."""
-    from ..run import run
+def _say(line: str) -> None:
+    """The one line an error ends with, on stderr (Hydra's job log may be on a full disk)."""
+    print(f"al_bench: {line}", file=sys.stderr, flush=True)
 
-    settings, plain = settings_from(cfg)
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    from ..run import Interrupted
+
+    raise Interrupted(signum)
+
+
+def _catch_sigterm() -> None:
+    """SIGTERM (a scheduler's cancel or time limit, ``kill``) ends the run like Ctrl-C does:
+    status ``interrupted``, checkpoint kept, exit 143."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupted)
+
+
+def _forget_new_folder(run_dir: Path, outputs_dir: Path) -> None:
+    """Remove a run folder this job made (and its empty parents up to ``outputs_dir``)."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    stop = Path(os.path.abspath(outputs_dir))
+    parent = Path(os.path.abspath(run_dir)).parent
+    while parent != stop and stop in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def run_job(cfg: DictConfig) -> str:
+    """Run one job. In a sweep a failed job is recorded (status.json) and the sweep goes on.
+
+    A single run that fails ends the process with one line on stderr: exit 1 for bad config or
+    data (and the run folder it made is removed: nothing is written) or a full / read-only disk
+    (status ``failed: <cause> (<path>)``); a signal ends any run with status ``interrupted``, the
+    checkpoint kept, exit 128 + signal (130 for Ctrl-C, 143 for SIGTERM).
+    """
+    from ..run import Interrupted, run, signal_name, storage_problem
+
+    _catch_sigterm()
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    threads = job_threads(settings, hc)
-    pin_threads(threads)
-    log.info("job threads: %d (torch, FAISS, BLAS)", threads)
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
+        settings, plain = settings_from(cfg)
+    except ConfigCheckError as exc:
+        _say(f"bad config: {exc}")
+        sys.exit(1)
+    fresh = not (run_dir / "status.json").exists()
+    try:
+        threads = job_threads(settings, hc)
+        pin_threads(threads)
+        log.info("job threads: %d (torch, FAISS, BLAS)", threads)
         run(settings, run_dir, plain, progress=_show_progress(), threads=threads)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        _say(f"interrupted by {signal_name(signum)}: run folder {run_dir} (status 'interrupted'; rerun the same "
+             "command to resume from its checkpoint)")
+        sys.exit(128 + signum)
     except Exception as exc:
-        if hc.mode != RunMode.MULTIRUN:
-            if isinstance(exc, UserError):
-                raise ConfigCheckError(str(exc)) from None
-            raise
-        log.error("run failed (%s): %s: %s; traceback in %s", run_dir, type(exc).__name__, exc,
-                  run_dir / "status.json")
-        return "failed"
+        problem = storage_problem(exc)
+        if multirun:
+            log.error("run failed (%s): %s; status in %s", run_dir,
+                      f"cannot write: {problem}" if problem else f"{type(exc).__name__}: {exc}", run_dir / "status.json")
+            return "failed"
+        if problem:
+            _say(f"cannot write: {problem}; run folder {run_dir}")
+            sys.exit(1)
+        if isinstance(exc, UserError):
+            if fresh and not (run_dir / "checkpoint.npz").exists():
+                _forget_new_folder(run_dir, settings.outputs_dir)
+            _say(str(exc))
+            sys.exit(1)
+        raise
     return "ok"

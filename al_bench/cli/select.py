@@ -1,4 +1,4 @@
-"""``al-bench-select``: pick the next images to label from a folder, and hand them off.
+"""al-bench-select: pick the next images to label from a folder, and hand them off.
 
     al-bench-select --images-dir DIR -n 50 --strategy kcenter [--labeled labeled.csv]
                     [--predictions preds.csv|.npy|.npz] [--embedder auto] [--out DIR]
@@ -8,7 +8,7 @@ entries ignored), skips unreadable files (listed in OUT/unreadable.csv), leaves 
 this command wrote (marked with a .al_bench_output file), links leading outside DIR (unless
 --follow-links) and names that are not valid UTF-8 (listed in unreadable.csv too), drops too-dark or
 blown-out images when asked, embeds the rest (cached per folder, so a second call with another
-strategy only scores), runs a registered strategy through :func:`al_bench.select` and writes
+strategy only scores), runs a registered strategy (as al_bench.select does) and writes
 
     OUT/selection.csv         rank, id, score, strategy
     OUT/selection.yaml        the hand-off: strategy, parameters, source, counts, ids
@@ -16,18 +16,29 @@ strategy only scores), runs a registered strategy through :func:`al_bench.select
     OUT/label_studio.json     a Label Studio task import (one task per pick)
     --copy-to DIR             the picked files copied (or --link'ed) under their relative paths
 
-Model outputs for uncertainty strategies (entropy, margin, least_confidence, bald, badge,
-hybrid) come from ``--predictions`` or from a linear head trained on the ``--labeled`` images'
-features (labels in the CSV's ``label`` column). Predictions formats:
+--task says what the model predicts: classification (the default) ranks with --strategy, on
+the images' embeddings and/or class probabilities; detection and segmentation rank by a
+per-image --scorer over the model's boxes or per-pixel maps, no embedding needed.
 
-- ``.csv``: an ``id`` column and one probability column per class (rows sum to 1);
-- ``.npz``: arrays ``ids`` (N,) and ``probs`` (N, C) or MC-dropout samples (K, N, C);
-- ``.npy``: (N, C) or (K, N, C), rows in the sorted order of all image files found (as listed
-  by ``--list-ids``);
-- with ``--task detection``: JSON Lines (or a JSON list) of ``{"id", "boxes", "objectness",
-  "probs"}`` per image, scored by ``--scorer`` (see al_bench.task_scores);
-- with ``--task segmentation``: ``.npz`` of per-pixel probability maps, scored by
-  ``--scorer`` and reduced by ``--reduce``.
+Model outputs for uncertainty strategies (entropy, margin, least_confidence, bald, badge,
+hybrid) come from --predictions or from a linear head trained on the --labeled images'
+features (labels in the CSV's "label" column). Predictions formats:
+
+  .csv   an "id" column and one probability column per class (rows sum to 1)
+  .npz   arrays "ids" (N,) and "probs" (N, C) or MC-dropout samples (K, N, C)
+  .npy   (N, C) or (K, N, C), rows in the sorted order of all image files found (as listed
+         by --list-ids)
+  with --task detection: JSON Lines (or a JSON list) of {"id", "boxes", "objectness",
+         "probs"} per image, scored by --scorer (see al_bench.task_scores)
+  with --task segmentation: .npz of per-pixel probability maps, scored by --scorer and
+         reduced to one score per image by --scorer-param reduce=mean|topk|max
+
+Label Studio: the default image URLs are its local-files server's, /data/local-files/?d=PATH,
+PATH being --images-dir relative to Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
+(give it with --label-studio-document-root; default /). Start Label Studio with
+LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and that document root, and add a Local Storage
+(project Settings > Cloud Storage > Add Source Storage > Local files) whose path is --images-dir
+before importing label_studio.json.
 """
 
 from __future__ import annotations
@@ -115,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--labeled", type=Path, help="CSV with an 'id' column (and 'label' to train a head): images "
                                                  "already labeled; they seed k-center and are never picked")
     ap.add_argument("--predictions", type=Path, help="model outputs per image (.csv, .npz, .npy; see above)")
-    ap.add_argument("--task", choices=["classification", "detection", "segmentation"], default="classification")
+    ap.add_argument("--task", choices=["classification", "detection", "segmentation"], default="classification",
+                    help="what --predictions hold (default classification: class probabilities, or none, ranked "
+                         "by --strategy); detection or segmentation: boxes or per-pixel maps per image, ranked "
+                         "by --scorer")
     ap.add_argument("--scorer", default=None, help="detection: object_frequency, objectness_least_confidence, "
                                                    "box_entropy, box_margin, box_least_confidence; segmentation: "
                                                    "entropy, margin, least_confidence, bald")
@@ -139,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: left out and listed in unreadable.csv; links inside are always followed)")
     ap.add_argument("--label-studio-prefix", default=None,
                     help="URL prefix of the images in label_studio.json (default: Label Studio local files, "
-                         "/data/local-files/?d=<images-dir without its leading slash>/)")
+                         "/data/local-files/?d=<images-dir relative to --label-studio-document-root>/)")
+    ap.add_argument("--label-studio-document-root", type=Path, default=None, metavar="DIR",
+                    help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, which --images-dir must lie under "
+                         "(default /: the ?d= path is --images-dir's absolute path)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="embedding and scan cache (default $AL_BENCH_CACHE "
                                                                  "or ~/.cache/al_bench)")
     ap.add_argument("--list-ids", action="store_true", help="print every image file's id in .npy row order and exit")
@@ -158,11 +175,18 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         raise UserError(f"--seed {args.seed}: give a seed >= 0")
     if args.link and not args.copy_to:
         raise UserError("--link needs --copy-to DIR")
-    out = args.out.expanduser()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
+    for flag, folder in (("--out", args.out), ("--copy-to", args.copy_to)):
+        if folder is not None:
+            _check_folder_target(flag, folder.expanduser())
     images = args.images_dir.expanduser().resolve()
-    for flag, folder in (("--out", out), ("--copy-to", args.copy_to)):
+    if args.label_studio_document_root is not None:
+        if args.label_studio_prefix is not None:
+            raise UserError("--label-studio-prefix and --label-studio-document-root both set the image URLs; "
+                            "give one")
+        from ..picking.sinks import local_files_prefix
+
+        local_files_prefix(images, args.label_studio_document_root)  # --images-dir must lie under it
+    for flag, folder in (("--out", args.out), ("--copy-to", args.copy_to)):
         if folder is not None and folder.expanduser().resolve() == images:
             raise UserError(f"{flag} {folder}: is --images-dir itself; write to another folder (a subfolder is "
                             "fine: output folders are marked and left out of every scan)")
@@ -203,6 +227,16 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         EMBEDDERS.check_options(args.embedder, emb_opts)
         emb_opts = _coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
     return params, emb_opts
+
+
+def _check_folder_target(flag: str, folder: Path) -> None:
+    """``folder`` is, or can be made, a folder: neither it nor a parent is a file."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                what = "exists and is not a folder" if p == folder else f"cannot be created: {p} is a file"
+                raise UserError(f"{flag} {folder}: {what}; give a folder")
+            return
 
 
 # -- the flow: ids → inputs → provider → strategy → result → sinks -------------------------------
@@ -324,6 +358,7 @@ def run(args: argparse.Namespace) -> Path:
                     n_labeled=int(is_labeled.sum()), n_dark=int((dark & ~is_labeled).sum()),
                     n_bright=int((bright & ~is_labeled).sum()), labeled_file=args.labeled,
                     predictions=args.predictions, label_studio_prefix=args.label_studio_prefix,
+                    label_studio_root=args.label_studio_document_root,
                     copy_to=args.copy_to, link=args.link)
     out = args.out.expanduser()
     prepared = write_sinks(result, out)

@@ -3,7 +3,7 @@
 Every head implements :class:`Head` — fit, logits, calibrated probabilities, MC-dropout
 samples, BALD, last-layer gradient factors and a temperature — so strategies ask for
 capabilities and never check what a head is. A head module registers its class with
-``settings`` (a dataclass of its options, read from ``conf/model/<name>.yaml`` and checked by
+``settings`` (a dataclass of its options, read from ``al_bench/conf/model/<name>.yaml`` and checked by
 :func:`al_bench.options.parse`) and ``inputs``: ``"features"`` (the frozen embeddings) or
 ``"images"`` (the images themselves, resized to ``settings.image_size``).
 """

@@ -17,7 +17,7 @@ __all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
 
 @dataclass(frozen=True)
 class LinearSettings:
-    """Training settings of the linear head (see conf/model/linear.yaml)."""
+    """Training settings of the linear head (see al_bench/conf/model/linear.yaml)."""
 
     dropout: float = option(0.1, lo=0.0, hi=1.0, hi_open=True, help="input dropout rate, in training and MC sampling")
     lr: float = option(0.05, lo=0.0, hi=10.0, lo_open=True, help="Adam learning rate")

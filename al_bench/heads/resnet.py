@@ -26,7 +26,7 @@ __all__ = ["ResNetSettings", "ResNetModel"]
 
 @dataclass(frozen=True)
 class ResNetSettings:
-    """See conf/model/resnet18.yaml."""
+    """See al_bench/conf/model/resnet18.yaml."""
 
     arch: str = option("resnet18", help="a timm model name")
     pretrained: bool = option(False, help="start from pretrained weights (model.weights or the hub cache)")

@@ -122,13 +122,25 @@ def _check_outputs(probs, n_items: int, ids: Sequence[str], rows: np.ndarray) ->
         with np.errstate(invalid="ignore"):
             bad = ~(np.isfinite(flat).all(-1) & (flat >= 0).all(-1) & (np.abs(flat.sum(-1) - 1) <= 1e-3))
         bad_rows = rows[np.flatnonzero(bad.any(0))]
-        names = ", ".join(f"{ids[i]} (sum {float(np.nansum(p[..., i, :].reshape(-1, p.shape[-1])[0])):.4g})"
-                          for i in bad_rows[:5])
+        names = ", ".join(f"{ids[i]} ({_row_problem(p[..., i, :].reshape(-1, p.shape[-1]))})" for i in bad_rows[:5])
         raise UserError(f"{bad_rows.size} row(s) are not probabilities (non-negative, finite, summing "
                         f"to 1): {names}", key="probs") from None
     if p.ndim == 3:
         return p.mean(axis=0), p.astype(np.float32, copy=False)
     return p.astype(np.float64, copy=False), None
+
+
+def _row_problem(rows: np.ndarray) -> str:
+    """What is wrong with one id's probability row(s) (MC samples: the first bad one)."""
+    rows = np.asarray(rows, np.float64)
+    if np.isnan(rows).any():
+        return "has NaN"
+    if not np.isfinite(rows).all():
+        return "has an infinite value"
+    if (rows < 0).any():
+        return f"has a negative value ({float(rows.min()):.4g})"
+    sums = rows.sum(-1)
+    return f"sum {float(sums[np.argmax(np.abs(sums - 1))]):.4g}"
 
 
 def _candidates(ids: list[str], labeled, candidates) -> tuple[np.ndarray, np.ndarray]:

@@ -110,7 +110,8 @@ def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: lis
     old = _read_cache(scan_path, say)
     rows, good, bad, bright, n_cached = [], [], [], [], 0
     h = hashlib.sha256(str(root).encode())
-    for rel in tqdm(found, desc="checking images", unit="img", disable=not progress or len(found) < 200, leave=False):
+    for rel in tqdm(found, desc="checking images", unit="img", leave=False,
+                    disable=True if not progress or len(found) < 200 else None):  # None: off when not a terminal
         st = os.stat(root / rel)
         key = (rel, st.st_size, st.st_mtime_ns)
         if key in old:

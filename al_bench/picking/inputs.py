@@ -20,7 +20,8 @@ from ..errors import UserError
 
 log = logging.getLogger("al_bench.select")
 
-__all__ = ["read_labeled", "has_labels", "read_predictions", "PREDICTION_PARSERS", "align", "read_task_scores"]
+__all__ = ["read_labeled", "has_labels", "read_predictions", "PREDICTION_PARSERS", "align", "read_task_scores",
+           "check_numpy_file"]
 
 
 # -- the labeled list ---------------------------------------------------------------------------
@@ -35,10 +36,11 @@ def read_labeled(path: Path, what: str = "--labeled") -> tuple[list[str], list[s
         raise UserError(f"cannot read ({exc})", key=key) from None
     if "id" not in df.columns:
         raise UserError(f"needs an 'id' column (and 'label' to train a head); has {list(df.columns)}", key=key)
-    ids = df["id"].str.strip().tolist()
-    dup = df["id"][df["id"].duplicated()].tolist()  # pandas: linear time
+    stripped = df["id"].str.strip()
+    ids = stripped.tolist()
+    dup = stripped[stripped.duplicated()].unique().tolist()  # after stripping, as the ids are used; linear time
     if dup:
-        raise UserError(f"repeated ids: {', '.join(dup[:5])}", key=key)
+        raise UserError(f"repeated ids: {', '.join(dup[:5])} (spaces around an id are ignored)", key=key)
     labels = None
     if "label" in df.columns:
         labels = df["label"].str.strip().tolist()
@@ -93,6 +95,26 @@ def _npy(path: Path, key: str, found: Sequence[str]) -> tuple[list[str], np.ndar
     return list(found), p
 
 
+_MAGIC = {".npz": (b"PK", "a zip archive of .npy arrays (numpy.savez)"),
+          ".npy": (b"\x93NUMPY", "a NumPy array file (numpy.save)")}
+
+
+def check_numpy_file(path: Path, key: str) -> None:
+    """Fail in plain words when an .npz / .npy file is not one (numpy's own message for, say, a
+    text file is about pickled data)."""
+    magic, kind = _MAGIC.get(path.suffix.lower(), (None, ""))
+    if magic is None:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(magic))
+    except OSError as exc:
+        raise UserError(f"cannot read it ({exc})", key=key) from None
+    if head != magic:
+        what = "it is empty" if not head else f"it starts with {head!r}"
+        raise UserError(f"is not {kind}: {what} (a CSV file? name it .csv)", key=key)
+
+
 # suffix → parser(path, key, ids of every image file found) → (ids, probs)
 PREDICTION_PARSERS: Mapping[str, Callable[[Path, str, Sequence[str]], tuple[list[str], np.ndarray]]] = {
     ".csv": _csv, ".npz": _npz, ".npy": _npy}
@@ -107,6 +129,7 @@ def read_predictions(path: Path, found: Sequence[str], what: str = "--prediction
     parse = PREDICTION_PARSERS.get(path.suffix.lower())
     if parse is None:
         raise UserError("use .csv, .npz or .npy (or --task detection/segmentation)", key=key)
+    check_numpy_file(path, key)
     try:
         ids, p = parse(path, key, found)
         p = np.asarray(p, np.float64)
@@ -138,6 +161,7 @@ def read_task_scores(path: Path, task: str, scorer: str, options: Mapping[str, A
             if scorer not in T.SEGMENTATION_METHODS:
                 raise UserError(f"segmentation scorers are {list(T.SEGMENTATION_METHODS)}",
                                 key=f"{scorer_what} {scorer!r}")
+            check_numpy_file(path, f"{what} {path}")
             ids, maps = T.segmentation_from_npz(path)
             values = T.segmentation_scores(maps, method=scorer, **options)
     except (ValueError, TypeError, OSError) as exc:

@@ -37,7 +37,7 @@ from .api import Selection, score_meaning
 from .folder import FolderScan
 
 __all__ = ["SINKS", "Result", "register", "ordered", "write_sinks", "write_mosaic", "label_studio_tasks",
-           "copy_plan", "mark_output", "TILE", "CAPTION", "MOSAIC_MAX"]
+           "copy_plan", "local_files_prefix", "mark_output", "TILE", "CAPTION", "MOSAIC_MAX"]
 
 TILE, CAPTION, MOSAIC_MAX = 128, 16, 256  # mosaic: thumbnail px, caption px under it, at most this many picks
 
@@ -71,6 +71,7 @@ class Result:
     labeled_file: Path | None = None
     predictions: Path | None = None
     label_studio_prefix: str | None = None  # default: Label Studio local files under the folder
+    label_studio_root: Path | None = None  # Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default /)
     copy_to: Path | None = None
     link: bool = False  # with copy_to: symlink instead of copying
 
@@ -128,6 +129,27 @@ def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix
     return [{"data": {"image": prefix + quote(rel), "al_bench_id": rel, "al_bench_rank": k + 1,
                       "al_bench_score": None if not np.isfinite(s) else float(s), "al_bench_strategy": strategy}}
             for k, (rel, s) in enumerate(zip(ids, scores))]
+
+
+def local_files_prefix(images_dir: Path, document_root: Path | None = None,
+                       what: str = "--label-studio-document-root") -> str:
+    """The URL prefix of Label Studio's local-files server for images under ``images_dir``:
+    ``/data/local-files/?d=`` + the folder's path relative to ``document_root`` (Label Studio's
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; default ``/``, the whole absolute path)."""
+    from urllib.parse import quote
+
+    images_dir = Path(images_dir)
+    if document_root is None:
+        rel = str(images_dir).lstrip("/")
+    else:
+        root = Path(document_root).expanduser().resolve()
+        try:
+            rel = images_dir.relative_to(root).as_posix()
+        except ValueError:
+            raise UserError(f"--images-dir {images_dir} is not under it; Label Studio serves local files only "
+                            "from below its document root", key=f"{what} {document_root}") from None
+        rel = "" if rel == "." else rel
+    return "/data/local-files/?d=" + quote(rel) + ("/" if rel else "")
 
 
 def copy_plan(copy_to: Path, root: Path, ids: list[str], what: str = "--copy-to") -> list[tuple[Path, Path]]:
@@ -200,9 +222,7 @@ def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
     """A Label Studio task import: one task per pick (default prefix: its local-files URLs)."""
     prefix = r.label_studio_prefix
     if prefix is None:
-        from urllib.parse import quote
-
-        prefix = "/data/local-files/?d=" + quote(str(r.scan.root).lstrip("/")) + "/"
+        prefix = local_files_prefix(r.scan.root, r.label_studio_root)
     tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix)
     (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
 

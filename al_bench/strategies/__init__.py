@@ -1,5 +1,5 @@
 """Strategies: one module each, registered by name; the name is also the
-``conf/strategy/<name>.yaml`` stem and the ``strategy`` value in every results file.
+``al_bench/conf/strategy/<name>.yaml`` stem and the ``strategy`` value in every results file.
 
 A strategy is a pure function ``(view, n, rng, **params) → positions`` or ``(positions,
 scores)`` (see :mod:`al_bench.strategies._base`). It declares, when registering:
@@ -11,7 +11,11 @@ scores)`` (see :mod:`al_bench.strategies._base`). It declares, when registering:
 - optionally ``pick_scores(view, picks) → (n,)``: the score of given picks, computed only
   when asked for (when it costs extra work the loop does not need);
 - optionally ``cold_start=True``: without model outputs (a view in round 0 with no model) it
-  picks on the embeddings alone, so callers need not supply outputs.
+  picks on the embeddings alone, so callers need not supply outputs;
+- optionally ``param_ranges={"k": (2, 1000)}``: the allowed closed range of a numeric
+  parameter. Every parameter's type is its default's (an ``int`` default takes integers only,
+  a ``float`` one any finite number); :func:`check_param_values` checks both before any job
+  runs, so ``k=0``, ``k=abc`` or ``k=1e8`` fail in one line instead of inside the run.
 
 Its keyword parameters with defaults are its ``strategy.params``; nothing else is edited to
 add one.
@@ -21,26 +25,45 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+import numbers
+
 import numpy as np
 
 
+from ..errors import UserError
 from ..registry import Registry
 from ._base import MODEL_OUTPUTS, NEEDS, ModelAccess, PoolView
 
 __all__ = ["STRATEGIES", "REGISTRY", "PoolView", "ModelAccess", "register", "select_batch", "check_params",
-           "strategy_params", "run_strategy", "needs_model", "reads_features", "MODEL_OUTPUTS"]
+           "strategy_params", "check_param_values", "run_strategy", "needs_model", "reads_features", "MODEL_OUTPUTS"]
 
 STRATEGIES: Registry = Registry("strategy", package=__name__, key="strategy", required=("needs", "score"),
                                 option_word="parameter")
 REGISTRY = STRATEGIES  # the name earlier code and notebooks use
 
 
-def register(name: str, *, needs: set[str] | frozenset[str], score: str | None, **meta: Any):
+def register(name: str, *, needs: set[str] | frozenset[str], score: str | None,
+             param_ranges: dict[str, tuple[float, float]] | None = None, **meta: Any):
     """Register a strategy under ``name`` (its module, YAML and results name)."""
     bad = set(needs) - NEEDS
     if bad:
         raise TypeError(f"strategy {name!r}: unknown needs {sorted(bad)}; choose from {sorted(NEEDS)}")
-    return STRATEGIES.register(name, needs=frozenset(needs), score=score, **meta)
+    ranges = dict(param_ranges or {})
+    for key, (lo, hi) in ranges.items():
+        if not lo <= hi:
+            raise TypeError(f"strategy {name!r}: empty range {(lo, hi)} for parameter {key!r}")
+    inner = STRATEGIES.register(name, needs=frozenset(needs), score=score, param_ranges=ranges, **meta)
+
+    def deco(obj):
+        out = inner(obj)
+        unknown = set(ranges) - set(STRATEGIES.options(name))
+        if unknown:
+            STRATEGIES.unregister(name)
+            raise TypeError(f"strategy {name!r}: param_ranges for {sorted(unknown)}, which are not its parameters")
+        return out
+
+    return deco
 
 
 def strategy_params(name: str) -> dict[str, object]:
@@ -51,6 +74,38 @@ def strategy_params(name: str) -> dict[str, object]:
 def check_params(name: str, params: dict) -> None:
     """Fail, naming the allowed values, on an unknown strategy or parameter."""
     STRATEGIES.check_options(name, params, prefix="strategy.params")
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def check_param_values(name: str, params: dict) -> None:
+    """Fail in one line naming ``strategy.params.<key>`` on a parameter value of the wrong type
+    (its default's: integers for an ``int`` default), not finite, or outside the range the
+    strategy declares (``param_ranges``). Unknown parameters fail too (:func:`check_params`)."""
+    check_params(name, params)
+    entry = STRATEGIES.entry(name)
+    ranges = entry.meta.get("param_ranges") or {}
+    for key, value in params.items():
+        default = entry.options[key]
+        lo, hi = ranges.get(key, (None, None))
+        span = f" in [{_fmt(lo)}, {_fmt(hi)}]" if lo is not None else ""
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise UserError(f"got {value!r}; must be true or false", key=f"strategy.params.{key}")
+            continue
+        if isinstance(default, numbers.Integral):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise UserError(f"got {value!r}; must be an integer{span}", key=f"strategy.params.{key}")
+        elif isinstance(default, numbers.Real):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise UserError(f"got {value!r}; must be a finite number{span}", key=f"strategy.params.{key}")
+        else:
+            continue
+        if lo is not None and not lo <= value <= hi:
+            raise UserError(f"got {value!r}; must be {'an integer' if isinstance(default, numbers.Integral) else 'a number'}"
+                            f"{span}", key=f"strategy.params.{key}")
 
 
 def run_strategy(name: str, view: PoolView, n: int, rng: np.random.Generator,
@@ -84,7 +139,7 @@ def select_batch(
     loudly instead of skewing a curve.
     """
     params = dict(params or {})
-    check_params(name, params)
+    check_param_values(name, params)
     n = int(n)
     if not 0 < n <= view.unlabeled.size:
         raise ValueError(f"cannot buy {n} labels: {view.unlabeled.size} unlabeled left")

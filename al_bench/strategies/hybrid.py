@@ -21,7 +21,8 @@ from . import PoolView, register
 
 @register("hybrid", needs={"probs", "features"},
           score="distance to the nearest labeled or earlier pick (embedding units)",
-          pick_scores=lambda view, picks: pick_distances(view.embeddings, picks, view.labeled), cold_start=True)
+          pick_scores=lambda view, picks: pick_distances(view.embeddings, picks, view.labeled), cold_start=True,
+          param_ranges={"shortlist_factor": (1.0, 1000.0), "cold_rounds": (0, 1_000_000)})
 def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: float = 2.0,
            cold_rounds: int = 1) -> np.ndarray:
     """``n`` unlabeled positions: k-center within the entropy shortlist (k-center alone when cold)."""

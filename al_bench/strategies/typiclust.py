@@ -38,7 +38,9 @@ def typicality(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
 
 
 @register("typiclust", needs={"features"},
-          score="typicality: 1 / mean distance to the k_neighbors nearest points of its cluster")
+          score="typicality: 1 / mean distance to the k_neighbors nearest points of its cluster",
+          param_ranges={"k_neighbors": (1, 10_000), "min_cluster_size": (1, 1_000_000), "max_clusters": (1, 100_000),
+                        "kmeans_iters": (1, 10_000)})
 def typiclust(view: PoolView, n: int, rng: np.random.Generator, k_neighbors: int = 20, min_cluster_size: int = 5,
               max_clusters: int = 500, kmeans_iters: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unlabeled positions, one per least-covered cluster, each its cluster's most typical."""

@@ -31,7 +31,7 @@ def test_smoke_experiment_sweeps_every_registered_strategy():
     cfg = _compose("experiment=smoke")
     params = cfg.hydra.sweeper.params
     assert params.strategy == "glob(*)" and params.seed == "0,1"
-    assert sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml")) == sorted(REGISTRY)
+    assert sorted(p.stem for p in (ROOT / "al_bench" / "conf" / "strategy").glob("*.yaml")) == sorted(REGISTRY)
     assert cfg.budget.name == "smoke" and cfg.dataset.name == "digits" and cfg.embedder.name == "pixels"
     # the command line still picks the data
     cfg = _compose("experiment=smoke", "dataset=npz", "dataset.path=x.npz", "embedder=kmeans_patches")

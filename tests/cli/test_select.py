@@ -443,3 +443,70 @@ def test_console_script_default_embedder_end_to_end(folder, tmp_path):
     assert len(sel) == 6 and set(sel["id"]) <= set(ids[9:])
     hand = yaml.safe_load((tmp_path / "out" / "selection.yaml").read_text())
     assert hand["source"]["embedder"] == "kmeans_patches" and hand["ids"] == sel["id"].tolist()
+
+
+def test_help_is_plain_text_and_names_only_real_flags(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert ex.value.code == 0
+    for markup in ("``", ":func:", ":mod:", ":class:"):  # RST markup shows as noise in a terminal
+        assert markup not in text, markup
+    import re
+
+    from al_bench.cli.select import build_parser
+
+    flags = {s for a in build_parser()._actions for s in a.option_strings}
+    named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", re.sub(r"-\n\s+", "-", text)))  # argparse wraps at -
+    assert named <= flags, named - flags  # e.g. no --reduce: reduction is --scorer-param reduce=...
+    task = text[text.index("  --task "):]
+    task = task[:task.index("\n  --", 1)]
+    assert "detection" in task and "segmentation" in task and "--scorer" in task and "--strategy" in task
+    assert "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT" in text and "Local Storage" in text
+
+
+def test_copy_to_an_existing_file_fails_before_any_work(folder, tmp_path, capsys):
+    (tmp_path / "dest").write_text("a file")
+    for target, words in ((tmp_path / "dest", "exists and is not a folder"),
+                          (tmp_path / "dest" / "sub", f"cannot be created: {tmp_path / 'dest'} is a file")):
+        for flag in ("--copy-to", "--out"):
+            argv = ["--images-dir", str(folder), "-n", "3", "--quiet", "--cache-dir", str(tmp_path / "c"),
+                    "--embedder", "pixels", "--out", str(tmp_path / "sel"), flag, str(target)]
+            rc = main(argv)
+            err = capsys.readouterr().err
+            assert rc == 2 and f"{flag} {target}: {words}" in err, err
+            assert err.startswith("al-bench-select: error: ") and err.count("\n") == 1
+            assert "rerun" not in err and "picked" not in err  # no false hint, no selection ran first
+            assert not (tmp_path / "c").exists() and not (tmp_path / "sel").exists()
+
+
+def test_label_studio_document_root_flag(folder, tmp_path, capsys):
+    rc, out = _run(folder, tmp_path, "-n", "3", "--label-studio-document-root", str(folder.parent))
+    assert rc == 0
+    tasks = json.loads((out / "label_studio.json").read_text())
+    assert all(t["data"]["image"].startswith(f"/data/local-files/?d={folder.name}/") for t in tasks)
+    rc, out2 = _run(folder, tmp_path / "default", "-n", "3")  # default: the absolute path, as before
+    assert rc == 0 and json.loads((out2 / "label_studio.json").read_text())[0]["data"]["image"].startswith(
+        "/data/local-files/?d=" + str(folder.resolve()).lstrip("/") + "/")
+    capsys.readouterr()
+    for extra, words in (
+            (["--label-studio-document-root", str(tmp_path / "elsewhere")], "is not under it"),
+            (["--label-studio-document-root", "/", "--label-studio-prefix", "http://x/"], "give one")):
+        rc, _ = _run(folder, tmp_path / "bad", "-n", "3", *extra)
+        err = capsys.readouterr().err
+        assert rc == 2 and words in err and "checking images" not in err, err
+        assert not (tmp_path / "bad").exists()
+
+
+def test_progress_writes_no_carriage_returns_into_a_log_file(tmp_path, capfd):
+    """Not a terminal (stderr redirected to a log): lines only, no progress bar's \\r."""
+    imgs = tmp_path / "many"
+    imgs.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(210):  # above the size where the scan shows a bar
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(imgs / f"{i:03d}.png")
+    argv = ["--images-dir", str(imgs), "-n", "3", "--out", str(tmp_path / "sel"), "--cache-dir",
+            str(tmp_path / "c"), "--embedder", "pixels", "--embedder-opt", "image_size=8"]  # no --quiet
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    assert "picked 3 of 210" in err and "\r" not in err and "\x1b[" not in err, repr(err[:300])

@@ -12,7 +12,7 @@ from al_bench.data import DATASETS, ImageDataset, load_dataset, make_split
 from al_bench.data.images import ImageFiles
 from al_bench.errors import UserError
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "dataset"
+CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "dataset"
 # keys every dataset YAML has that belong to the split and the near-duplicate stress test, not the loader
 COMMON = {"name", "test_fraction", "calibration_fraction", "near_duplicates", "near_duplicate_copies",
           "near_duplicate_noise"}
@@ -52,7 +52,7 @@ def test_yaml_stems_are_the_registry():
 def test_yaml_keys_are_the_loader_options(name):
     conf = _yaml(name)
     assert conf["name"] == name
-    assert COMMON <= set(conf), f"conf/dataset/{name}.yaml lacks {sorted(COMMON - set(conf))}"
+    assert COMMON <= set(conf), f"al_bench/conf/dataset/{name}.yaml lacks {sorted(COMMON - set(conf))}"
     assert set(conf) - COMMON == set(DATASETS.options(name))
     assert "data_dir" not in DATASETS.options(name)  # injected by the caller, never configured
 

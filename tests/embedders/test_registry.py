@@ -12,7 +12,7 @@ import yaml
 from al_bench.embedders import EMBEDDERS, embed
 from al_bench.embedders.weights import DINOV2
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "embedder"
+CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "embedder"
 NAMES = sorted(EMBEDDERS)
 RESOLVING = [n for n in NAMES if EMBEDDERS.entry(n).resolves]
 # frozen pretrained networks (not fitted on the pool) take seconds to build even at 28 px: slow tier

@@ -12,7 +12,7 @@ from al_bench import scores
 from al_bench.heads import HEADS, Head, build_head
 from al_bench.options import parse
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "model"
 # the smallest settings that still exercise each head (only keys the head declares)
 TINY = {"steps": 3, "batch_size": 8, "image_size": 16, "device": "cpu", "dropout": 0.3}
 

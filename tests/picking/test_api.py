@@ -102,6 +102,19 @@ def test_select_names_bad_probability_rows():
     with pytest.raises(UserError, match=r"1 row\(s\).*b \(sum 1\.2\)") as err:
         al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs)
     assert err.value.key == "probs" and str(err.value).startswith("probs: ")
+    probs[1] = [np.nan, 0.5]  # NaN is named as such, not as a sum of what is left
+    with pytest.raises(UserError, match=r"b \(has NaN\)"):
+        al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs)
+    probs[1] = [np.inf, 0.0]
+    with pytest.raises(UserError, match=r"b \(has an infinite value\)"):
+        al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs)
+    probs[1] = [-0.5, 1.5]
+    with pytest.raises(UserError, match=r"b \(has a negative value \(-0\.5\)\)"):
+        al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs)
+    mc = np.stack([probs, probs])
+    mc[:, 1] = [[0.5, 0.5], [0.9, 0.6]]  # MC samples: the bad sample's sum, not the first one's
+    with pytest.raises(UserError, match=r"b \(sum 1\.5\)"):
+        al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "bald", probs=mc)
     probs[1] = np.nan  # a labeled row is never read
     assert al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs, labeled=["b"]).ids == ("a",)
 
@@ -166,7 +179,7 @@ def test_input_errors_name_the_argument():
         al_bench.select(["a", "a", "b"], x, 1)
     with pytest.raises(UserError, match=r"features must be \(N, d\)"):
         al_bench.select(ids, x[:2], 1)
-    with pytest.raises(UserError, match=r"strategy.params.shortlist_factor: must be >= 1"):  # a value it rejects
+    with pytest.raises(UserError, match=r"strategy\.params\.shortlist_factor: "):  # a value it rejects
         al_bench.select(ids, x, 1, "hybrid", probs=_probs(3), shortlist_factor=0.5)
 
 

@@ -119,3 +119,33 @@ def test_task_scores_from_detections_and_segmentation(tmp_path):
     np.testing.assert_allclose(s[:, 0], [0.0, np.log(2)], atol=1e-12)
     with pytest.raises(UserError, match=r"^--scorer 'bad': segmentation scorers are \['entropy'"):
         read_task_scores(maps, "segmentation", "bad", {})
+
+
+def test_read_labeled_finds_repeats_after_stripping_spaces(tmp_path):
+    """' a.png' and 'a.png' are the same image: conflicting labels fail instead of one being dropped."""
+    f = tmp_path / "l.csv"
+    f.write_text("id,label\na.png,cat\n a.png ,dog\nb.png,cat\n")
+    with pytest.raises(UserError, match=r"repeated ids: a\.png") as err:
+        read_labeled(f)
+    assert err.value.key == f"--labeled {f}"
+
+
+@pytest.mark.parametrize("suffix, kind", [(".npz", "zip archive"), (".npy", "NumPy array file")])
+def test_a_text_file_named_like_a_numpy_file_says_so(tmp_path, suffix, kind):
+    f = tmp_path / f"preds{suffix}"
+    f.write_text("id,cat,dog\na.png,0.5,0.5\n")
+    with pytest.raises(UserError) as err:
+        read_predictions(f, ["a.png"])
+    msg = str(err.value)
+    assert f"is not a {kind}" in msg and "a CSV file? name it .csv" in msg and "pickle" not in msg
+    f.write_bytes(b"")
+    with pytest.raises(UserError, match="it is empty"):
+        read_predictions(f, ["a.png"])
+
+
+def test_a_text_file_named_npz_for_segmentation_says_so(tmp_path):
+    f = tmp_path / "maps.npz"
+    f.write_text("not an archive\n")
+    with pytest.raises(UserError) as err:
+        read_task_scores(f, "segmentation", "entropy", {})
+    assert "is not a zip archive" in str(err.value) and "pickle" not in str(err.value)

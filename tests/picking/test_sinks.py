@@ -1,6 +1,8 @@
 """Sinks: the hand-off files and copies, written together or not at all."""
 
 import json
+from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -84,6 +86,20 @@ def test_default_label_studio_prefix_is_local_files(scan, tmp_path):
     K.write_sinks(_result(scan), tmp_path)
     image = json.loads((tmp_path / "label_studio.json").read_text())[0]["data"]["image"]
     assert image.startswith("/data/local-files/?d=" + str(scan.root).lstrip("/") + "/")
+
+
+def test_label_studio_document_root_makes_the_path_relative(scan, tmp_path):
+    """Label Studio resolves ?d= under LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: given that root,
+    the path is --images-dir relative to it; the default (/) keeps the absolute path."""
+    assert K.local_files_prefix(scan.root) == "/data/local-files/?d=" + str(scan.root).lstrip("/") + "/"
+    assert K.local_files_prefix(scan.root, Path("/")) == K.local_files_prefix(scan.root)
+    K.write_sinks(_result(scan, label_studio_root=scan.root.parent), tmp_path)
+    task = json.loads((tmp_path / "label_studio.json").read_text())[0]["data"]
+    assert task["image"] == f"/data/local-files/?d={scan.root.name}/{quote(task['al_bench_id'])}"
+    assert K.local_files_prefix(scan.root, scan.root) == "/data/local-files/?d="
+    with pytest.raises(UserError, match="is not under it") as err:
+        K.local_files_prefix(scan.root, tmp_path)
+    assert err.value.key == f"--label-studio-document-root {tmp_path}"
 
 
 def test_an_empty_selection_removes_an_earlier_mosaic(scan, tmp_path):

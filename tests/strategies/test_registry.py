@@ -10,7 +10,7 @@ import yaml
 from al_bench.strategies import MODEL_OUTPUTS, REGISTRY, STRATEGIES, PoolView, register, select_batch
 from al_bench.strategies._base import NEEDS
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "strategy"
+CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "strategy"
 
 
 def test_yaml_stems_equal_the_registry():

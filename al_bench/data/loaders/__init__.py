@@ -1,7 +1,7 @@
 """Dataset loaders, one module each, registered by config name (``dataset=<name>``).
 
 A loader is a function returning an :class:`~al_bench.data.ImageDataset`; its keyword
-arguments with defaults are its options in ``conf/dataset/<name>.yaml``. ``data_dir``
+arguments with defaults are its options in ``al_bench/conf/dataset/<name>.yaml``. ``data_dir``
 (``paths.data_dir``) is passed by the caller to loaders that take it, never set in the config.
 Loaders fail with a one-line :class:`~al_bench.errors.UserError` that says where they looked and
 what to do. Adding a dataset = one module here with ``@DATASETS.register("<name>")`` and one YAML.
