@@ -183,4 +183,51 @@ def run_job(cfg: DictConfig) -> str:
             _say(str(exc))
             sys.exit(1)
         raise
+    finally:
+        if multirun:
+            try:
+                sweep_progress(settings.outputs_dir, run_dir)
+            except OSError:  # progress is a courtesy: never the reason a job fails
+                pass
     return "ok"
+
+
+def sweep_progress(outputs_dir: Path, run_dir: Path) -> str | None:
+    """Log (and return) "sweep: k of N runs finished, elapsed …, about … left" for the sweep that
+    announced ``run_dir`` (its listing in ``outputs_dir/sweeps``); None outside a listed sweep.
+    Finished means ok, failed or interrupted; the estimate assumes the remaining runs take as long
+    as the finished ones did on average, with as many at once."""
+    import time
+
+    from ..runfiles import read_status
+
+    target = Path(run_dir).resolve()
+    listings = sorted((Path(outputs_dir) / "sweeps").glob("*.txt"), key=lambda f: f.stat().st_mtime)
+    for listing in reversed(listings):
+        runs = _listed(listing, Path(outputs_dir))
+        if target in runs:
+            break
+    else:
+        return None
+    done = sum(read_status(d).get("status", "") in ("ok", "failed", "interrupted") or
+               str(read_status(d).get("status", "")).startswith("failed") for d in runs if (d / "status.json").is_file())
+    elapsed = time.time() - listing.stat().st_mtime
+    left = elapsed / done * (len(runs) - done) if done else float("nan")
+    line = (f"sweep: {done} of {len(runs)} runs finished, elapsed {_duration(elapsed)}"
+            + (f", about {_duration(left)} left" if done < len(runs) and left == left else ""))
+    log.info(line)
+    return line
+
+
+def _listed(listing: Path, outputs_dir: Path) -> list[Path]:
+    out = []
+    for line in listing.read_text().splitlines():
+        if line.strip():
+            p = Path(line)
+            out.append((p if p.is_absolute() else outputs_dir / p).resolve())
+    return out
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

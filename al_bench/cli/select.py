@@ -171,6 +171,14 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
 
     if args.n is None or args.n < 1:
         raise UserError("-n: give how many images to pick (a count >= 1)")
+    import math
+
+    for flag, value, lo, hi in (("--min-distance", args.min_distance, 0.0, math.inf),
+                                ("--min-brightness", args.min_brightness, 0.0, 255.0),
+                                ("--max-brightness", args.max_brightness, 0.0, 255.0),
+                                ("--random-fraction", args.random_fraction, 0.0, 1.0)):
+        if value is not None and not (lo <= value <= hi):  # NaN fails every comparison
+            raise UserError(f"{flag} {value}: give a number in [{lo:g}, {hi:g}]")
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: give a seed >= 0")
     if args.link and not args.copy_to:
@@ -192,12 +200,13 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
                             "fine: output folders are marked and left out of every scan)")
     if args.task == "classification":
         from ..picking.api import STOPPING
-        from ..strategies import check_params, needs_model, strategy_params
+        from ..strategies import check_param_values, check_params, needs_model, strategy_params
 
         args.strategy = args.strategy or "kcenter"
         params = _kv(args.param, "--param")
         check_params(args.strategy, params)
         params = _coerce(params, strategy_params(args.strategy), "--param")
+        check_param_values(args.strategy, params)  # types and ranges, before any image is read
         if args.scorer or args.scorer_param:
             raise UserError("--scorer and --scorer-param are for --task detection or segmentation")
         if args.min_distance is not None and args.strategy != STOPPING:
@@ -325,6 +334,9 @@ def run(args: argparse.Namespace) -> Path:
     is_labeled = np.isin(np.array(good), np.array(labeled_ids, dtype=str))
     dark, bright = _brightness_filter(args, scan, is_labeled)
     cand = ~is_labeled & ~dark & ~bright
+    if args.n > int(cand.sum()) and args.min_distance is None:  # before any embedding is computed
+        raise UserError(f"-n {args.n}: only {int(cand.sum())} candidate image(s) left (of {len(good)} readable, "
+                        f"{int(is_labeled.sum())} labeled); pick at most that many")
 
     # inputs: model outputs, or per-image task scores
     need_rows = np.flatnonzero(cand)

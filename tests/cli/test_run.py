@@ -191,3 +191,41 @@ def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
     assert set(curve["n_skipped_items"]) == {2} and curve["accuracy"].iloc[-1] > 0.8
     selected = pd.read_csv(run / "selected.csv")
     assert selected["id"].str.match(r"^(sunny/\d\d\.png|rainy/(\d\d\.png|full\.jpg))$").all()
+
+
+def test_app_help_names_the_groups_and_examples_not_hydras_default():
+    help_cfg = _compose().hydra.help
+    assert help_cfg.app_name == "al_bench"
+    assert "$APP_CONFIG_GROUPS" in help_cfg.template and "powered by Hydra" not in help_cfg.template
+    examples = [line.strip() for line in help_cfg.template.splitlines() if line.strip().startswith("python -m al_bench -m")]
+    assert len(examples) == 3
+    for line in examples:  # each example composes (sweeps cut to their first value)
+        args = [a for a in line.split("#")[0].split()[3:] if a != "-m"]
+        args = [a.split(",")[0].replace("glob(*)", "random").strip("'") for a in args]
+        _compose(*args)
+
+
+@pytest.mark.slow
+def test_help_prints_the_app_help(tmp_path):
+    r = _main("--help", cwd=tmp_path)
+    assert r.returncode == 0 and "Config groups" in r.stdout and "strategy: badge" in r.stdout
+
+
+def test_sweep_progress_counts_finished_runs_of_the_sweep(tmp_path):
+    import os
+    import time
+
+    from al_bench.cli.run import sweep_progress
+    from al_bench.runfiles import write_status
+
+    runs = [tmp_path / "runs" / f"r{k}" for k in range(4)]
+    (tmp_path / "sweeps").mkdir()
+    listing = tmp_path / "sweeps" / "s.txt"
+    listing.write_text("".join(f"runs/r{k}\n" for k in range(4)))
+    os.utime(listing, (time.time() - 120, time.time() - 120))  # the sweep started 2 min ago
+    write_status(runs[0], "ok")
+    write_status(runs[1], "failed")
+    write_status(runs[2], "running")
+    line = sweep_progress(tmp_path, runs[1])
+    assert line.startswith("sweep: 2 of 4 runs finished, elapsed 2m0") and "about 2m0" in line
+    assert sweep_progress(tmp_path, tmp_path / "elsewhere") is None

@@ -510,3 +510,34 @@ def test_progress_writes_no_carriage_returns_into_a_log_file(tmp_path, capfd):
     assert main(argv) == 0
     err = capfd.readouterr().err
     assert "picked 3 of 210" in err and "\r" not in err and "\x1b[" not in err, repr(err[:300])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--min-distance", "nan"], "--min-distance nan: give a number in [0, inf]"),
+    (["--min-distance", "-1"], "--min-distance -1.0: give a number in [0, inf]"),
+    (["--min-brightness", "nan"], "--min-brightness nan: give a number in [0, 255]"),
+    (["--strategy", "bald", "--param", "k=0", "--predictions", "p.npz"], "--param k: "),
+    (["--strategy", "bald", "--param", "k=100000000", "--predictions", "p.npz"], "--param k: "),
+])
+def test_values_are_checked_before_any_image_is_read(tmp_path, capsys, args, words):
+    from al_bench.cli.select import main
+
+    out = tmp_path / "out"
+    rc = main(["--images-dir", str(tmp_path / "no-such-folder"), "-n", "3", "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
+def test_too_large_n_fails_before_the_embedding(tmp_path, capsys):
+    from PIL import Image
+
+    from al_bench.cli.select import main
+
+    for i in range(5):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / f"{i}.png")
+    rc = main(["--images-dir", str(tmp_path), "-n", "50", "--out", str(tmp_path / "o"), "--embedder", "pixels",
+               "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "-n 50: only 5 candidate image(s) left" in err
+    assert "embedded" not in err and not (tmp_path / "cache" / "embeddings").exists()
