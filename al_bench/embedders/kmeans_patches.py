@@ -12,6 +12,7 @@ Needs no download and no labels; everything is fitted on the pool items only.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -68,7 +69,12 @@ class PatchFeatures:
         xw = np.ascontiguousarray((x - mean) @ zca)
         km = faiss.Kmeans(xw.shape[1], centroids, niter=iters, seed=int(rng.integers(2**31 - 1)),
                           max_points_per_centroid=max(256, n_patches // centroids + 1), verbose=False)
+        # FAISS trains in one call with no progress hook: say what runs and how long it took
+        log.info("kmeans_patches: k-means of %d whitened patches into %d centroids (%d iterations)...",
+                 n_patches, centroids, iters)
+        t0 = time.perf_counter()
         km.train(xw)
+        log.info("kmeans_patches: k-means done in %.1f s; encoding the images", time.perf_counter() - t0)
         return cls(patch, mean, zca, np.ascontiguousarray(km.centroids, dtype=np.float32))
 
     def transform(self, imgs: np.ndarray) -> np.ndarray:

@@ -18,8 +18,11 @@ __all__ = ["load_folder"]
 
 
 @DATASETS.register("folder")
-def load_folder(root: str | None = None, on_bad_image: str = "skip") -> ImageDataset:
-    """Images in class subfolders: ``root/<class>/**/<image>``; the ids are POSIX relative paths."""
+def load_folder(root: str | None = None, on_bad_image: str = "skip", follow_links: bool = False) -> ImageDataset:
+    """Images in class subfolders: ``root/<class>/**/<image>``; the ids are POSIX relative paths.
+    ``follow_links``: also read links whose target lies outside ``root`` (left out by default)."""
+    if not isinstance(follow_links, bool):
+        raise UserError(f"{follow_links!r}: must be true or false", key="dataset.follow_links")
     if on_bad_image not in ("skip", "error"):
         raise UserError(f"dataset.on_bad_image={on_bad_image!r}: choose one of ['error', 'skip']")
     if not root:
@@ -33,9 +36,9 @@ def load_folder(root: str | None = None, on_bad_image: str = "skip") -> ImageDat
     except UnicodeEncodeError:
         raise UserError("the path is not valid UTF-8; rename the folder", key="dataset.root") from None
     # The same scan as al-bench-select's: folders that command wrote (marked) are left out, and so
-    # are links whose target lies outside the root and files whose names are not valid UTF-8 (no id
+    # are links whose target lies outside the root (unless follow_links) and files whose names are not valid UTF-8 (no id
     # could name them in the run's UTF-8 files); those are listed in the run's skipped.csv.
-    scan = find_image_files(base)
+    scan = find_image_files(base, follow_links=follow_links)
     found = list(scan.ids)
     if scan.left_out or scan.output_folders:
         log.warning("%s under %s%s", left_out_summary(scan),

@@ -72,3 +72,7 @@ def test_folder_leaves_out_links_out_names_not_utf8_and_output_folders(tmp_path,
     assert len(ds.images.fingerprint()) == 64
     assert "left out 1 output folder(s) (selection/); 2 symlink(s) leading outside the folder, 1 name(s) " \
            "not valid UTF-8 under" in caplog.text
+    # with follow_links the links out are read as images of their class folder
+    ds = load_dataset("folder", root=str(root), follow_links=True)
+    assert {"cat/linked.png", "dog/linked_dir/e.png"} <= set(ds.ids.tolist())
+    assert "cat/linked.png" not in dict(ds.skipped)
