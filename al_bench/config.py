@@ -7,7 +7,6 @@ allowed, so a typo fails before any job starts.
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from .errors import UserError
 from .heads import HEADS
 from .loop.budget import check_fractions
 from .options import check_int as _int
-from .options import check_number
+from .options import check_number as _number  # refuses NaN too
 from .options import parse
 from .runfiles import check_name
 from .strategies import STRATEGIES, check_param_values
@@ -82,13 +81,6 @@ class RunSettings:
 
 
 TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths", "threads"}
-
-
-def _number(key: str, value: Any, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> float:
-    """A number in the range, NaN refused (it compares false with every bound)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value):
-        raise UserError(f"{key}={value!r}: must be a number, not NaN")
-    return check_number(key, value, lo, hi, lo_open, hi_open)
 
 
 def _keys(section: str, given: Mapping, allowed: set[str]) -> None:

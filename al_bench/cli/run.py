@@ -199,33 +199,25 @@ def sweep_progress(outputs_dir: Path, run_dir: Path) -> str | None:
     as the finished ones did on average, with as many at once."""
     import time
 
+    from ..report.runs import listed_runs
     from ..runfiles import read_status
 
     target = Path(run_dir).resolve()
     listings = sorted((Path(outputs_dir) / "sweeps").glob("*.txt"), key=lambda f: f.stat().st_mtime)
     for listing in reversed(listings):
-        runs = _listed(listing, Path(outputs_dir))
+        runs = listed_runs(listing, outputs_dir)
         if target in runs:
             break
     else:
         return None
-    done = sum(read_status(d).get("status", "") in ("ok", "failed", "interrupted") or
-               str(read_status(d).get("status", "")).startswith("failed") for d in runs if (d / "status.json").is_file())
+    statuses = [str(read_status(d).get("status", "")) for d in runs if (d / "status.json").is_file()]
+    done = sum(s in ("ok", "interrupted") or s.startswith("failed") for s in statuses)
     elapsed = time.time() - listing.stat().st_mtime
     left = elapsed / done * (len(runs) - done) if done else float("nan")
     line = (f"sweep: {done} of {len(runs)} runs finished, elapsed {_duration(elapsed)}"
             + (f", about {_duration(left)} left" if done < len(runs) and left == left else ""))
     log.info(line)
     return line
-
-
-def _listed(listing: Path, outputs_dir: Path) -> list[Path]:
-    out = []
-    for line in listing.read_text().splitlines():
-        if line.strip():
-            p = Path(line)
-            out.append((p if p.is_absolute() else outputs_dir / p).resolve())
-    return out
 
 
 def _duration(seconds: float) -> str:

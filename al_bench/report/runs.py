@@ -18,7 +18,7 @@ from ..runfiles import CURVE, RUN_KEYS, TIMING, RunRecord, find_runs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Runs", "with_identity", "expected_runs", "read_run", "read_runs", "STATUS_COLUMNS", "SORT_KEYS"]
+__all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "STATUS_COLUMNS", "SORT_KEYS"]
 
 STATUS_COLUMNS = ["run", "status", "error"]  # tables/run_status.csv
 SORT_KEYS = RUN_KEYS + ["budget"]  # the row order of tables/results.csv
@@ -40,11 +40,18 @@ def expected_runs(outputs_dir: Path) -> set[Path]:
     relative entry is relative to ``outputs_dir`` (wherever aggregation runs from)."""
     expected = set()
     for listing in sorted((Path(outputs_dir) / "sweeps").glob("*.txt")):
-        for line in listing.read_text().splitlines():
-            if line.strip():
-                p = Path(line)
-                expected.add((p if p.is_absolute() else Path(outputs_dir) / p).resolve())
+        expected.update(listed_runs(listing, outputs_dir))
     return expected
+
+
+def listed_runs(listing: Path, outputs_dir: Path) -> list[Path]:
+    """The run folders one sweep listing names, resolved (relative entries from ``outputs_dir``)."""
+    out = []
+    for line in Path(listing).read_text().splitlines():
+        if line.strip():
+            p = Path(line)
+            out.append((p if p.is_absolute() else Path(outputs_dir) / p).resolve())
+    return out
 
 
 def read_run(run_dir: Path) -> pd.DataFrame:
