@@ -73,8 +73,10 @@ def _signum(exc: BaseException) -> int:
     return exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
 
 
-def finished(run_dir: Path, config: Mapping[str, Any]) -> bool:
-    """Whether ``run_dir`` holds a finished run of this config and code (only reads)."""
+def finished(run_dir: Path, config: Mapping[str, Any], s: RunSettings) -> bool:
+    """Whether ``run_dir`` holds a finished run of this config and code on the same data (only
+    reads). The data is loaded (to fingerprint it) only when config and code match: a file
+    replaced under the same ``dataset.path`` must not leave a stale result standing."""
     run_dir = Path(run_dir)
     try:
         if not (run_dir / STATUS).is_file():
@@ -82,8 +84,18 @@ def finished(run_dir: Path, config: Mapping[str, Any]) -> bool:
     except OSError:
         return False
     old = read_status(run_dir)
-    return (old.get("status") == "ok" and old.get("fingerprint") == config_fingerprint(dict(config))
-            and (run_dir / CURVE).is_file())
+    if not (old.get("status") == "ok" and old.get("fingerprint") == config_fingerprint(dict(config))
+            and (run_dir / CURVE).is_file()):
+        return False
+    if old.get("data_fingerprint") != data_fingerprint(s):
+        log.info("%s: the data changed since it ran (same config and code): running it again", run_dir)
+        return False
+    return True
+
+
+def data_fingerprint(s: RunSettings) -> str:
+    """The sha256 of the dataset the run reads (:meth:`ImageDataset.fingerprint`)."""
+    return load_dataset(s.dataset.name, s.data_dir, **s.dataset.options).fingerprint()
 
 
 def run_dir_name(config: Mapping[str, Any]) -> str:
@@ -146,7 +158,7 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
     run_dir = Path(run_dir)
     config = dict(config) if config is not None else {}
     fp = config_fingerprint(config)
-    if finished(run_dir, config):
+    if finished(run_dir, config, s):
         log.info("skipping %s: finished before with the same config and code (fingerprint %s)", run_dir, fp[:12])
         return None
     started = _now()
@@ -159,10 +171,11 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
         write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)
         if config:
             atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
-        result = _run(s, run_dir, progress, fp, ckpt, config)
+        result, data_fp = _run(s, run_dir, progress, fp, ckpt, config)
         ckpt.remove()
         write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
-                     n_points=len(result.curve), fingerprint=fp, threads=threads, host=platform.node())
+                     n_points=len(result.curve), fingerprint=fp, data_fingerprint=data_fp, threads=threads,
+                     host=platform.node())
     except (KeyboardInterrupt, Interrupted) as exc:
         # the checkpoint of the last completed round stays: rerunning the command resumes there
         _last_status(run_dir, "interrupted", started=started, finished=_now(), signal=signal_name(_signum(exc)),
@@ -185,8 +198,11 @@ def _last_status(run_dir: Path, status: str, **fields: Any) -> None:
 
 
 def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint,
-         config: Mapping[str, Any]) -> LoopResult:
+         config: Mapping[str, Any]) -> tuple[LoopResult, str]:
+    """(the loop's result, the data fingerprint), after writing the run files."""
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
+    data_fp = ds.fingerprint()
+    ckpt.fingerprint = f"{fingerprint}:{data_fp}"  # a checkpoint resumes only on the same data
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     ds, split = inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
                                        s.dataset.near_duplicate_noise, s.seed)
@@ -242,4 +258,4 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     write_csv(curve, run_dir / CURVE)
     write_csv(timing, run_dir / TIMING)
     write_csv(selected, run_dir / SELECTED)
-    return result
+    return result, data_fp

@@ -342,16 +342,17 @@ def test_a_finished_run_is_skipped_before_hydra_writes_into_its_folder(tmp_path,
     """A read-only outputs folder still lets the rerun of a finished run skip it: the check runs
     in on_run_start, before Hydra writes .hydra/ and its log there."""
     from al_bench.cli.callbacks import CheckConfig
-    from al_bench.run import config_fingerprint
+    from al_bench.run import config_fingerprint, data_fingerprint
     from support import compose_config
 
     cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}")
-    _, plain = _settings(tmp_path)
+    s, plain = _settings(tmp_path)
     plain["paths"]["data_dir"] = cfg.paths.data_dir
     run_dir = Path(cfg.hydra.run.dir)
     run_dir.mkdir(parents=True)
     (run_dir / "curve.csv").write_text("budget\n1\n")
-    (run_dir / "status.json").write_text(json.dumps({"status": "ok", "fingerprint": config_fingerprint(plain)}))
+    (run_dir / "status.json").write_text(json.dumps({"status": "ok", "fingerprint": config_fingerprint(plain),
+                                                     "data_fingerprint": data_fingerprint(s)}))
     with pytest.raises(SystemExit) as exc:
         CheckConfig().on_run_start(cfg)
     assert exc.value.code == 0
@@ -405,3 +406,25 @@ def test_a_signal_mid_run_through_the_entry_point(tmp_path, sig, code):
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "interrupted" and status["signal"] == sig.name
     assert (run_dir / "checkpoint.npz").is_file()
+
+
+def test_a_finished_run_reruns_when_its_data_file_changed(tmp_path):
+    """Same config and code but another file under the same dataset.path: not a stale skip."""
+    from al_bench.cli.run import settings_from
+    from al_bench.run import run
+    from support import compose_config
+
+    rng = np.random.default_rng(0)
+    y = np.arange(300) % 3
+    images = np.clip(rng.normal(60 + 60 * y[:, None, None, None], 30, (300, 8, 8, 3)), 0, 255).astype(np.uint8)
+    path = tmp_path / "d.npz"
+    np.savez(path, images=images, labels=y)
+    s, plain = settings_from(compose_config("dataset=npz", f"dataset.path={path}", "embedder=pixels", "budget=smoke",
+                                            "model.steps=30", f"paths.outputs_dir={tmp_path / 'out'}",
+                                            f"paths.data_dir={tmp_path / 'data'}"))
+    run_dir = tmp_path / "out" / "run"
+    assert run(s, run_dir, plain) is not None
+    assert run(s, run_dir, plain) is None  # unchanged: skipped
+    np.savez(path, images=images, labels=(y + 1) % 3)
+    assert run(s, run_dir, plain) is not None  # the data changed: run again
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"

@@ -25,14 +25,14 @@ class CheckConfig(Callback):
         from ..run import finished
 
         try:
-            _, plain = settings_from(config)
+            settings, plain = settings_from(config)
         except ConfigCheckError as exc:
             print(f"al_bench: bad config: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
         # a finished run is left as it is before Hydra writes its files into the folder, so a
         # read-only (or full) outputs folder still lets the rerun skip it
         run_dir = Path(str(config.hydra.run.dir))
-        if finished(run_dir, plain):
+        if finished(run_dir, plain, settings):
             print(f"al_bench: skipping {run_dir}: finished before with the same config and code", file=sys.stderr,
                   flush=True)
             sys.exit(0)
