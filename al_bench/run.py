@@ -12,9 +12,10 @@ import platform
 import signal
 import time
 import traceback
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,14 +26,14 @@ from .data import initial_labeled, inject_near_duplicates, load_dataset, make_sp
 from .embedders import embed
 from .heads import HEADS
 from .loop import Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
-from .runfiles import (CHECKPOINT, CONFIG, CURVE, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
+from .runfiles import (CHECKPOINT, CONFIG, CURVE, LOCK, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
                        read_status, write_csv, write_status)
 from .runfiles import comparison_id, config_id, run_dir_of, strategy_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit", "Interrupted", "finished",
-           "storage_problem", "signal_name"]
+__all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_commit", "Interrupted", "RunLocked",
+           "finished", "storage_problem", "signal_name"]
 
 # write failures that are the disk's, not a bug: reported in one line with the path
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
@@ -45,6 +46,41 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         self.signum = int(signum)
         super().__init__(signal_name(signum))
+
+
+class RunLocked(Exception):
+    """Another process is running this run folder now (it holds the folder's lock)."""
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir/.lock`` (an exclusive ``flock``) while a run writes its folder, so two
+    processes started on the same config cannot both write it: the second raises
+    :class:`RunLocked` naming the holder. The kernel drops the lock when the holder exits, even
+    on ``kill -9``, so a lock is never stale. A file system without locks (some network mounts)
+    gets a warning and the run goes on unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip()
+            raise RunLocked(f"another al_bench process is running {run_dir}" + (f" ({holder})" if holder else "")
+                            + ": wait for it to end, or stop it and rerun to resume") from None
+        except OSError as exc:
+            log.warning("cannot lock %s (%s): running without a lock", path, exc)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {platform.node()}, since {_now()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def signal_name(signum: int) -> str:
@@ -73,10 +109,12 @@ def _signum(exc: BaseException) -> int:
     return exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
 
 
-def finished(run_dir: Path, config: Mapping[str, Any], s: RunSettings) -> bool:
+def finished(run_dir: Path, config: Mapping[str, Any], s: RunSettings,
+             data_fps: dict[str, str] | None = None) -> bool:
     """Whether ``run_dir`` holds a finished run of this config and code on the same data (only
     reads). The data is loaded (to fingerprint it) only when config and code match: a file
-    replaced under the same ``dataset.path`` must not leave a stale result standing."""
+    replaced under the same ``dataset.path`` must not leave a stale result standing.
+    ``data_fps`` memoizes the fingerprints across calls (a sweep checks many runs of one dataset)."""
     run_dir = Path(run_dir)
     try:
         if not (run_dir / STATUS).is_file():
@@ -87,7 +125,12 @@ def finished(run_dir: Path, config: Mapping[str, Any], s: RunSettings) -> bool:
     if not (old.get("status") == "ok" and old.get("fingerprint") == config_fingerprint(dict(config))
             and (run_dir / CURVE).is_file()):
         return False
-    if old.get("data_fingerprint") != data_fingerprint(s):
+    key = json.dumps([s.dataset.name, str(s.data_dir), s.dataset.options], sort_keys=True, default=str)
+    if data_fps is None:
+        data_fps = {}
+    if key not in data_fps:
+        data_fps[key] = data_fingerprint(s)
+    if old.get("data_fingerprint") != data_fps[key]:
         log.info("%s: the data changed since it ran (same config and code): running it again", run_dir)
         return False
     return True
@@ -151,21 +194,39 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
 
     A folder that already holds a finished run with the same fingerprint (config and code) is
     left as it is (returns None); a killed run with a checkpoint of the same fingerprint
-    continues from its last completed round; anything else starts over.
+    continues from its last completed round; anything else starts over. The folder is locked
+    while the run writes it (:func:`run_lock`): a second process on the same config raises
+    :class:`RunLocked` and writes nothing.
     """
-    import yaml
-
     run_dir = Path(run_dir)
     config = dict(config) if config is not None else {}
     fp = config_fingerprint(config)
     if finished(run_dir, config, s):
         log.info("skipping %s: finished before with the same config and code (fingerprint %s)", run_dir, fp[:12])
         return None
+    with ExitStack() as held:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(run_lock(run_dir))
+        except OSError as exc:  # a read-only or full disk: say so in status.json if it can be written
+            problem = storage_problem(exc)
+            _last_status(run_dir, f"failed: {problem}" if problem else "failed", finished=_now(),
+                         error=f"{type(exc).__name__}: {exc}", fingerprint=fp)
+            raise
+        if finished(run_dir, config, s):  # the process that held the lock before may have finished it
+            log.info("skipping %s: finished by another process with the same config and code", run_dir)
+            return None
+        return _locked_run(s, run_dir, config, progress, threads, fp)
+
+
+def _locked_run(s: RunSettings, run_dir: Path, config: dict[str, Any], progress: bool, threads: int | None,
+                fp: str) -> LoopResult:
+    import yaml
+
     started = _now()
     t0 = time.perf_counter()
     ckpt = Checkpoint(run_dir / CHECKPOINT, fp)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
         for stale in (CURVE, SELECTED, SKIPPED, TIMING):  # a rerun must not leave old results behind
             (run_dir / stale).unlink(missing_ok=True)
         write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)

@@ -30,6 +30,7 @@ CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "s
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
 CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
+LOCK = ".lock"  # held (flock) by the process running the run; who holds it is written inside
 # runs are only compared within one group: same data, features, head and budget schedule, and
 # the same everything else (comparison_id: the config but for the strategy and the seed)
 COMPARE_KEYS = ["dataset", "embedder", "model", "schedule", "comparison_id"]

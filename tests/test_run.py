@@ -58,15 +58,20 @@ def test_finished_runs_are_skipped_by_fingerprint_in_any_override_order(tmp_path
     r = _main("-m", *FAST, "strategy=random,entropy", "seed=0", out, data, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     first = _status(tmp_path / "out")
-    # same sweep, overrides reordered: nothing reruns
+    hydra_files = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "runs").rglob(".hydra/*.yaml")}
+    assert len(hydra_files) == 6
+    # same sweep, overrides reordered: nothing reruns, nothing is even submitted
     r = _main("-m", "seed=0", "strategy=entropy,random", *reversed(FAST), data, out, cwd=tmp_path)
-    assert r.returncode == 0 and (r.stdout + r.stderr).count("skipping") == 2, r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "sweep: 2 of 2 runs finished before with the same config, code and data: not submitted" in r.stdout + r.stderr
+    assert "Launching 0 jobs" not in r.stdout and "#0" not in r.stdout  # no job line from the launcher
     assert _status(tmp_path / "out") == first
+    assert {p: p.stat().st_mtime_ns for p in hydra_files} == hydra_files  # no job touched its folder
     # a failed run and a changed config rerun; the untouched finished run does not
     st = one_run(tmp_path / "out", "digits/pixels/linear/smoke/random/seed0") / "status.json"
     st.write_text(json.dumps({**json.loads(st.read_text()), "status": "failed"}))
     r = _main("-m", *FAST, "strategy=random,entropy", "seed=0", out, data, cwd=tmp_path)
-    assert (r.stdout + r.stderr).count("skipping") == 1
+    assert "sweep: 1 of 2 runs finished before" in r.stdout + r.stderr
     again = _status(tmp_path / "out")
     assert again["seed0/entropy"] == first["seed0/entropy"] and again["seed0/random"]["status"] == "ok"
     assert again["seed0/random"]["finished"] >= first["seed0/random"]["finished"]
@@ -427,4 +432,63 @@ def test_a_finished_run_reruns_when_its_data_file_changed(tmp_path):
     assert run(s, run_dir, plain) is None  # unchanged: skipped
     np.savez(path, images=images, labels=(y + 1) % 3)
     assert run(s, run_dir, plain) is not None  # the data changed: run again
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
+
+
+# -- two processes on one run: the folder's lock ----------------------------------------------
+
+def test_a_second_process_on_the_same_run_is_refused_and_writes_nothing(tmp_path):
+    """While another process holds the run folder's lock (as a running run does), run() raises
+    RunLocked naming the holder and writes no file; once the lock is free the run goes ahead."""
+    from al_bench.run import RunLocked, run, run_lock
+
+    s, plain = _settings(tmp_path, "model.steps=40", "budget.fractions=[0.05,0.1]")
+    run_dir = tmp_path / "out" / "run"
+    run_dir.mkdir(parents=True)
+    with run_lock(run_dir):
+        with pytest.raises(RunLocked, match=rf"another al_bench process is running {run_dir} \(pid {os.getpid()} on "):
+            run(s, run_dir, plain)
+        assert sorted(p.name for p in run_dir.iterdir()) == [".lock"]
+    run(s, run_dir, plain)
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
+
+
+def test_a_locked_run_in_a_sweep_is_left_to_its_holder(tmp_path, monkeypatch, caplog):
+    """In a multirun the job logs one line and returns; the holder's status is not touched."""
+    import al_bench.cli.run as cli
+    from al_bench.run import run_lock
+    from hydra.types import RunMode
+    from support import compose_config
+
+    cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}",
+                         f"paths.data_dir={tmp_path / 'data'}")
+    run_dir = tmp_path / "out" / "runs" / "x" / "seed0-abc"
+    run_dir.mkdir(parents=True)
+    (run_dir / "status.json").write_text('{"status": "running"}')
+    monkeypatch.setattr(cli, "pin_threads", lambda n: None)
+    monkeypatch.setattr(cli, "_catch_sigterm", lambda: None)
+    monkeypatch.setattr(cli.HydraConfig, "get", staticmethod(lambda: _FakeHydra(run_dir, RunMode.MULTIRUN)))
+    with run_lock(run_dir):
+        assert cli.run_job(cfg) == "busy"
+    assert (run_dir / "status.json").read_text() == '{"status": "running"}'
+    assert "another al_bench process is running" in caplog.text
+
+
+@pytest.mark.slow
+def test_the_same_run_started_while_one_runs_exits_1_in_one_line(tmp_path):
+    """Through the entry point: the test holds the lock as a running process would."""
+    from al_bench.run import run_lock
+    from al_bench.runfiles import run_dir_of
+    from support import compose_config
+
+    args = [*FAST, f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}"]
+    run_dir = tmp_path / "out" / "runs" / run_dir_of(compose_config(*args))
+    run_dir.mkdir(parents=True)
+    with run_lock(run_dir):
+        r = _main(*args, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith(f"al_bench: another al_bench process is running {run_dir}")
+    assert "Traceback" not in r.stderr and not (run_dir / "status.json").exists()
+    r = _main(*args, cwd=tmp_path)  # the lock is free again: the run goes ahead
+    assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"

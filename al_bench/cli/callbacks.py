@@ -12,7 +12,11 @@ from omegaconf import DictConfig
 
 from .run import ConfigCheckError, settings_from
 
-__all__ = ["CheckConfig", "AggregateAfterSweep"]
+__all__ = ["CheckConfig", "AggregateAfterSweep", "SWEEP_FAILURES"]
+
+# one line per batch or job the launcher lost in this sweep (a cancelled or timed-out SLURM job):
+# filled by the al_bench sweeper, reported after aggregation, and the sweep then exits 1
+SWEEP_FAILURES: list[str] = []
 
 
 class CheckConfig(Callback):
@@ -39,7 +43,8 @@ class CheckConfig(Callback):
 
 
 class AggregateAfterSweep(Callback):
-    """Sweeps: aggregate every run under ``paths.outputs_dir``; exit non-zero if any run failed."""
+    """Sweeps: aggregate every run under ``paths.outputs_dir``; exit non-zero if any run failed
+    or did not finish (what did finish is aggregated all the same)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from ..report import aggregate
@@ -54,5 +59,7 @@ class AggregateAfterSweep(Callback):
             print(f"al_bench: aggregation cannot write: {problem}", file=sys.stderr, flush=True)
             sys.exit(1)
         print(report.summary(), flush=True)
-        if report.problems:
+        for line in SWEEP_FAILURES:
+            print(f"  LAUNCHER: {line}", flush=True)
+        if report.problems or SWEEP_FAILURES:
             sys.exit(1)

@@ -146,7 +146,7 @@ def run_job(cfg: DictConfig) -> str:
     (status ``failed: <cause> (<path>)``); a signal ends any run with status ``interrupted``, the
     checkpoint kept, exit 128 + signal (130 for Ctrl-C, 143 for SIGTERM).
     """
-    from ..run import Interrupted, run, signal_name, storage_problem
+    from ..run import Interrupted, RunLocked, run, signal_name, storage_problem
 
     _catch_sigterm()
     hc = HydraConfig.get()
@@ -168,6 +168,12 @@ def run_job(cfg: DictConfig) -> str:
         _say(f"interrupted by {signal_name(signum)}: run folder {run_dir} (status 'interrupted'; rerun the same "
              "command to resume from its checkpoint)")
         sys.exit(128 + signum)
+    except RunLocked as exc:  # the other process owns the folder and its status: touch neither
+        if multirun:
+            log.error("run not started: %s", exc)
+            return "busy"
+        _say(str(exc))
+        sys.exit(1)
     except Exception as exc:
         problem = storage_problem(exc)
         if multirun:

@@ -229,3 +229,104 @@ def test_sweep_progress_counts_finished_runs_of_the_sweep(tmp_path):
     line = sweep_progress(tmp_path, runs[1])
     assert line.startswith("sweep: 2 of 4 runs finished, elapsed 2m0") and "about 2m0" in line
     assert sweep_progress(tmp_path, tmp_path / "elsewhere") is None
+
+
+# -- the sweeper: finished runs left out at submission, lost jobs reported after aggregating ----
+
+def _sweeper(tmp_path, launcher=None):
+    from hydra_plugins.al_bench_sweeper.al_bench_sweeper import AlBenchSweeper
+
+    class Loader:
+        def load_sweep_config(self, master_config, sweep_overrides):
+            return _compose(*sweep_overrides, f"paths.outputs_dir={tmp_path / 'out'}",
+                            f"paths.data_dir={tmp_path / 'data'}")
+
+    sweeper = AlBenchSweeper.__new__(AlBenchSweeper)
+    sweeper.hydra_context = type("Ctx", (), {"config_loader": Loader()})()
+    sweeper.config = _compose(f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}")
+    sweeper.launcher = launcher
+    sweeper.params = {}
+    sweeper.max_batch_size = None
+    sweeper.batch_index = 0
+    return sweeper
+
+
+def _finish(tmp_path, *overrides):
+    """A finished run of ``overrides`` as the run leaves it (status ok with both fingerprints)."""
+    import json
+    from pathlib import Path
+
+    from al_bench.run import config_fingerprint, data_fingerprint
+
+    cfg = _compose(*overrides, f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}")
+    s, plain = settings_from(cfg)
+    run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+    run_dir.mkdir(parents=True)
+    (run_dir / "curve.csv").write_text("budget\n1\n")
+    (run_dir / "status.json").write_text(json.dumps({"status": "ok", "fingerprint": config_fingerprint(plain),
+                                                     "data_fingerprint": data_fingerprint(s)}))
+    return run_dir
+
+
+def test_finished_runs_are_left_out_at_submission(tmp_path):
+    """A resubmitted sweep submits only what has not finished; every run is still listed."""
+    _finish(tmp_path, "dataset=digits", "seed=0")
+    jobs = [["dataset=digits", "seed=0"], ["dataset=digits", "seed=1"]]
+    assert _sweeper(tmp_path)._check_and_record(jobs) == [jobs[1]]
+    listed = next((tmp_path / "out" / "sweeps").glob("*.txt")).read_text().split()
+    assert len(listed) == 2
+
+
+def test_a_sweep_whose_runs_all_finished_writes_nothing_and_launches_nothing(tmp_path, monkeypatch):
+    """A read-only outputs folder: every run finished, so nothing is launched and the sweep goes
+    on to aggregation (which says in one line that it cannot write); with a run left to do, the
+    sweep stops before any job in one line."""
+    import errno
+    import os
+
+    import al_bench.runfiles as runfiles
+
+    def read_only(path, *a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    class NoLaunch:
+        def launch(self, *a, **k):
+            raise AssertionError("nothing should be launched")
+
+    _finish(tmp_path, "dataset=digits", "seed=0")
+    _finish(tmp_path, "dataset=digits", "seed=1")
+    monkeypatch.setattr(runfiles, "atomic_write_text", read_only)
+    assert _sweeper(tmp_path, NoLaunch()).sweep(["dataset=digits", "seed=0,1"]) == []
+    assert not (tmp_path / "out" / "runs" / "multirun.yaml").exists()
+    with pytest.raises(ConfigCheckError, match="cannot write: read-only file system .*no job was started"):
+        _sweeper(tmp_path, NoLaunch()).sweep(["dataset=digits", "seed=0,1,2"])
+
+
+def test_a_job_the_launcher_loses_is_reported_after_aggregating_what_finished(tmp_path, capsys):
+    """A cancelled SLURM job makes submitit raise inside launch(): the sweep does not stop with a
+    traceback; aggregation runs, lists the run that did not finish and the launcher's one line,
+    and the sweep exits 1."""
+    from al_bench.cli.callbacks import SWEEP_FAILURES, AggregateAfterSweep
+
+    class Cancelled:
+        def launch(self, batch, initial_job_idx):
+            raise RuntimeError("Job 4242_1 (task: 0) with path /x/4242_1_0_result.pkl\nhas not produced any output "
+                               "(state: CANCELLED by 0)")
+
+    from pathlib import Path
+
+    from al_bench.run import run
+
+    args = ["dataset=digits", "embedder=pixels", "budget=smoke", "model.steps=40", "budget.fractions=[0.05,0.1]"]
+    cfg = _compose(*args, "seed=0", f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}")
+    settings, plain = settings_from(cfg)
+    run(settings, Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir), plain)  # seed 0 finished before
+    sweeper = _sweeper(tmp_path, Cancelled())
+    assert sweeper.sweep([*args, "seed=0,1"]) == []
+    assert len(SWEEP_FAILURES) == 1 and "RuntimeError: Job 4242_1" in SWEEP_FAILURES[0]
+    with pytest.raises(SystemExit) as exc:
+        AggregateAfterSweep().on_multirun_end(_compose(*args, f"paths.outputs_dir={tmp_path / 'out'}"))
+    assert exc.value.code == 1
+    out = capsys.readouterr().out
+    assert "aggregate: 1 finished run(s)" in out and "seed1" in out and "never started" in out
+    assert "LAUNCHER: 1 job(s) from job 0: the launcher reported RuntimeError: Job 4242_1" in out
