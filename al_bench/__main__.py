@@ -14,10 +14,14 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Hydra's main, with a signal outside a run (composing, between jobs, aggregating) ending in
     one line and the conventional exit code (130 for Ctrl-C, 143 for SIGTERM) too."""
+    import logging
     import sys
 
     from al_bench.run import Interrupted, signal_name
 
+    # a log file on a disk that filled up must not print a traceback per log line: the run's own
+    # one-line error and status say what happened
+    logging.raiseExceptions = False
     try:
         _hydra_main()
     except (KeyboardInterrupt, Interrupted) as exc:

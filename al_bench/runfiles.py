@@ -118,6 +118,27 @@ def _umask() -> int:
     return mask
 
 
+# below this much free space a run is not started: Hydra writes its own files into the run
+# folder before al_bench can catch a write error, and a disk that full fails there with a
+# traceback and 0-byte files; a run that starts and then fills the disk ends in one line
+MIN_FREE_BYTES = 1 << 20
+
+
+def free_space_problem(folder: Path, need: int = MIN_FREE_BYTES) -> str | None:
+    """``"no space left on device (<folder>: 8 KiB free)"`` when the file system that holds
+    ``folder`` (or its nearest existing parent) has less than ``need`` bytes free, else None."""
+    import shutil
+
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:  # cannot tell: let the writes say it
+        return None
+    return f"no space left on device ({folder}: {free // 1024} KiB free)" if free < need else None
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
     path = Path(path)

@@ -5,11 +5,13 @@ the same results, and joblib workers agreeing with a serial sweep."""
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import types
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -492,3 +494,52 @@ def test_the_same_run_started_while_one_runs_exits_1_in_one_line(tmp_path):
     r = _main(*args, cwd=tmp_path)  # the lock is free again: the run goes ahead
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
+
+
+# -- a disk too full for Hydra's own files ----------------------------------------------------
+
+def test_a_disk_too_full_for_hydra_stops_a_single_run_before_hydra_writes(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from al_bench.cli.callbacks import CheckConfig
+    from support import compose_config
+
+    cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}",
+                         f"paths.data_dir={tmp_path / 'data'}")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=8 * 1024))
+    with pytest.raises(SystemExit) as exc:
+        CheckConfig().on_run_start(cfg)
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"al_bench: cannot write: no space left on device ({tmp_path / 'out'}: 8 KiB free); nothing was started"
+    assert not (tmp_path / "out").exists()
+
+
+@contextmanager
+def _tmpfs(path: Path, size: str):
+    """A real, small file system at ``path`` (root and mount needed, else the test is skipped)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sweep", [False, True])
+def test_a_real_full_disk_ends_in_one_line_with_no_files(tmp_path, sweep):
+    """A tmpfs filled up to 8 KiB: before, Hydra's own writes failed with a traceback and left
+    0-byte .hydra/config.yaml and job log files."""
+    with _tmpfs(tmp_path / "fs", "512k") as fs:
+        free = shutil.disk_usage(fs).free
+        (fs / "fill").write_bytes(b"\0" * (free - 8 * 1024))
+        r = _main(*(["-m"] if sweep else []), *FAST, f"paths.outputs_dir={fs / 'out'}",
+                  f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+        assert r.returncode == 1
+        assert "Traceback" not in r.stderr
+        assert "cannot write: no space left on device" in r.stderr and str(fs / "out") in r.stderr
+        assert not (fs / "out").exists()

@@ -10,6 +10,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from ..runfiles import free_space_problem
 from .run import ConfigCheckError, settings_from
 
 __all__ = ["CheckConfig", "AggregateAfterSweep", "SWEEP_FAILURES"]
@@ -40,6 +41,10 @@ class CheckConfig(Callback):
             print(f"al_bench: skipping {run_dir}: finished before with the same config and code", file=sys.stderr,
                   flush=True)
             sys.exit(0)
+        full = free_space_problem(settings.outputs_dir)
+        if full:  # Hydra's own writes would fail next, with a traceback
+            print(f"al_bench: cannot write: {full}; nothing was started", file=sys.stderr, flush=True)
+            sys.exit(1)
 
 
 class AggregateAfterSweep(Callback):

@@ -44,6 +44,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="al_bench", node=AlBenc
 class AlBenchSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         from al_bench.cli.callbacks import SWEEP_FAILURES
+        from al_bench.run import storage_problem
 
         params = self._parse_config() + list(arguments)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -64,9 +65,11 @@ class AlBenchSweeper(BasicSweeper):
             try:
                 results = self.launcher.launch(batch, initial_job_idx=start)
             except Exception as exc:  # noqa: BLE001 - e.g. submitit's UncompletedJobError for a cancelled job
+                problem = storage_problem(exc)  # Hydra's own files of a job on a disk that filled up
                 lines = str(exc).strip().splitlines() or [""]
-                SWEEP_FAILURES.append(f"{len(batch)} job(s) from job {start}: the launcher reported "
-                                      f"{type(exc).__name__}: {lines[0][:300]}")
+                SWEEP_FAILURES.append(f"jobs #{start}-#{start + len(batch) - 1}: the launcher stopped: " + (
+                    f"cannot write: {problem}" if problem else
+                    f"{type(exc).__name__}: {lines[0][:300]}"))
                 log.error("sweep: %s; aggregating what finished", SWEEP_FAILURES[-1])
                 continue
             for overrides, result in zip(batch, results):
@@ -77,6 +80,15 @@ class AlBenchSweeper(BasicSweeper):
                     log.error("sweep: %s", SWEEP_FAILURES[-1])
             returns.append(results)
         return returns
+
+    def _check_free_space(self) -> None:
+        """A disk too full for Hydra's own files of the first job: one line, no job started."""
+        from al_bench.cli.run import ConfigCheckError
+        from al_bench.runfiles import free_space_problem
+
+        full = free_space_problem(Path(self.config.paths.outputs_dir))
+        if full:
+            raise ConfigCheckError(f"cannot write: {full}; no job was started")
 
     def _save_sweep_config(self) -> None:
         """Hydra's ``multirun.yaml`` in the sweep folder; a full or read-only disk fails here in
@@ -126,6 +138,8 @@ class AlBenchSweeper(BasicSweeper):
         for overrides, run_dir, settings, plain in checked:
             if not finished(run_dir, plain, settings, data_fps=data_fps):
                 todo.append(overrides)
+        if todo:
+            self._check_free_space()
         if outputs_dir is not None:
             from al_bench.runfiles import atomic_write_text
 
