@@ -366,11 +366,13 @@ def test_a_finished_run_is_skipped_before_hydra_writes_into_its_folder(tmp_path,
 
 
 def test_threads_auto_prefers_the_scheduler_allocation(monkeypatch):
+    import al_bench.cli.run as cli
     from al_bench.cli.run import job_threads
 
     s = types.SimpleNamespace(threads=None)
     hc = _FakeHydra("/x")
     cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(cli, "busy_cores", lambda: 0.0)  # an idle machine
     for var in ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "LSB_DJOB_NUMPROC"):
         monkeypatch.delenv(var, raising=False)
     assert job_threads(s, hc) == cores
@@ -381,6 +383,36 @@ def test_threads_auto_prefers_the_scheduler_allocation(monkeypatch):
     assert job_threads(s, hc) == 1
     monkeypatch.setenv("NSLOTS", "100000")  # never more than the cores this process may use
     assert job_threads(s, hc) == cores
+
+
+@pytest.mark.parametrize("busy, expected", [(0.0, "all"), (0.4, "all"), (0.6, "all-1"), (64.0, 1)])
+def test_threads_auto_leaves_the_cores_other_work_keeps_busy(monkeypatch, busy, expected):
+    """A core counts as taken when other work keeps it busy more than half the time; at least 1."""
+    import al_bench.cli.run as cli
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for var in ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "LSB_DJOB_NUMPROC"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cli, "busy_cores", lambda: busy)
+    want = {"all": 4, "all-1": 3}.get(expected, expected)
+    assert cli.job_threads(types.SimpleNamespace(threads=None), _FakeHydra("/x")) == want
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")  # the scheduler's allocation is not second-guessed
+    assert cli.job_threads(types.SimpleNamespace(threads=None), _FakeHydra("/x")) == 2
+
+
+def test_busy_cores_reads_the_machine(monkeypatch):
+    """From two /proc/stat samples: 3 of 4 CPUs' worth of non-idle time in the interval → 3.0."""
+    import al_bench.cli.run as cli
+
+    samples = iter([(1000, 2000), (1100, 2400)])  # (idle, total): 100 idle of 400 jiffies
+    monkeypatch.setattr(cli, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert cli.busy_cores(sample_s=0) == pytest.approx(3.0)
+    if os.path.exists("/proc/stat"):
+        monkeypatch.undo()
+        idle, total = cli._cpu_times()
+        assert 0 <= idle <= total
 
 
 def _signal_mid_run(tmp_path, sig):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,54 @@ def allocated_cpus() -> int | None:
     return None
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs since boot (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 4:
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields[:8])
+
+
+def busy_cores(sample_s: float = 0.25) -> float | None:
+    """How many of the machine's CPUs other work keeps busy now: the non-idle share of all
+    CPUs over ``sample_s`` seconds (this process sleeps meanwhile) times the CPU count."""
+    first = _cpu_times()
+    if first is None:
+        return None
+    time.sleep(sample_s)
+    second = _cpu_times()
+    if second is None or second[1] <= first[1]:
+        return None
+    idle_share = (second[0] - first[0]) / (second[1] - first[1])
+    return max(0.0, 1.0 - idle_share) * (os.cpu_count() or 1)
+
+
 def job_threads(settings: RunSettings, hc: Any) -> int:
+    """``threads``, or for ``auto``: the scheduler's allocation if it gave one, else the usable
+    cores that other work leaves free now, shared among the launcher's parallel jobs.
+
+    Threads beyond the free cores make a run many times slower, not a little: OpenMP and BLAS
+    threads wait for each other at every parallel operation, and one of them descheduled in
+    favour of another process holds all the others up (bench/threads_busy.py)."""
     if settings.threads is not None:
         return settings.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     allocated = allocated_cpus()
+    per_job = max(1, cores // parallel_jobs(hc))
     if allocated is not None:
-        cores = min(cores, allocated)
-    return max(1, cores // parallel_jobs(hc))
+        return max(1, min(per_job, allocated))
+    busy = busy_cores()
+    if busy is not None:  # cores of the whole machine less what is busy, within what we may use
+        free = int((os.cpu_count() or cores) - busy + 0.5)
+        if free < per_job:
+            log.info("threads=auto: %.1f of %d CPUs busy with other work: %d thread(s) instead of %d",
+                     busy, os.cpu_count() or cores, max(1, free), per_job)
+        per_job = max(1, min(per_job, free))
+    return per_job
 
 
 def _say(line: str) -> None:
