@@ -18,8 +18,9 @@ same machine with the same libraries: the comparison holds on any CPU. The golde
 
 Compared byte for byte, cell by cell: every run's ``curve.csv`` and ``selected.csv``, the
 aggregated ``results.csv``, ``budget_gains.csv``, ``labels_to_match.csv``, ``run_status.csv``,
-and each selection's ``selection.csv``, ``label_studio.json`` and ``selection.yaml`` (every field the
-baseline wrote must be unchanged; fields added since are listed, not compared). Left out,
+and each selection's ``selection.csv``, ``label_studio.json`` and ``selection.yaml``. Every
+column (by name) and field the baseline wrote must be unchanged; columns and fields added
+since are listed, not compared. Left out,
 because they identify the code or the moment rather than the method: the columns
 ``code_version``, ``git_commit``, ``config_fingerprint``, the config identity columns
 (``config_id``, ``comparison_id``, ``strategy_id``) and the run folder (``run``; folders are
@@ -106,12 +107,17 @@ def run_side(code: Path, out: Path, folder: Path, python: str) -> None:
         subprocess.run(cmd, cwd=code, env=env, check=True, stderr=subprocess.DEVNULL)
 
 
-def _csv_cells(path: Path) -> list[list[str]]:
+def _csv_cells(path: Path, columns: list[str] | None = None) -> list[list[str]]:
+    """The header and rows of a CSV without its volatile columns; with ``columns``, only those,
+    in that order (a missing one as the header cell ``<missing: name>``)."""
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
     if not rows:
         return rows
-    keep = [i for i, c in enumerate(rows[0]) if not _volatile(c)]
-    cells = [[r[i] for i in keep] for r in rows]
+    if columns is None:
+        keep = [i for i, c in enumerate(rows[0]) if not _volatile(c)]
+    else:
+        keep = [rows[0].index(c) if c in rows[0] else None for c in columns]
+    cells = [[(r[i] if i is not None else f"<missing: {columns[j]}>") for j, i in enumerate(keep)] for r in rows]
     if path.name == "run_status.csv":  # one row per run folder, in folder order: compare as a set
         cells = [cells[0], *sorted(cells[1:])]
     return cells
@@ -166,7 +172,13 @@ def compare(a: Path, b: Path) -> list[str]:
             continue
         n += 1
         if rel.suffix == ".csv":
-            ca, cb = _csv_cells(fa), _csv_cells(fb)
+            # the baseline's columns, by name, must hold the same cells; columns added since are
+            # listed, not compared
+            ca = _csv_cells(fa)
+            cb = _csv_cells(fb, ca[0] if ca else None)
+            added = [c for c in (_csv_cells(fb)[:1] or [[]])[0] if ca and c not in ca[0]]
+            if added and rel.name not in ("curve.csv", "selected.csv"):
+                print(f"golden: {rel}: new columns (not compared): {', '.join(added)}")
             if ca != cb:
                 first = next((i for i, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
                 problems.append(f"{rel}: differs (first at row {first}: {ca[first] if first < len(ca) else None} "

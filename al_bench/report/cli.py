@@ -1,6 +1,6 @@
-"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR]`` (also ``al-bench-aggregate``):
-aggregate the runs, print the summary and the gains; exit 1 when a run was left out, 2 when
-OUTPUTS_DIR does not exist."""
+"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--no-log-x]`` (also
+``al-bench-aggregate``): aggregate the runs, print the summary (with the verdict per budget
+point) and the gains; exit 1 when a run was left out, 2 when OUTPUTS_DIR does not exist."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from .reports import ordered
 
 __all__ = ["main"]
 
-GAINS_PRINTED = ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean", "gain_std", "n_seeds"]
+GAINS_PRINTED = ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean", "gain_std", "gain_ci_low",
+                 "gain_ci_high", "p_value", "n_seeds"]
 
 
 def _description() -> str:
@@ -34,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outputs_dir", type=Path, help="the paths.outputs_dir of the runs (holds runs/)")
     ap.add_argument("--runs-dir", type=Path, default=None, help="where the run folders are (default OUTPUTS_DIR/runs)")
+    ap.add_argument("--log-x", action=argparse.BooleanOptionalAction, default=True,
+                    help="figures/learning_curves.png: labels on a log axis (default) or, with --no-log-x, linear")
     args = ap.parse_args(argv)
     if not args.outputs_dir.is_dir():
         print(f"aggregate: no such folder: {args.outputs_dir}", file=sys.stderr)
         return 2
-    report = aggregate(args.outputs_dir, args.runs_dir)
+    report = aggregate(args.outputs_dir, args.runs_dir, log_x=args.log_x)
     print(report.summary())
     if not report.results.empty:
         with pd.option_context("display.width", 160, "display.max_rows", 200):

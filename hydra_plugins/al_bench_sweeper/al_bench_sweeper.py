@@ -81,12 +81,12 @@ class AlBenchSweeper(BasicSweeper):
             returns.append(results)
         return returns
 
-    def _check_free_space(self) -> None:
+    def _check_free_space(self, outputs_dir: Path) -> None:
         """A disk too full for Hydra's own files of the first job: one line, no job started."""
         from al_bench.cli.run import ConfigCheckError
         from al_bench.runfiles import free_space_problem
 
-        full = free_space_problem(Path(self.config.paths.outputs_dir))
+        full = free_space_problem(outputs_dir)
         if full:
             raise ConfigCheckError(f"cannot write: {full}; no job was started")
 
@@ -138,8 +138,8 @@ class AlBenchSweeper(BasicSweeper):
         for overrides, run_dir, settings, plain in checked:
             if not finished(run_dir, plain, settings, data_fps=data_fps):
                 todo.append(overrides)
-        if todo:
-            self._check_free_space()
+        if todo and outputs_dir is not None:
+            self._check_free_space(outputs_dir)
         if outputs_dir is not None:
             from al_bench.runfiles import atomic_write_text
 

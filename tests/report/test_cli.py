@@ -7,15 +7,30 @@ from al_bench.report.cli import main
 from al_bench.runfiles import write_status
 
 
-def test_prints_the_summary_and_the_gains_and_exits_0(curve_results, write_runs, tmp_path, capsys):
+def test_prints_the_summary_the_verdict_and_the_gains_and_exits_0(curve_results, write_runs, tmp_path, capsys):
     write_runs(tmp_path / "runs", curve_results)
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"aggregate: 6 finished run(s) under {tmp_path}"
-    assert out[3].split() == ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean",
-                              "gain_std", "n_seeds"]
-    assert len(out) == 4 + 6  # one line per strategy × budget point
+    assert out[3].startswith("verdict (seed-paired t-test, p < 0.05")
+    assert out[4] == "  d · e · m · s"
+    assert [line.split(":")[0].strip() for line in out[5:8]] == ["10% (50 labels)", "20% (100 labels)",
+                                                                  "40% (200 labels)"]
+    assert out[8].split() == ["dataset", "strategy", "budget", "n_labeled", "accuracy_mean", "gain_mean",
+                              "gain_std", "gain_ci_low", "gain_ci_high", "p_value", "n_seeds"]
+    assert len(out) == 9 + 6  # one line per strategy × budget point
     assert out[-1].split()[:3] == ["d", "random", "0.4000"] and out[-1].split()[-1] == "3"
+
+
+def test_no_log_x_draws_the_learning_curves_on_a_linear_axis(curve_results, write_runs, tmp_path, capsys):
+    write_runs(tmp_path / "runs", curve_results)
+    figure = tmp_path / "figures" / "learning_curves.png"
+    assert main([str(tmp_path)]) == 0
+    log = figure.read_bytes()
+    assert main([str(tmp_path), "--no-log-x"]) == 0
+    linear = figure.read_bytes()
+    assert main([str(tmp_path), "--log-x"]) == 0
+    assert figure.read_bytes() == log != linear
 
 
 def test_a_run_left_out_exits_1(curve_results, write_runs, tmp_path, capsys):
@@ -42,7 +57,9 @@ def test_help_lists_every_registered_output(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     for f in ["tables/results.csv", "tables/run_status.csv", "tables/budget_gains.csv",
-              "tables/labels_to_match.csv", "figures/learning_curves.png"]:
+              "tables/labels_to_match.csv", "figures/learning_curves.png", "tables/aubc.csv",
+              "tables/penalty_matrix.csv", "figures/penalty_matrix.png", "figures/gains.png", "tables/verdict.csv",
+              "--no-log-x"]:
         assert f in out
 
 

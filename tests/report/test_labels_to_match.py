@@ -55,6 +55,25 @@ def test_one_row_per_group_and_strategy_with_the_published_columns(paired_table)
     t = labels_to_match(two)
     assert list(t.columns) == ["dataset", "embedder", "model", "schedule", "comparison_id", "strategy", "target_accuracy",
                                "labels_to_match", "reached", "random_labels", "labels_saved", "saving_fraction",
-                               "n_seeds"]
+                               "n_seeds", "target_accuracy_95", "labels_to_95", "reached_95", "random_labels_95",
+                               "labels_saved_95", "saving_fraction_95"]
     assert list(zip(t["embedder"], t["strategy"])) == [("e", "entropy"), ("e", "random"),
                                                         ("other", "entropy"), ("other", "random")]
+
+
+def test_labels_to_95_percent_of_full_pool_by_hand(paired_table):
+    # full pool 0.66 → 95 % is 0.627; entropy 0.52 → 0.65 between 100 and 200 labels: reached at
+    # 100 + 100·(0.627 − 0.52)/0.13; random 0.52 → 0.61 never reaches it
+    t = labels_to_match(paired_table).set_index("strategy")
+    assert t.loc["entropy", "target_accuracy_95"] == pytest.approx(0.627)
+    assert t.loc["entropy", "labels_to_95"] == pytest.approx(100 + 100 * 0.107 / 0.13)
+    assert t.loc["entropy", "reached_95"] == "yes" and t.loc["random", "reached_95"] == "not reached by 200"
+    assert np.isnan(t.loc["random", "labels_to_95"]) and np.isnan(t.loc["entropy", "labels_saved_95"])
+    assert t.loc["entropy", "reached"].startswith("not reached")  # 100 % is not: the reason for 95 %
+    # full pool 0.60 → 0.57: entropy at 100 + 100·0.05/0.13, random at 100 + 100·0.05/0.09
+    t2 = labels_to_match(paired_table.assign(full_pool_accuracy=0.60)).set_index("strategy")
+    ent, rnd = 100 + 100 * 0.05 / 0.13, 100 + 100 * 0.05 / 0.09
+    assert t2.loc["entropy", "labels_to_95"] == pytest.approx(ent)
+    assert t2.loc["entropy", "random_labels_95"] == pytest.approx(rnd)
+    assert t2.loc["entropy", "labels_saved_95"] == pytest.approx(rnd - ent)
+    assert t2.loc["entropy", "saving_fraction_95"] == pytest.approx((rnd - ent) / rnd)

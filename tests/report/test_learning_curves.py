@@ -26,3 +26,10 @@ def test_one_panel_per_comparison_group(curve_results, tmp_path):
 def test_a_strategy_without_random_still_plots(curve_results, tmp_path):
     path = plot_learning_curves(curve_results[curve_results["strategy"] != "random"], tmp_path / "f.png")
     assert path.stat().st_size > 0
+
+
+def test_log_x_is_the_default_and_linear_is_an_option(curve_results, tmp_path):
+    default = plot_learning_curves(curve_results, tmp_path / "default.png").read_bytes()
+    log = plot_learning_curves(curve_results, tmp_path / "log.png", log_x=True).read_bytes()
+    linear = plot_learning_curves(curve_results, tmp_path / "linear.png", log_x=False).read_bytes()
+    assert default == log != linear

@@ -15,7 +15,11 @@ TABLES = [n for n in NAMES if REPORTS.entry(n).kind == "table"]
 
 
 def test_the_reports_that_must_exist_are_registered():
-    assert {"budget_gains", "labels_to_match", "learning_curves"} <= set(NAMES)
+    assert {"budget_gains", "labels_to_match", "learning_curves", "aubc", "gains", "penalty_matrix",
+            "penalty_matrix_figure", "verdict"} <= set(NAMES)
+    outputs = {REPORTS.entry(n).output for n in NAMES}
+    assert {"tables/aubc.csv", "tables/penalty_matrix.csv", "figures/penalty_matrix.png", "figures/gains.png",
+            "tables/verdict.csv"} <= outputs
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -25,7 +29,9 @@ def test_declares_kind_output_and_order_and_is_named_like_its_module(name):
     assert e.output.startswith("tables/" if e.kind == "table" else "figures/")
     assert isinstance(e.order, int)
     assert e.module == f"al_bench.report.reports.{name}"
-    assert e.output.rsplit("/", 1)[1].split(".")[0] == name  # one name: module, registry key, file
+    stem = e.output.rsplit("/", 1)[1].split(".")[0]
+    if stem != name:  # one name: module, registry key, file — or the figure of a table of that name
+        assert e.kind == "figure" and name == f"{stem}_figure" and REPORTS.entry(stem).kind == "table", name
     assert (e.obj.__doc__ or "").strip(), "its first docstring line is the --help line"
 
 
@@ -99,6 +105,24 @@ def test_a_new_table_is_one_registration(monkeypatch, curve_results, write_runs,
         "strategy": ["entropy", "random"], "seed": [3, 3]}
     assert report.tables["seeds_per_strategy"]["seed"].tolist() == [3, 3]
     assert calls[0].index("seeds_per_strategy") == calls[0].index("budget_gains") + 1
+
+
+def test_run_report_passes_only_the_options_a_report_declares(curve_results, tmp_path):
+    lc = REPORTS.entry("learning_curves")
+    assert dict(lc.options) == {"log_x": True}
+    log, lin = tmp_path / "log", tmp_path / "lin"
+    run_report(lc, curve_results, log)  # default: log axis
+    run_report(lc, curve_results, lin, log_x=False)
+    run_report(REPORTS.entry("budget_gains"), curve_results, lin, log_x=False)  # not its option: ignored
+    assert (log / lc.output).read_bytes() != (lin / lc.output).read_bytes()
+    run_report(lc, curve_results, tmp_path / "again", log_x=True)
+    assert (tmp_path / "again" / lc.output).read_bytes() == (log / lc.output).read_bytes()
+
+
+def test_aggregate_refuses_an_option_no_report_has(curve_results, write_runs, tmp_path):
+    write_runs(tmp_path / "runs", curve_results)
+    with pytest.raises(TypeError, match="no report has the option.*log_y"):
+        aggregate(tmp_path, log_y=True)
 
 
 @pytest.mark.parametrize("kind, output", [("chart", "figures/x.png"), ("table", "tables/x.png"),

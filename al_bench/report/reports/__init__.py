@@ -8,7 +8,9 @@ point, the columns of ``curve.csv`` plus timing and ``run``). It declares, when 
 - ``output``: its file, relative to ``paths.outputs_dir`` (``tables/….csv``, ``figures/….png``);
 - ``order``: where it runs among the reports (lower first), so the sequence is stable.
 
-Its first docstring line is what ``python -m al_bench.report --help`` says it writes. Adding a
+Its first docstring line is what ``python -m al_bench.report --help`` says it writes. Keyword
+parameters with a default are its options (``entry.options``): :func:`run_report` passes each
+option it is given that the report declares, e.g. ``log_x`` of ``learning_curves``. Adding a
 table or a chart means adding a module here; nothing else is edited::
 
     @register("budget_gains", kind="table", output="tables/budget_gains.csv", order=10)
@@ -46,11 +48,14 @@ def ordered() -> list[Entry]:
     return sorted(REPORTS.entries(), key=lambda e: (e.order, e.name))
 
 
-def run_report(entry: Entry, results: pd.DataFrame, outputs_dir: Path) -> tuple[Path, pd.DataFrame | None]:
-    """Run one report and write its output under ``outputs_dir``: (the file, the table or None)."""
+def run_report(entry: Entry, results: pd.DataFrame, outputs_dir: Path,
+               **options: Any) -> tuple[Path, pd.DataFrame | None]:
+    """Run one report and write its output under ``outputs_dir``: (the file, the table or None).
+    Of ``options``, those the report declares are passed to it; the others are ignored."""
     path = Path(outputs_dir) / entry.output
+    mine = {k: v for k, v in options.items() if k in entry.options}
     if entry.kind == "table":
-        table = entry.obj(results)
+        table = entry.obj(results, **mine)
         write_csv(table, path)
         return path, table
-    return Path(entry.obj(results, path)), None
+    return Path(entry.obj(results, path, **mine)), None

@@ -1,5 +1,6 @@
 """``figures/learning_curves.png``: accuracy against labels, mean ± 1 std over seeds, one line per
-strategy and one panel per comparison group (dataset, embedder, model, schedule)."""
+strategy and one panel per comparison group (dataset, embedder, model, schedule). The label
+axis is logarithmic by default (``log_x=False``, ``--no-log-x``: linear)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ __all__ = ["plot_learning_curves"]
 
 
 @register("learning_curves", kind="figure", output="figures/learning_curves.png", order=30)
-def plot_learning_curves(results: pd.DataFrame, path: Path) -> Path:
-    """Accuracy vs labels, mean ± 1 std over seeds, one panel per (dataset, embedder, model, schedule)."""
+def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True) -> Path:
+    """Accuracy vs labels, mean ± 1 std over seeds, one panel per (dataset, embedder, model, schedule).
+
+    ``log_x``: labels on a logarithmic axis (the default, so that low budgets are readable), else linear.
+    """
     results = with_identity(results)
     import matplotlib
 
@@ -39,7 +43,7 @@ def plot_learning_curves(results: pd.DataFrame, path: Path) -> Path:
         full = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
         ax.axhline(full, color="grey", lw=0.8, ls=":", label=f"full pool ({full:.3f})")
         pts = g.groupby("budget")["n_labeled"].mean()
-        ax.set_xscale("log")
+        ax.set_xscale("log" if log_x else "linear")
         ax.set_xticks(pts.to_numpy())
         ax.set_xticklabels([f"{int(round(n))}\n{b:.0%}" for b, n in pts.items()])
         ax.minorticks_off()
