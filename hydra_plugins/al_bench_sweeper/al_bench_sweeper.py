@@ -66,17 +66,15 @@ class AlBenchSweeper(BasicSweeper):
                 results = self.launcher.launch(batch, initial_job_idx=start)
             except Exception as exc:  # noqa: BLE001 - e.g. submitit's UncompletedJobError for a cancelled job
                 problem = storage_problem(exc)  # Hydra's own files of a job on a disk that filled up
-                lines = str(exc).strip().splitlines() or [""]
                 SWEEP_FAILURES.append(f"jobs #{start}-#{start + len(batch) - 1}: the launcher stopped: " + (
                     f"cannot write: {problem}" if problem else
-                    f"{type(exc).__name__}: {lines[0][:300]}"))
+                    f"{type(exc).__name__}: {_first_lines(exc)}"))
                 log.error("sweep: %s; aggregating what finished", SWEEP_FAILURES[-1])
                 continue
             for overrides, result in zip(batch, results):
                 if result.status == JobStatus.FAILED:  # an error outside the run (which records its own)
                     err = result._return_value
-                    SWEEP_FAILURES.append(f"job {' '.join(overrides)}: {type(err).__name__}: "
-                                          f"{str(err).strip().splitlines()[0][:300] if str(err).strip() else ''}")
+                    SWEEP_FAILURES.append(f"job {' '.join(overrides)}: {type(err).__name__}: {_first_lines(err)}")
                     log.error("sweep: %s", SWEEP_FAILURES[-1])
             returns.append(results)
         return returns
@@ -158,6 +156,12 @@ class AlBenchSweeper(BasicSweeper):
                     raise ConfigCheckError(f"cannot write: {problem}; no job was started") from None
                 log.warning("sweep: could not record the sweep's run list: %s", problem)
         return todo
+
+
+def _first_lines(exc: BaseException, n: int = 2) -> str:
+    """The error's first ``n`` lines on one line (submitit's UncompletedJobError says the job's
+    state, e.g. ``CANCELLED``, on its second line)."""
+    return " ".join(line.strip() for line in str(exc).strip().splitlines()[:n])[:400]
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -330,3 +330,4 @@ def test_a_job_the_launcher_loses_is_reported_after_aggregating_what_finished(tm
     out = capsys.readouterr().out
     assert "aggregate: 1 finished run(s)" in out and "seed1" in out and "never started" in out
     assert "LAUNCHER: jobs #0-#0: the launcher stopped: RuntimeError: Job 4242_1" in out
+    assert "(state: CANCELLED by 0)" in out  # submitit's second line says what happened
