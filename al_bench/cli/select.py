@@ -168,6 +168,7 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
     """(strategy parameters, embedder options), typed, and ``args.strategy`` defaulted; every
     check that needs no image, so a mistake never costs a folder's embedding."""
     from ..picking.inputs import has_labels
+    from ..strategies import STRATEGIES
 
     if args.n is None or args.n < 1:
         raise UserError("-n: give how many images to pick (a count >= 1)")
@@ -215,6 +216,9 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
             raise UserError(f"--random-fraction {args.random_fraction}: give a share in [0, 1]")
         if args.min_distance is not None and args.random_fraction > 0:
             raise UserError("--min-distance cannot be combined with --random-fraction")
+        if "dropout" in STRATEGIES.entry(args.strategy).needs and args.predictions:
+            raise UserError(f"--strategy {args.strategy} runs dropout passes through a head trained here: give a "
+                            "--labeled CSV with a 'label' column instead of --predictions")
         if needs_model(args.strategy) and not args.predictions and not has_labels(args.labeled):
             raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
                             "--labeled CSV with a 'label' column to train a head on the labeled images")

@@ -1,7 +1,8 @@
 """Heads: the models the loop trains each round, registered by name (``model=<name>``).
 
 Every head implements :class:`Head` — fit, logits, calibrated probabilities, MC-dropout
-samples, BALD, last-layer gradient factors and a temperature — so strategies ask for
+samples, BALD, per-point dropout passes on the last layer's inputs, last-layer gradient
+factors and a temperature — so strategies ask for
 capabilities and never check what a head is. A head module registers its class with
 ``settings`` (a dataclass of its options, read from ``al_bench/conf/model/<name>.yaml`` and checked by
 :func:`al_bench.options.parse`) and ``inputs``: ``"features"`` (the frozen embeddings) or
@@ -15,11 +16,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..registry import Registry
-from ._common import HeadBase, dropout_masks, gradient_factors, residual, softmax, with_bias
+from ._common import HeadBase, dropout_masks, gradient_factors, point_dropout_proba, residual, softmax, with_bias
 from .calibration import expected_calibration_error, fit_temperature, nll
 
 __all__ = ["HEADS", "Head", "HeadBase", "build_head", "softmax", "residual", "with_bias", "gradient_factors",
-           "dropout_masks", "fit_temperature", "expected_calibration_error", "nll"]
+           "dropout_masks", "point_dropout_proba", "fit_temperature", "expected_calibration_error", "nll"]
 
 HEADS: Registry = Registry("model", package=__name__, key="model", required=("settings", "inputs"))
 
@@ -39,6 +40,9 @@ class Head(Protocol):
     def sample_proba(self, x: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (K, N, C) MC dropout
 
     def bald_scores(self, x: np.ndarray, k: int, seed: int, rows: np.ndarray | None = None) -> np.ndarray: ...
+
+    # (M, N, C): M passes with dropout at ``rate`` on the last layer's inputs, a fresh mask per point and pass
+    def feature_dropout_proba(self, x: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray: ...
 
     def gradient_factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...  # (N, C), (N, F+1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "HeadBase"]
+__all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "point_dropout_proba", "HeadBase"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -43,6 +43,36 @@ def dropout_masks(k: int, d: int, rate: float, generator):
         return torch.ones(k, d)
     keep = 1.0 - rate
     return (torch.rand(k, d, generator=generator) < keep).float() / keep
+
+
+def point_dropout_proba(f: np.ndarray, weight: np.ndarray, bias: np.ndarray, temperature: float, m: int,
+                        rate: float, seed: int, chunk_elems: int = 1 << 22) -> np.ndarray:
+    """Probabilities of a last linear layer (``weight`` (C, d), ``bias`` (C,)) on its inputs ``f``
+    (N, d) under input dropout with a fresh mask for every point in every pass. (M, N, C) float32
+
+    Inverted dropout: a feature is kept with probability 1 − ``rate`` and then scaled by
+    1 / (1 − rate), as in training. The masks come from one PCG64 stream seeded by ``seed``,
+    drawn point by point ((M, d) uniforms per point, in row order), so the result does not
+    depend on how the rows are chunked. Rows go in chunks of about ``chunk_elems`` masked
+    values, so extra memory is bounded whatever N is.
+    """
+    f = np.asarray(f, np.float32)
+    w = np.ascontiguousarray(np.asarray(weight, np.float32).T)  # (d, C)
+    b = np.asarray(bias, np.float32)
+    n, d = f.shape
+    m, keep = int(m), 1.0 - float(rate)
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    out = np.empty((m, n, len(b)), np.float32)
+    step = max(1, int(chunk_elems) // max(1, m * d))
+    for s in range(0, n, step):
+        fc = f[s : s + step]
+        u = rng.random((len(fc), m, d), dtype=np.float32)
+        masked = np.where(u < keep, fc[:, None, :] * np.float32(1.0 / keep), np.float32(0.0))
+        z = (masked.reshape(-1, d) @ w + b).reshape(len(fc), m, -1) / np.float32(temperature)
+        out[:, s : s + step] = softmax(z.reshape(-1, z.shape[-1])).reshape(z.shape).transpose(1, 0, 2)
+    return out
 
 
 class HeadBase:

@@ -10,7 +10,7 @@ import torch
 
 from ..options import option
 from . import HEADS
-from ._common import HeadBase, dropout_masks, gradient_factors
+from ._common import HeadBase, dropout_masks, gradient_factors, point_dropout_proba
 
 __all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
 
@@ -142,6 +142,13 @@ class LinearHead(HeadBase):
             xc = x[s : s + chunk] if rows is None else x[np.asarray(rows[s : s + chunk])]
             out[s : s + chunk] = bald(self._mc_chunk(xc, wk).numpy())
         return out
+
+    def feature_dropout_proba(self, x: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray:
+        """``m`` passes with input dropout at ``rate`` (not the training rate), a fresh mask for
+        every point in every pass (DropQuery's perturbation, unlike :meth:`sample_proba`'s shared
+        masks): (N, d) → (M, N, C) float32, temperature-scaled. See
+        :func:`~al_bench.heads.point_dropout_proba`."""
+        return point_dropout_proba(x, self.weight.numpy(), self.bias.numpy(), self.temperature, m, rate, seed)
 
     def gradient_factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Factors of the last-layer gradient embedding with the predicted label as target.

@@ -19,7 +19,7 @@ import torch
 from ..errors import UserError
 from ..options import option
 from . import HEADS
-from ._common import HeadBase, dropout_masks, gradient_factors, softmax
+from ._common import HeadBase, dropout_masks, gradient_factors, point_dropout_proba, softmax
 
 __all__ = ["ResNetSettings", "ResNetModel"]
 
@@ -142,6 +142,13 @@ class ResNetModel(HeadBase):
         masks = dropout_masks(k, f.shape[1], self.s.dropout, g)
         logits = torch.einsum("nd,kcd->knc", f, w[None] * masks[:, None, :]) + b
         return torch.softmax(logits / self.temperature, dim=-1).numpy()
+
+    def feature_dropout_proba(self, x: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray:
+        """``m`` passes with dropout at ``rate`` on the penultimate features, a fresh mask for every
+        image in every pass: (M, N, C) float32, temperature-scaled (features computed once)."""
+        w = self.classifier.weight.detach().cpu().float().numpy()
+        b = self.classifier.bias.detach().cpu().float().numpy()
+        return point_dropout_proba(self.features(x), w, b, self.temperature, m, rate, seed)
 
     def gradient_factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Last-layer gradient factors: a = p − onehot(ŷ) (N, C) and [features, 1] (N, F+1)."""

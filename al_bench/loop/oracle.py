@@ -68,6 +68,10 @@ class ModelOracle:
         self.asked = True
         return self.current().bald_scores(self.x_pool, k, seed, rows=positions)
 
+    def feature_dropout_probs(self, positions: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray:
+        self.asked = True
+        return self.current().feature_dropout_proba(self.x_pool[positions], m, rate, seed)
+
     def gradient_factors(self, positions: np.ndarray):
         self.asked = True
         return self.current().gradient_factors(self.x_pool[positions])

@@ -51,6 +51,14 @@ class GivenOutputs:
     def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
         return bald(self.mc_probs(positions, k, seed))
 
+    def feature_dropout_probs(self, positions: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray:
+        """``m`` passes of the head trained here with input dropout at ``rate`` (DropQuery); given
+        predictions cannot be re-run on perturbed features."""
+        if self._train is None:
+            raise UserError("this strategy runs dropout passes through a head trained here: give the labeled "
+                            "items' labels instead of predictions")
+        return self.head.feature_dropout_proba(self.x[positions], m, rate, seed)
+
     def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p − onehot(ŷ), [x, 1]) of a linear layer on the features with the given probabilities,
         as the simulation's head has; the first factor in the probabilities' own precision."""

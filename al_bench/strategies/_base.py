@@ -16,8 +16,10 @@ import numpy as np
 
 __all__ = ["PoolView", "ModelAccess", "MODEL_OUTPUTS", "NEEDS"]
 
-# what a strategy may declare in ``needs``: model outputs it asks the view for, and features
-MODEL_OUTPUTS = frozenset({"probs", "mc", "grad"})
+# what a strategy may declare in ``needs``: model outputs it asks the view for, and features.
+# ``dropout`` (dropout passes with a fresh mask per point, at the strategy's own rate) needs the
+# head itself: given predictions cannot supply it.
+MODEL_OUTPUTS = frozenset({"probs", "mc", "grad", "dropout"})
 NEEDS = MODEL_OUTPUTS | {"features"}
 
 
@@ -31,6 +33,10 @@ class ModelAccess(Protocol):
     def gradient_factors(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (n,) nats
+
+    # (M, n, C), temperature-scaled: M passes with dropout at ``rate`` on the inputs of the head's
+    # last layer, a fresh mask for every point in every pass
+    def feature_dropout_probs(self, positions: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,23 @@ class PoolView:
         seed is drawn from ``rng`` as in :meth:`mc_probs`, so both give the same samples.
         """
         return self._need_model().bald_scores(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def feature_dropout_probs(self, m: int, rate: float, rng: np.random.Generator) -> np.ndarray:
+        """Class probabilities of the unlabeled items under ``m`` passes of dropout at ``rate`` on
+        the inputs of the head's last layer, a fresh mask per item and pass. (M, U, C)
+
+        The masks are drawn from a seed taken from ``rng``, as in :meth:`mc_probs`. Model outputs
+        that cannot run the head (e.g. predictions given as arrays) fail with a
+        :class:`~al_bench.errors.UserError`.
+        """
+        model = self._need_model()
+        run = getattr(model, "feature_dropout_probs", None)
+        if run is None:
+            from ..errors import UserError
+
+            raise UserError(f"this strategy runs dropout passes through the head itself; the model outputs given "
+                            f"here ({type(model).__name__}) cannot")
+        return run(self.unlabeled, int(m), float(rate), int(rng.integers(2**63)))
 
     def labeled_distances(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(d float32, near int64): squared embedding distance of every pool item (or of

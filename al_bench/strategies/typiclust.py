@@ -4,9 +4,11 @@ For low budgets, where uncertainty is not yet worth much: cluster the pool's emb
 (labeled + n) clusters with k-means, then pick n times from the cluster with the fewest labeled
 or picked points (the largest such cluster on ties; clusters under ``min_cluster_size`` only
 when no other is left), its most *typical* unlabeled point: typicality(x) = 1 / (mean
-Euclidean distance from x to its ``k_neighbors`` nearest neighbours in the cluster). Picks
-are dense and diverse: one representative per uncovered region. The number of clusters is
-capped at ``max_clusters`` to bound the k-means cost at larger budgets.
+Euclidean distance from x to its k nearest neighbours among the cluster's unlabeled, not yet
+picked points), k = min(``k_neighbors``, half of those points) as in the authors' code, so a
+small cluster's density is not its centrality. Picks are dense and diverse: one
+representative per uncovered region. The number of clusters is capped at ``max_clusters`` to
+bound the k-means cost at larger budgets.
 """
 
 from __future__ import annotations
@@ -64,11 +66,10 @@ def typiclust(view: PoolView, n: int, rng: np.random.Generator, k_neighbors: int
         # fewest labeled first, then the largest, then the lowest cluster index
         order = np.lexsort((np.arange(n_clusters), -sizes, covered))
         c = int(order[eligible[order]][0])
-        members = np.flatnonzero(assign == c)
-        cand = np.flatnonzero(free[members])
-        typ = typicality(x[members], cand, int(k_neighbors))
+        members = np.flatnonzero((assign == c) & free)
+        typ = typicality(x[members], np.arange(members.size), max(1, min(int(k_neighbors), members.size // 2)))
         best = int(np.argmax(typ))  # ties: the lowest position
-        pos = int(members[cand[best]])
+        pos = int(members[best])
         picks.append(pos)
         scores.append(float(typ[best]))
         free[pos] = False

@@ -72,3 +72,31 @@ def test_gradient_factors_match_autograd(blobs):
         torch.nn.functional.cross_entropy(logits[None], yhat[None]).backward()
         explicit = np.concatenate([w.grad.numpy(), b.grad.numpy()[:, None]], axis=1)
         np.testing.assert_allclose(np.outer(a[i], xb[i]), explicit, atol=1e-5)
+
+
+def test_feature_dropout_draws_a_mask_per_point_and_pass():
+    """Hand-set weights: pass k of point i is softmax(((x_i ⊙ mask_ik) / keep) W^T + b) with the
+    masks of one PCG64 stream drawn point by point ((M, d) uniforms each), whatever the chunks."""
+    from al_bench.heads import point_dropout_proba
+
+    rng = np.random.default_rng(0)
+    head = LinearHead(6, 3, LinearSettings(dropout=0.1), seed=0)
+    head.weight = torch.from_numpy(rng.normal(size=(3, 6)).astype(np.float32))
+    head.bias = torch.from_numpy(rng.normal(size=3).astype(np.float32))
+    head.temperature = 1.5
+    x = np.repeat(rng.normal(size=(1, 6)).astype(np.float32), 40, axis=0)  # 40 copies of one point
+    got = head.feature_dropout_proba(x, 4, 0.6, seed=11)
+    assert got.shape == (4, 40, 3) and got.dtype == np.float32
+    u = np.random.Generator(np.random.PCG64(11)).random((40, 4, 6), dtype=np.float32)
+    z = (np.where(u < 0.4, x[:, None, :] / 0.4, 0.0) @ head.weight.numpy().T.astype(np.float64)
+         + head.bias.numpy()) / 1.5
+    want = np.exp(z - z.max(-1, keepdims=True))
+    np.testing.assert_allclose(got, (want / want.sum(-1, keepdims=True)).transpose(1, 0, 2), atol=1e-5)
+    assert np.unique(got[0].round(5), axis=0).shape[0] > 5  # the copies got different masks in a pass
+    small = point_dropout_proba(x, head.weight.numpy(), head.bias.numpy(), 1.5, 4, 0.6, 11, chunk_elems=50)
+    np.testing.assert_allclose(small, got, atol=1e-6)  # 2 points a chunk: the same masks
+    np.testing.assert_array_equal(got, head.feature_dropout_proba(x, 4, 0.6, seed=11))
+    assert not np.allclose(got, head.feature_dropout_proba(x, 4, 0.6, seed=12))
+    # rate 0: every pass is the deterministic prediction
+    np.testing.assert_allclose(head.feature_dropout_proba(x[:3], 2, 0.0, seed=1),
+                               np.stack([head.predict_proba(x[:3])] * 2), atol=1e-6)

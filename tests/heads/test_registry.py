@@ -1,5 +1,6 @@
 """Contract tests every registered head inherits: config file, settings, and the Head protocol
-(fit, probabilities, temperature, MC samples, BALD, gradient factors) on tiny data."""
+(fit, probabilities, temperature, MC samples, BALD, per-point dropout passes, gradient factors)
+on tiny data."""
 
 from dataclasses import fields
 from pathlib import Path
@@ -64,5 +65,11 @@ def test_head_contract(name):
     np.testing.assert_allclose(mc.sum(-1), 1.0, atol=1e-5)
     rows = np.array([3, 0, 11])
     np.testing.assert_allclose(head.bald_scores(x, 4, seed=7, rows=rows), scores.bald(mc[:, rows]), atol=1e-5)
+    fd = head.feature_dropout_proba(x, 3, 0.5, seed=2)  # per-point dropout passes (DropQuery)
+    assert fd.shape == (3, 24, 3)
+    np.testing.assert_allclose(fd.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(fd, head.feature_dropout_proba(x, 3, 0.5, seed=2))
+    np.testing.assert_allclose(head.feature_dropout_proba(x, 2, 0.0, seed=2), np.stack([head.predict_proba(x)] * 2),
+                               atol=1e-5)
     a, xb = head.gradient_factors(x)
     assert a.shape == (24, 3) and np.allclose(a.sum(1), 0, atol=1e-9) and np.allclose(xb[:, -1], 1)

@@ -119,7 +119,7 @@ def test_select_names_bad_probability_rows():
     assert al_bench.select(ids, np.zeros((3, 2), np.float32), 1, "entropy", probs=probs, labeled=["b"]).ids == ("a",)
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(n for n in STRATEGIES if "dropout" not in STRATEGIES.entry(n).needs))
 def test_every_strategy_through_the_api(name, blobs):
     x, y = blobs
     ids = [f"i{i}" for i in range(len(x))]
@@ -142,6 +142,16 @@ def test_every_strategy_through_the_api(name, blobs):
     else:
         assert np.isfinite(sel.scores).all() and SCORE_MEANING[name] == entry.score
     assert np.isnan(sel.scores).all() == (name == "random")
+
+
+def test_a_strategy_that_reruns_the_head_refuses_given_predictions(blobs):
+    """DropQuery perturbs the features and runs the head again: given probabilities cannot do that."""
+    from al_bench.errors import UserError
+
+    x, _ = blobs
+    ids = [f"i{i}" for i in range(len(x))]
+    with pytest.raises(UserError, match="dropout passes"):
+        al_bench.select(ids, x, 5, "dropquery", labeled=ids[:10], probs=_probs(len(x)), rng=0)
 
 
 def test_labels_pair_with_ids_in_the_callers_order():

@@ -19,6 +19,9 @@ class _Model:
     def mc_probs(self, pos, k, seed):
         return np.stack([self.p[pos]] * k)
 
+    def feature_dropout_probs(self, pos, m, rate, seed):
+        return np.stack([self.p[pos]] * m)
+
     def bald_scores(self, pos, k, seed):
         return bald(self.mc_probs(pos, k, seed))
 

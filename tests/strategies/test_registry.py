@@ -84,7 +84,8 @@ def test_unknown_strategy_and_parameter_are_user_errors(head_cache):
 class _Only:
     """Model access that offers only the capabilities a strategy declared."""
 
-    CAPABILITY = {"probs": "probs", "mc_probs": "mc", "bald_scores": "mc", "gradient_factors": "grad"}
+    CAPABILITY = {"probs": "probs", "mc_probs": "mc", "bald_scores": "mc", "gradient_factors": "grad",
+                  "feature_dropout_probs": "dropout"}
 
     def __init__(self, oracle, needs):
         self.oracle, self.needs, self.used = oracle, needs, set()

@@ -1,7 +1,9 @@
 """TypiClust against its definition: least-covered (then largest) cluster first, its most typical
-unlabeled point, typicality = 1 / mean distance to the k nearest neighbours in the cluster."""
+unlabeled point, typicality = 1 / mean distance to the k nearest unlabeled points of the cluster,
+k = min(k_neighbors, half of them)."""
 
 import numpy as np
+import pytest
 
 from al_bench.kernels.kmeans import kmeans
 from al_bench.strategies import PoolView, select_batch
@@ -45,9 +47,67 @@ def test_picks_the_most_typical_point_of_each_uncovered_cluster_largest_first():
     picks, _, scores = select_batch("typiclust", view, 3, np.random.default_rng(0), with_scores=True)
     # 1 labeled + 3 picks = 4 clusters = the 4 blobs; uncovered: blobs 1 (40), 2 (25), 3 (3 < 5: last resort)
     assert blob[picks].tolist() == [1, 2, 0]  # then blob 0 (covered once) before the 3-point blob
+    taken = set(labeled.tolist())
     for pick, score in zip(picks, scores):
-        members = np.flatnonzero(blob == blob[pick])
-        cand = np.setdiff1d(members, labeled)
-        t = typicality(x[members], np.searchsorted(members, cand), 20)
+        # neighbours: the blob's unlabeled points not picked before; k = min(20, half of them)
+        cand = np.array([i for i in np.flatnonzero(blob == blob[pick]) if i not in taken])
+        d = np.linalg.norm(x[cand, None, :].astype(np.float64) - x[None, cand, :], axis=2)
+        k = min(20, cand.size // 2)
+        t = 1.0 / np.sort(d, axis=1)[:, 1 : k + 1].mean(axis=1)  # column 0 is the point itself
         assert pick == cand[np.argmax(t)]
         np.testing.assert_allclose(score, t.max())
+        taken.add(int(pick))
+
+
+def _line(*xs):
+    return np.array([[v, 0.0] for v in xs], np.float32)
+
+
+def test_typicality_picks_the_densest_point_of_the_emptiest_cluster():
+    """Two far-apart clusters of 6: A (tight, one point labeled) and B (a centre and a ring of
+    5 at radius 1). B is the emptiest, and its centre the densest: the mean distance to its 3
+    (= 6 // 2) nearest is 1, a ring point's is (1 + 2 · 2 sin 36°) / 3 ≈ 1.12."""
+    ring = np.array([[np.cos(a), np.sin(a)] for a in np.deg2rad(np.arange(5) * 72.0)])
+    b = np.concatenate([[[0.0, 0.0]], ring]) + [100.0, 0.0]
+    a = 0.1 * np.concatenate([[[0.0, 0.0]], ring])  # denser than B, but already labeled once
+    x = np.concatenate([a, b]).astype(np.float32)
+    labeled = np.array([1])
+    view = PoolView(x, labeled, np.setdiff1d(np.arange(12), labeled), 2, 0)
+    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), with_scores=True)
+    assert picks.tolist() == [6]  # B's centre
+    np.testing.assert_allclose(scores, [1.0], rtol=1e-5)
+
+
+def test_typicality_uses_half_the_cluster_and_only_its_unlabeled_points():
+    """One cluster (max_clusters=1): a tight triple at 0, 0.1, 0.2, spread points at 1, 2, 3 and
+    four labeled points around 3. With k = 6 // 2 = 3 among the unlabeled, 0.1 is the most
+    typical (mean 0.367; the point at 3: 1.5). Counting the labeled points as neighbours would
+    make 3 the densest; k = 5 (all the others) would favour the central point at 1."""
+    x = _line(0.0, 0.1, 0.2, 1.0, 2.0, 3.0, 2.9, 2.95, 3.05, 3.1)
+    labeled = np.arange(6, 10)
+    view = PoolView(x, labeled, np.arange(6), 2, 0)
+    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), params={"max_clusters": 1},
+                                    with_scores=True)
+    assert picks.tolist() == [1]
+    np.testing.assert_allclose(scores, [1.0 / ((0.1 + 0.1 + 0.9) / 3)], rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_run_through_the_loop(tmp_path):
+    """One real run (digits, pixels, smoke budget) through the entry point."""
+    import json
+
+    import pandas as pd
+
+    from support import main, one_run
+
+    r = main("dataset=digits", "embedder=pixels", "budget=smoke", "strategy=typiclust", "model.steps=60",
+             f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = one_run(tmp_path / "out", "digits/pixels/linear/smoke/typiclust/seed0")
+    assert json.loads((run / "status.json").read_text())["status"] == "ok"
+    curve, sel = pd.read_csv(run / "curve.csv"), pd.read_csv(run / "selected.csv")
+    assert curve["n_labeled"].tolist() == [65, 130, 259] and curve["accuracy"].between(0.5, 1.0).all()
+    bought = sel[sel["source"] != "initial"]
+    assert len(sel) == 259 and len(bought) == 259 - 20  # smoke: 20 initial labels
+    assert sel["pool_position"].is_unique and (bought["source"] == "strategy").all()
