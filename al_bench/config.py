@@ -16,12 +16,12 @@ from .data import DATASETS
 from .embedders import EMBEDDERS
 from .errors import UserError
 from .heads import HEADS
-from .loop.budget import check_fractions
+from .loop.budget import check_fractions, check_per_class
 from .options import check_int as _int
 from .options import check_number as _number  # refuses NaN too
 from .options import parse
 from .runfiles import check_name
-from .strategies import STRATEGIES, check_param_values
+from .strategies import SAMPLINGS, STRATEGIES, check_param_values, check_sampling, features_only
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
            "BudgetSettings", "parse_settings"]
@@ -57,14 +57,18 @@ class StrategySettings:
     name: str
     random_fraction: float
     params: Mapping[str, Any]
+    sampling: str = "topk"  # topk | power | softmax | softrank (stochastic batch acquisition)
+    beta: float = 1.0
 
 
 @dataclass(frozen=True)
 class BudgetSettings:
     name: str
-    fractions: tuple[float, ...]
-    initial: int | float
-    batch_size: int | float
+    fractions: tuple[float, ...]  # empty for a per-class schedule
+    initial: int | float | None  # None: the first budget point
+    batch_size: int | float | None  # None: one round per budget point
+    initial_strategy: str = "random"  # picks the initial set; needs only embeddings
+    per_class: tuple[int, ...] | None = None  # budget points as multiples of the number of classes
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,45 @@ def _name(section: str, d: Mapping, choices) -> str:
     if name not in choices:
         raise UserError(f"{section}.name={name!r}: choose one of {sorted(choices)}")
     return str(name)
+
+
+def _budget(b: Mapping[str, Any]) -> BudgetSettings:
+    _keys("budget", b, {"name", "fractions", "per_class", "initial", "batch_size", "initial_strategy"})
+    fr, pc = b.get("fractions"), b.get("per_class")
+    if pc is not None and fr is not None:
+        raise UserError(f"budget.per_class={pc!r} and budget.fractions={fr!r} are exclusive: set one of them to null")
+    per_class = None
+    if pc is not None:
+        if not isinstance(pc, (list, tuple)) or not pc:
+            raise UserError(f"budget.per_class={pc!r}: give a list of increasing labels per class, e.g. [1, 2, 5]")
+        per_class = check_per_class(pc)
+        fractions: tuple[float, ...] = ()
+    else:
+        if not isinstance(fr, (list, tuple)) or not fr:
+            raise UserError(f"budget.fractions={fr!r}: give a list of increasing fractions of the pool in (0, 1]")
+        fractions = check_fractions(_number(f"budget.fractions[{i}]", f, 0.0, 1.0, lo_open=True)
+                                    for i, f in enumerate(fr))
+    init = b.get("initial")
+    batch = b.get("batch_size")
+    name = b.get("initial_strategy", "random")
+    if name not in STRATEGIES:
+        raise UserError(f"budget.initial_strategy={name!r}: choose one of {_initial_choices()}")
+    if not features_only(name):
+        raise UserError(f"budget.initial_strategy={name!r}: needs model outputs, which do not exist before the "
+                        f"first label; choose one of {_initial_choices()}")
+    return BudgetSettings(
+        check_name("budget.name", b.get("name", "custom")),
+        fractions,
+        None if init is None else _count_or_fraction("budget.initial", init),
+        None if batch is None else _count_or_fraction("budget.batch_size", batch),
+        str(name),
+        per_class,
+    )
+
+
+def _initial_choices() -> list[str]:
+    """Strategies that can pick the initial set: those that read nothing but the embeddings."""
+    return [n for n in sorted(STRATEGIES) if features_only(n)]
 
 
 def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
@@ -146,25 +189,19 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
 
     s = cfg["strategy"]
     name = _name("strategy", s, STRATEGIES)
-    _keys("strategy", s, {"name", "random_fraction", "params"})
+    _keys("strategy", s, {"name", "random_fraction", "params", "sampling", "beta"})
     params = dict(s.get("params") or {})
     check_param_values(name, params)  # type and range of each value, before any job runs
+    sampling, beta = s.get("sampling", "topk"), s.get("beta", 1.0)
+    if sampling not in SAMPLINGS:
+        raise UserError(f"strategy.sampling={sampling!r}: choose one of {list(SAMPLINGS)}")
+    beta = _number("strategy.beta", beta, 0.0, float("inf"), hi_open=True)
+    check_sampling(name, sampling, beta)  # beta with topk; a sampling the strategy cannot take
     strategy = StrategySettings(
-        name, _number("strategy.random_fraction", s.get("random_fraction", 0.0), 0.0, 1.0), params
+        name, _number("strategy.random_fraction", s.get("random_fraction", 0.0), 0.0, 1.0), params, sampling, beta
     )
 
-    b = cfg["budget"]
-    _keys("budget", b, {"name", "fractions", "initial", "batch_size"})
-    fr = b.get("fractions")
-    if not isinstance(fr, (list, tuple)) or not fr:
-        raise UserError(f"budget.fractions={fr!r}: give a list of increasing fractions of the pool in (0, 1]")
-    fractions = check_fractions(_number(f"budget.fractions[{i}]", f, 0.0, 1.0, lo_open=True) for i, f in enumerate(fr))
-    budget = BudgetSettings(
-        check_name("budget.name", b.get("name", "custom")),
-        fractions,
-        _count_or_fraction("budget.initial", b.get("initial")),
-        _count_or_fraction("budget.batch_size", b.get("batch_size")),
-    )
+    budget = _budget(cfg["budget"])
 
     seed = _int("seed", cfg["seed"], 0)
     threads = cfg.get("threads", "auto")

@@ -22,10 +22,10 @@ import pandas as pd
 
 from . import __version__
 from .config import RunSettings
-from .data import initial_labeled, inject_near_duplicates, load_dataset, make_split
+from .data import inject_near_duplicates, load_dataset, make_split
 from .embedders import embed
 from .heads import HEADS
-from .loop import Checkpoint, LoopResult, LoopSettings, plan_budget, run_loop
+from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
 from .runfiles import (CHECKPOINT, CONFIG, CURVE, LOCK, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
                        read_status, write_csv, write_status)
 from .runfiles import comparison_id, config_id, run_dir_of, strategy_id
@@ -267,10 +267,12 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     ds, split = inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
                                        s.dataset.near_duplicate_noise, s.seed)
-    plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size)
-    log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d, batch %d, %d rounds",
+    plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size,
+                       per_class=s.budget.per_class, n_classes=len(ds.class_names),
+                       initial_strategy=s.budget.initial_strategy)
+    log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d (%s), batch %d, %d rounds",
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,
-             plan.batch_size, plan.n_rounds)
+             plan.initial_strategy, plan.batch_size, plan.n_rounds)
     emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
     head = HEADS.entry(s.model.name)
     model_inputs = None
@@ -284,10 +286,11 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
 
     loop_settings = LoopSettings(
         strategy=s.strategy.name, seed=s.seed, random_fraction=s.strategy.random_fraction,
-        params=dict(s.strategy.params), temperature_scaling=s.model.temperature_scaling,
+        params=dict(s.strategy.params), sampling=s.strategy.sampling, beta=s.strategy.beta,
+        temperature_scaling=s.model.temperature_scaling,
         ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
     )
-    init = initial_labeled(len(split.pool), plan.initial, s.seed)
+    init = initial_set(plan, emb.features[split.pool], len(ds.class_names), s.seed)  # never reads labels
     result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings, model_inputs, ckpt)
 
     if ds.skipped:

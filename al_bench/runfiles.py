@@ -61,8 +61,21 @@ def _digest(body: object) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+# keys added after run ids were first issued: left out of the identity while at their default,
+# so a config that does not use them keeps the run folder (and comparison group) it had
+LATER_KEYS_AT_DEFAULT = {("budget", "initial_strategy"): "random", ("budget", "per_class"): None,
+                         ("strategy", "sampling"): "topk", ("strategy", "beta"): 1.0}
+
+
+def _without_later_defaults(node_name: str, node: object) -> object:
+    if not isinstance(node, Mapping):
+        return node
+    return {k: v for k, v in node.items()
+            if not ((node_name, k) in LATER_KEYS_AT_DEFAULT and v == LATER_KEYS_AT_DEFAULT[(node_name, k)])}
+
+
 def _identity_body(config: Mapping[str, Any], drop: tuple[str, ...] = ()) -> dict:
-    return {k: v for k, v in dict(config).items() if k not in NOT_IDENTITY + drop}
+    return {k: _without_later_defaults(k, v) for k, v in dict(config).items() if k not in NOT_IDENTITY + drop}
 
 
 def config_id(config: Mapping[str, Any]) -> str:
@@ -74,7 +87,7 @@ def config_id(config: Mapping[str, Any]) -> str:
 def strategy_id(config: Mapping[str, Any]) -> str:
     """12 hex of the sha256 of the ``strategy`` node (name, parameters, random share): runs of
     one strategy name with other parameters are another variant, never averaged together."""
-    return _digest(dict(config).get("strategy"))
+    return _digest(_without_later_defaults("strategy", dict(config).get("strategy")))
 
 
 def comparison_id(config: Mapping[str, Any]) -> str:

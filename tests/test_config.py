@@ -54,3 +54,83 @@ def test_a_range_for_a_parameter_the_strategy_lacks_is_a_registration_error():
         def _ranged(view, n, rng, k: int = 3):
             return view.unlabeled[:n]
     assert "_ranged_test" not in STRATEGIES
+
+
+# -- issue 15 options: cold start, stochastic sampling, per-class schedules ------------------------
+
+ISSUE15_BAD = [
+    (["budget.initial_strategy=entropy"], "budget.initial_strategy='entropy': needs model outputs"),
+    (["budget.initial_strategy=badge"], "budget.initial_strategy='badge': needs model outputs"),
+    (["budget.initial_strategy=typiklust"], "budget.initial_strategy='typiklust': choose one of"),
+    (["strategy=kcenter", "+strategy.sampling=power"], "strategy.sampling: 'power' needs a strategy that scores"),
+    (["strategy=random", "+strategy.sampling=softmax"], "strategy.sampling: 'softmax' needs a strategy that scores"),
+    (["strategy=entropy", "strategy.sampling=gumbel"], "strategy.sampling='gumbel': choose one of"),
+    (["strategy=entropy", "strategy.sampling=power", "strategy.beta=-1"], "strategy.beta=-1: must lie in"),
+    (["strategy=entropy", "strategy.sampling=power", "strategy.beta=nan"], "strategy.beta=nan: must lie in"),
+    (["strategy=entropy", "strategy.beta=2"], "strategy.beta: 2 does nothing with strategy.sampling=topk"),
+    (["budget=low", "budget.fractions=[0.1]"], "budget.per_class=[1, 2, 3, 5, 10, 20] and budget.fractions=[0.1] are"),
+    (["budget.per_class=[1,2]"], "budget.per_class=[1, 2] and budget.fractions="),
+    (["budget=low", "budget.per_class=[]"], "budget.per_class=[]: give a list"),
+    (["budget=low", "budget.per_class=[3,2]"], "budget.per_class=[3, 2]: must be strictly increasing"),
+    (["budget=low", "budget.per_class=[0]"], r"budget.per_class[0]=0: must be an integer >= 1"),
+    (["budget=low", "budget.per_class=[1,abc]"], r"budget.per_class[1]='abc'"),
+    (["budget=low", "budget.initial=0"], "budget.initial=0"),
+]
+
+
+@pytest.mark.parametrize("overrides, start", ISSUE15_BAD)
+def test_issue15_options_are_checked_before_any_job(overrides, start):
+    with pytest.raises(ConfigCheckError) as exc:
+        settings_from(_compose(*overrides))
+    msg = str(exc.value)
+    assert msg.startswith(start) and "\n" not in msg
+
+
+def test_issue15_defaults_and_good_values():
+    s, _ = settings_from(_compose())
+    assert (s.budget.initial_strategy, s.budget.per_class, s.strategy.sampling, s.strategy.beta) == \
+        ("random", None, "topk", 1.0)
+    s, _ = settings_from(_compose("budget=low", "budget.initial_strategy=kmeans_centroids"))
+    assert s.budget.per_class == (1, 2, 3, 5, 10, 20) and s.budget.fractions == ()
+    assert s.budget.initial is None and s.budget.batch_size is None and s.budget.initial_strategy == "kmeans_centroids"
+    for name in ("kcenter", "typiclust", "random"):
+        assert settings_from(_compose(f"budget.initial_strategy={name}"))[0].budget.initial_strategy == name
+
+
+def test_every_budget_schedule_composes_with_every_initial_strategy_key():
+    from pathlib import Path
+
+    for p in sorted((Path(__file__).resolve().parents[1] / "al_bench" / "conf" / "budget").glob("*.yaml")):
+        s, _ = settings_from(_compose(f"budget={p.stem}", "budget.initial_strategy=kcenter"))
+        assert s.budget.name == p.stem and s.budget.initial_strategy == "kcenter"
+
+
+def _ids(*overrides):
+    from al_bench.cli.run import plain_config
+    from al_bench.runfiles import comparison_id, config_id, run_dir_of, strategy_id
+
+    d = plain_config(_compose(*overrides))  # the identity of the composed config (checks are tested above)
+    return {"config": config_id(d), "comparison": comparison_id(d), "strategy": strategy_id(d), "dir": run_dir_of(d)}
+
+
+def test_run_identity_separates_initial_strategies():
+    """The initial strategy is a budget setting: another run folder and another comparison group
+    (its runs are never paired with, nor averaged into, runs from another initial set)."""
+    a = _ids("strategy=entropy")
+    b = _ids("strategy=entropy", "budget.initial_strategy=typiclust")
+    c = _ids("strategy=entropy", "budget.initial_strategy=kcenter")
+    assert len({a["dir"], b["dir"], c["dir"]}) == 3 and len({a["comparison"], b["comparison"], c["comparison"]}) == 3
+    assert a["strategy"] == b["strategy"] == c["strategy"]
+    # within one initial strategy, strategies share the comparison group (paired on that initial set)
+    assert _ids("strategy=random", "budget.initial_strategy=typiclust")["comparison"] == b["comparison"]
+
+
+def test_run_identity_separates_sampling_and_beta():
+    """Sampling and β are strategy settings: another run folder and strategy variant, in the
+    same comparison group as random (so their gain over random is seed-paired)."""
+    ids = [_ids("strategy=entropy"), _ids("strategy=entropy", "strategy.sampling=power"),
+           _ids("strategy=entropy", "strategy.sampling=power", "strategy.beta=2"),
+           _ids("strategy=entropy", "strategy.sampling=softmax"),
+           _ids("strategy=entropy", "strategy.sampling=softrank")]
+    assert len({i["dir"] for i in ids}) == len({i["strategy"] for i in ids}) == len({i["config"] for i in ids}) == 5
+    assert len({i["comparison"] for i in ids} | {_ids("strategy=random")["comparison"]}) == 1

@@ -139,7 +139,7 @@ def test_slurm_preset_composes():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
-    assert "submitit" in launcher._target_
+    assert launcher._target_ == "hydra_plugins.al_bench_sweeper.slurm.AlBenchSlurmLauncher"  # submitit, waiting for all jobs
     # defaults that run on a small node: few cores, little memory, no GPU flag, a real job name,
     # and timed-out jobs resubmitted (runs resume from their round checkpoint)
     assert launcher.cpus_per_task <= 2 and launcher.mem_gb <= 4 and launcher.gpus_per_node is None
@@ -575,3 +575,26 @@ def test_a_real_full_disk_ends_in_one_line_with_no_files(tmp_path, sweep):
         assert "Traceback" not in r.stderr
         assert "cannot write: no space left on device" in r.stderr and str(fs / "out") in r.stderr
         assert not (fs / "out").exists()
+
+@pytest.mark.slow
+def test_a_low_budget_sweep_with_a_cold_start_through_the_entry_point(tmp_path):
+    """budget=low with a TypiClust initial set, as a user runs it: every strategy (and the
+    power-sampled entropy variant) starts from the same initial set, and the first budget point
+    is the initial set itself (C labels, round 0), one round per point after it."""
+    out, data = f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}"
+    low = ["dataset=digits", "embedder=pixels", "budget=low", "budget.per_class=[1,2,3]", "model.steps=40",
+           "budget.initial_strategy=typiclust", "seed=0", out, data]
+    r = _main("-m", *low, "strategy=entropy,kcenter", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _main(*low, "strategy=entropy", "strategy.sampling=power", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = sorted((tmp_path / "out" / "runs").glob("digits/pixels/linear/low/*/seed0-*"))
+    assert len(runs) == 3  # entropy top-k, entropy power, kcenter
+    initial = []
+    for run in runs:
+        sel = pd.read_csv(run / "selected.csv")
+        initial.append(sel.loc[sel["source"] == "initial", "pool_position"].tolist())
+        curve = pd.read_csv(run / "curve.csv")
+        assert curve["n_labeled"].tolist() == [10, 20, 30] and curve["rounds"].tolist() == [0, 1, 2]
+    assert len(initial[0]) == 10 and initial[0] == initial[1] == initial[2]
+    assert len({pd.read_csv(run / "curve.csv")["comparison_id"][0] for run in runs}) == 1

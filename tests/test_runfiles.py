@@ -35,3 +35,20 @@ def test_files_get_the_permissions_the_umask_allows(tmp_path):
         assert (tmp_path / "y.csv").stat().st_mode & 0o777 == 0o664
     finally:
         os.umask(old)
+
+
+def test_keys_added_later_keep_old_run_ids_at_their_default():
+    """budget.initial_strategy / per_class and strategy.sampling / beta at their defaults leave the
+    ids as they were before those keys existed; any other value is another run and group."""
+    from al_bench.runfiles import comparison_id, config_id, strategy_id
+
+    old = {"dataset": {"name": "digits"}, "budget": {"name": "smoke", "initial": 20},
+           "strategy": {"name": "entropy", "params": {}}, "seed": 0}
+    new = {**old, "budget": {**old["budget"], "initial_strategy": "random", "per_class": None},
+           "strategy": {**old["strategy"], "sampling": "topk", "beta": 1.0}}
+    for f in (config_id, comparison_id, strategy_id):
+        assert f(new) == f(old), f.__name__
+    cold = {**new, "budget": {**new["budget"], "initial_strategy": "typiclust"}}
+    assert config_id(cold) != config_id(new) and comparison_id(cold) != comparison_id(new)
+    power = {**new, "strategy": {**new["strategy"], "sampling": "power"}}
+    assert strategy_id(power) != strategy_id(new) and comparison_id(power) == comparison_id(new)

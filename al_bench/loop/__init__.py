@@ -7,7 +7,7 @@ from .checkpoint import Checkpoint
 from .distances import LabeledDistance
 from .memory import PeakMemory
 from .oracle import ModelOracle, evaluate
-from .simulate import LoopResult, LoopSettings, default_head, run_loop
+from .simulate import LoopResult, LoopSettings, default_head, initial_set, run_loop
 
 __all__ = ["BudgetPlan", "plan_budget", "check_fractions", "Checkpoint", "LabeledDistance", "PeakMemory",
-           "ModelOracle", "evaluate", "LoopSettings", "LoopResult", "run_loop", "default_head"]
+           "ModelOracle", "evaluate", "LoopSettings", "LoopResult", "run_loop", "default_head", "initial_set"]

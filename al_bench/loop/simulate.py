@@ -13,10 +13,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..data import Split
+from ..data import Split, initial_labeled
+from ..errors import UserError
 from ..heads import Head
 from ..rng import stream
-from ..strategies import PoolView, check_params, select_batch
+from ..strategies import PoolView, check_params, check_sampling, features_only, run_strategy, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
@@ -25,7 +26,7 @@ from .oracle import ModelOracle, evaluate
 
 log = logging.getLogger("al_bench.loop")
 
-__all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head"]
+__all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head", "initial_set"]
 
 
 def default_head(n_features: int, n_classes: int, seed: int) -> Head:
@@ -41,6 +42,8 @@ class LoopSettings:
     seed: int
     random_fraction: float = 0.0
     params: dict | None = None
+    sampling: str = "topk"  # topk | power | softmax | softrank (al_bench.strategies._sampling)
+    beta: float = 1.0
     temperature_scaling: bool = True
     ece_bins: int = 15
     progress: bool = False
@@ -56,6 +59,30 @@ class LoopResult:
 
 
 _SOURCES = ("initial", "strategy", "random")
+
+
+def initial_set(plan: BudgetPlan, x_pool: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
+    """Pool positions (ascending) of the initial labeled set: ``plan.initial`` items picked by
+    ``plan.initial_strategy``.
+
+    It depends on the seed, the pool's embeddings ``x_pool`` (P, d) and the initial strategy
+    only — never on labels, nor on the strategy being benchmarked — so every strategy at a seed
+    starts from the same set and comparisons stay paired. ``random`` is a uniform draw from the
+    seed's ``initial`` stream; any other must need only embeddings (``features_only``): it runs
+    once with nothing labeled, its default parameters and its own stream (``initial``, name).
+    """
+    name = plan.initial_strategy
+    if name == "random":
+        return initial_labeled(plan.pool_size, plan.initial, seed)
+    if not features_only(name):
+        raise UserError(f"{name!r} needs model outputs, which do not exist before the first label; "
+                        "choose random or a strategy that reads only embeddings", key="budget.initial_strategy")
+    if not 0 < plan.initial <= len(x_pool):
+        raise UserError(f"{{initial}}={plan.initial} must be between 1 and the pool size {len(x_pool)}",
+                        refs={"initial": "budget.initial"})
+    view = PoolView(x_pool, np.empty(0, np.int64), np.arange(len(x_pool), dtype=np.int64), n_classes, 0)
+    picks, _ = run_strategy(name, view, plan.initial, stream(seed, "initial", name))
+    return np.sort(picks).astype(np.int64)
 
 
 class _Purchases:
@@ -118,6 +145,7 @@ def run_loop(
     from tqdm.auto import tqdm
 
     check_params(s.strategy, s.params or {})  # fails early; also loads the strategies outside the timed rounds
+    check_sampling(s.strategy, s.sampling, s.beta)
     inputs = features if model_inputs is None else model_inputs
     x_pool, y_pool = features[split.pool], labels[split.pool]
     m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]
@@ -171,7 +199,7 @@ def run_loop(
             t0, m0 = time.perf_counter(), oracle.model_seconds()
             with PeakMemory() as mem:
                 picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd),
-                                                  s.random_fraction, s.params)
+                                                  s.random_fraction, s.params, sampling=s.sampling, beta=s.beta)
             sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
             peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1

@@ -17,3 +17,8 @@ def pick_most_uncertain(view, n: int, rng: np.random.Generator, score: Callable[
 def scores_of(score: Callable[[np.ndarray], np.ndarray]):
     """``pick_scores(view, picks)`` for an uncertainty score: ``score`` of the picks' probabilities."""
     return lambda view, picks: score(view.model.probs(picks))
+
+
+def all_scores(score: Callable[[np.ndarray], np.ndarray]):
+    """``pool_scores(view, rng)`` for an uncertainty score: ``score`` of every unlabeled item, (U,)."""
+    return lambda view, rng: score(view.probs())

@@ -17,7 +17,8 @@ from ..errors import UserError
 from . import PoolView, register
 
 
-@register("bald", needs={"mc"}, score="BALD mutual information (nats)", param_ranges={"k": (2, 1000)})
+@register("bald", needs={"mc"}, score="BALD mutual information (nats)", param_ranges={"k": (2, 1000)},
+          pool_scores=lambda view, rng, k=20: view.bald(int(k), rng))
 def bald(view: PoolView, n: int, rng: np.random.Generator, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` unlabeled positions with the highest BALD mutual information over ``k`` passes,
     with their scores."""

@@ -1,10 +1,16 @@
 """run_loop: one nested trajectory per run, paired across strategies, reproducible."""
 
+from functools import lru_cache
+
+import numpy as np
 import pytest
 
+from al_bench.cli.run import settings_from
 from al_bench.data import initial_labeled, make_split
 from al_bench.loop import LoopSettings, plan_budget, run_loop
+from al_bench.loop.simulate import initial_set
 from al_bench.heads.linear import LinearHead, LinearSettings
+from support import compose_config
 
 
 def _run(strategy, blobs, seed=0):
@@ -39,3 +45,124 @@ def test_runs_are_paired_and_reproducible(blobs):
     again, _, _ = _run("margin", blobs)
     assert [r["accuracy"] for r in again.curve] == [r["accuracy"] for r in b.curve]
     assert again.selected == b.selected
+
+
+# -- cold start: budget.initial_strategy ----------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _digits(seed):
+    """digits with pixel features, split at ``seed``: (features, labels, split, class names)."""
+    from al_bench.data import load_dataset
+    from al_bench.embedders import embed
+
+    ds = load_dataset("digits")
+    split = make_split(ds.labels, seed, 0.2, 0.1)
+    emb = embed(ds.images, split.pool, "pixels", ds.fingerprint(), None, seed)
+    return emb.features, ds.labels, split, ds.class_names
+
+
+def _study(strategy, seed, initial_strategy, labels=None):
+    """One run of a composed config (digits, pixels, 1 and 2 labels per class) as the job runs
+    it: settings → plan → initial set → loop. ``labels`` replaces the dataset's labels."""
+    s, _ = settings_from(compose_config("dataset=digits", "embedder=pixels", "budget=low", "budget.per_class=[1,2]",
+                                        f"budget.initial_strategy={initial_strategy}", f"strategy={strategy}",
+                                        f"seed={seed}", "model.steps=40"))
+    x, y, split, names = _digits(seed)
+    y = y if labels is None else labels
+    plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size,
+                       per_class=s.budget.per_class, n_classes=len(names), initial_strategy=s.budget.initial_strategy)
+    init = initial_set(plan, x[split.pool], len(names), s.seed)
+    ls = LoopSettings(strategy=s.strategy.name, seed=s.seed, params=dict(s.strategy.params),
+                      make_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=40), sd))
+    res = run_loop(x, y, split, names, plan, init, ls)
+    initial = [r["pool_position"] for r in res.selected if r["source"] == "initial"]
+    assert initial == init.tolist()
+    return res, initial
+
+
+def test_cold_start_is_the_same_for_every_strategy_at_a_seed():
+    runs = {name: _study(name, 0, "typiclust") for name in ("entropy", "kcenter", "random")}
+    sets = {name: initial for name, (_, initial) in runs.items()}
+    assert sets["entropy"] == sets["kcenter"] == sets["random"] and len(sets["entropy"]) == 10
+    # the strategies then differ: the comparison is paired on the initial set, not trivially equal
+    picks = {name: [r["pool_position"] for r in res.selected if r["source"] != "initial"] for name, (res, _) in runs.items()}
+    assert picks["entropy"] != picks["kcenter"]
+    # the first budget point (1 × C) is read on the initial set alone: the same accuracy everywhere
+    first = {runs[n][0].curve[0]["accuracy"] for n in runs}
+    assert len(first) == 1 and runs["entropy"][0].curve[0]["n_labeled"] == 10
+
+
+def test_cold_start_differs_across_seeds_and_from_the_random_initial_set():
+    _, typ0 = _study("entropy", 0, "typiclust")
+    _, typ1 = _study("entropy", 1, "typiclust")
+    _, rnd0 = _study("entropy", 0, "random")
+    assert typ0 != typ1 and typ0 != rnd0
+    # random stays today's draw: the seed's uniform initial set
+    x, _, split, _ = _digits(0)
+    assert rnd0 == initial_labeled(len(split.pool), 10, 0).tolist()
+
+
+def test_cold_start_reads_no_labels():
+    """Permuting the labels inside the pool (same split, same features) leaves the initial set
+    as it was, while what the head learns — and so what entropy buys next — changes."""
+    _, y, split, _ = _digits(0)
+    y2 = y.copy()
+    y2[split.pool] = np.random.default_rng(0).permutation(y[split.pool])
+    a, init_a = _study("entropy", 0, "kmeans_centroids")
+    b, init_b = _study("entropy", 0, "kmeans_centroids", labels=y2)
+    assert init_a == init_b
+    assert [r["pool_position"] for r in a.selected] != [r["pool_position"] for r in b.selected]
+    assert [r["label"] for r in a.selected[:10]] != [r["label"] for r in b.selected[:10]]
+
+
+@pytest.mark.parametrize("name", ["kcenter", "typiclust", "kmeans_centroids"])
+def test_initial_set_by_each_feature_strategy_is_reproducible(name):
+    x, _, split, _ = _digits(0)
+    plan = plan_budget(len(split.pool), [0.1], 12, 5, initial_strategy=name)
+    a = initial_set(plan, x[split.pool], 10, 3)
+    assert a.tolist() == initial_set(plan, x[split.pool], 10, 3).tolist() == sorted(set(a.tolist()))
+    assert a.size == 12 and a.min() >= 0 and a.max() < len(split.pool)
+    # the seed's own stream: another seed on the same features draws another set
+    assert a.tolist() != initial_set(plan, x[split.pool], 10, 4).tolist()
+
+
+def test_an_initial_strategy_that_needs_a_model_is_refused():
+    from al_bench.errors import UserError
+
+    x, _, split, _ = _digits(0)
+    plan = plan_budget(len(split.pool), [0.1], 12, 5, initial_strategy="entropy")
+    with pytest.raises(UserError, match=r"^budget\.initial_strategy: 'entropy' needs model outputs"):
+        initial_set(plan, x[split.pool], 10, 0)
+
+
+def test_sampling_reaches_the_strategy_through_the_loop(blobs):
+    """LoopSettings.sampling is what select_batch draws with: power-sampled entropy buys other
+    items than top-k entropy from the same state, and reruns the same."""
+    from al_bench import scores
+    from al_bench.kernels.topk import top_k
+    from al_bench.strategies import STRATEGIES, register
+
+    def pool(view, rng):
+        return scores.entropy(view.probs())
+
+    @register("_entropy_scored", needs={"probs"}, score="entropy", pool_scores=pool)
+    def entropy_scored(view, n, rng):
+        return view.unlabeled[top_k(pool(view, rng), n, rng)]
+
+    x, y = blobs
+    split = make_split(y, seed=0, test_fraction=0.2, calibration_fraction=0.1)
+    plan = plan_budget(len(split.pool), [0.1, 0.3], 6, 10)
+    init = initial_labeled(len(split.pool), plan.initial, 0)
+
+    def run(strategy, sampling, beta=1.0):
+        s = LoopSettings(strategy=strategy, seed=0, sampling=sampling, beta=beta,
+                         make_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=60), sd))
+        return [r["pool_position"] for r in run_loop(x, y, split, ("a", "b", "c"), plan, init, s).selected]
+
+    try:
+        topk, power = run("_entropy_scored", "topk"), run("_entropy_scored", "power", 1.0)
+        assert topk == run("entropy", "topk")  # the test strategy is entropy under top-k
+        assert power != topk and power == run("_entropy_scored", "power", 1.0)
+        assert len(set(power)) == len(power) == plan.points[-1]
+    finally:
+        STRATEGIES.unregister("_entropy_scored")
