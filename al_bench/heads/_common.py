@@ -5,7 +5,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "point_dropout_proba", "HeadBase"]
+__all__ = ["softmax", "residual", "with_bias", "gradient_factors", "dropout_masks", "point_dropout_proba", "canonical_order",
+           "HeadBase"]
+
+
+# fixed odd multipliers of the row hash in canonical_order (any fixed set works; these are drawn
+# once from a seeded generator so that they need not be written out)
+_ROW_HASH = np.random.Generator(np.random.PCG64(0x5EED)).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
+
+
+def canonical_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A row order of the training set that depends on its rows and labels, not on the order
+    they came in: sorted by a 64-bit hash of each row's float32 bits, then by label.
+
+    A head trained with minibatches and dropout masks drawn in row order gives a different
+    model for the same labeled set in another order; fitting in this order makes the fit a
+    function of the set (as a multiset of (features, label)), so two strategies that reach the
+    same labeled set at the same seed get the same model and the same test accuracy. Rows that
+    are equal in every bit and label are interchangeable; a hash collision between different
+    rows (probability about n² / 2⁶⁴) would only leave those rows in their given order.
+    """
+    bits = np.ascontiguousarray(np.asarray(x, np.float32).reshape(len(x), -1)).view(np.uint32)
+    d = bits.shape[1]
+    mult = _ROW_HASH[np.arange(d) % len(_ROW_HASH)] + np.uint64(2) * (np.arange(d, dtype=np.uint64) // len(_ROW_HASH))
+    with np.errstate(over="ignore"):
+        h = (bits.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)  # wraps mod 2⁶⁴
+    return np.lexsort((np.asarray(y), h))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 
 from ..options import option
 from . import HEADS
-from ._common import HeadBase, dropout_masks, gradient_factors, point_dropout_proba
+from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors, point_dropout_proba
 
 __all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
 
@@ -53,10 +53,14 @@ class LinearHead(HeadBase):
         ε = 1e-8, bias-corrected) with a cosine learning-rate decay to 0 is applied by hand: at
         these sizes a step is a few small kernels and per-op overhead would otherwise dominate.
         Minibatch order and dropout masks come from one PCG64 stream seeded by ``seed``; a mask
-        keeps a feature when a uniform 16-bit draw is below round(keep · 2¹⁶).
+        keeps a feature when a uniform 16-bit draw is below round(keep · 2¹⁶). The rows are
+        first put in :func:`canonical_order`, so the model depends on the labeled set and the
+        seed, never on the order the rows are given in.
         """
-        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
         y = np.asarray(y, dtype=np.int64)
+        order = canonical_order(x, y)
+        x, y = np.asarray(x)[order], y[order]
+        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
         n, c, d = len(y), self.c, self.d
         rng = np.random.Generator(np.random.PCG64(self.seed))
         keep = 1.0 - self.s.dropout
