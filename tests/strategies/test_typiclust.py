@@ -90,24 +90,3 @@ def test_typicality_uses_half_the_cluster_and_only_its_unlabeled_points():
                                     with_scores=True)
     assert picks.tolist() == [1]
     np.testing.assert_allclose(scores, [1.0 / ((0.1 + 0.1 + 0.9) / 3)], rtol=1e-6)
-
-
-@pytest.mark.slow
-def test_a_run_through_the_loop(tmp_path):
-    """One real run (digits, pixels, smoke budget) through the entry point."""
-    import json
-
-    import pandas as pd
-
-    from support import main, one_run
-
-    r = main("dataset=digits", "embedder=pixels", "budget=smoke", "strategy=typiclust", "model.steps=60",
-             f"paths.outputs_dir={tmp_path / 'out'}", f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-2000:]
-    run = one_run(tmp_path / "out", "digits/pixels/linear/smoke/typiclust/seed0")
-    assert json.loads((run / "status.json").read_text())["status"] == "ok"
-    curve, sel = pd.read_csv(run / "curve.csv"), pd.read_csv(run / "selected.csv")
-    assert curve["n_labeled"].tolist() == [65, 130, 259] and curve["accuracy"].between(0.5, 1.0).all()
-    bought = sel[sel["source"] != "initial"]
-    assert len(sel) == 259 and len(bought) == 259 - 20  # smoke: 20 initial labels
-    assert sel["pool_position"].is_unique and (bought["source"] == "strategy").all()

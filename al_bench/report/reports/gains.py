@@ -12,6 +12,7 @@ import pandas as pd
 from ...runfiles import COMPARE_KEYS
 from . import BASELINE, register
 from .budget_gains import budget_gains
+from ._figure import group_title, save_figure
 
 __all__ = ["plot_gains", "gain_series"]
 
@@ -75,16 +76,8 @@ def plot_gains(results: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("labeled images (fraction of pool)")
         ax.set_ylabel(f"accuracy gain over {BASELINE} (points)")
         ax.grid(alpha=0.3)
-        ds, emb, model, sched = gk[:4]  # (the comparison id tells groups apart, shown when names repeat)
-        same_names = sum(other[:4] == gk[:4] for other, _ in groups) > 1
-        ax.set_title(f"{ds} · {emb} embeddings · {model} head · budget '{sched}'"
-                     + (f" · config {gk[4][:6]}" if same_names else ""), fontsize=10)
+        ax.set_title(group_title(gk, groups), fontsize=10)
         ax.legend(title="strategy (paired seeds)", fontsize=8, title_fontsize=8, loc="best")
     fig.suptitle("Gain over random, seed-paired: mean and 95 % CI (Student t)", fontsize=12)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=130)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

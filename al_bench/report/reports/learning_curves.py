@@ -11,6 +11,7 @@ import pandas as pd
 from ...runfiles import COMPARE_KEYS
 from ..runs import with_identity
 from . import BASELINE, register
+from ._figure import group_title, save_figure
 
 __all__ = ["plot_learning_curves"]
 
@@ -50,17 +51,9 @@ def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True) 
         ax.set_xlabel("labeled images (fraction of pool)")
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
-        ds, emb, model, sched = gk[:4]  # (the comparison id tells groups apart, not shown)
-        same_names = sum(other[:4] == gk[:4] for other, _ in groups) > 1  # configs differ beyond the names
-        ax.set_title(f"{ds} · {emb} embeddings · {model} head · budget '{sched}'"
-                     + (f" · config {gk[4][:6]}" if same_names else ""), fontsize=10)
+        ax.set_title(group_title(gk, groups), fontsize=10)
         ax.legend(title="strategy (seeds)", fontsize=8, title_fontsize=8, loc="lower right")
     fig.suptitle("Active-learning curves: mean ± 1 std over seeds", fontsize=12)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=130)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import register
 from .penalty_matrix import group_penalties
+from ._figure import save_figure
 
 __all__ = ["plot_penalty_matrix"]
 
@@ -52,9 +53,4 @@ def plot_penalty_matrix(results: pd.DataFrame, path: Path) -> Path:
     fig.suptitle("Penalty matrix: share of budget points where the row\nbeats the column (paired t, p < 0.05)",
                  fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=130)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
