@@ -12,6 +12,8 @@ Needs no download and no labels; everything is fitted on the pool items only.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 
 import numpy as np
@@ -67,9 +69,12 @@ class PatchFeatures:
         evals, evecs = np.linalg.eigh(cov)
         zca = (evecs @ np.diag(1.0 / np.sqrt(np.maximum(evals, 0.0) + whiten_eps)) @ evecs.T).astype(np.float32)
         xw = np.ascontiguousarray((x - mean) @ zca)
+        # FAISS trains in one call with no progress hook; on a terminal its own verbose mode
+        # rewrites one line per iteration (with carriage returns, so never into a log file), and
+        # the log says what runs and how long it took
+        live = sys.stdout.isatty() and not os.environ.get("CI")
         km = faiss.Kmeans(xw.shape[1], centroids, niter=iters, seed=int(rng.integers(2**31 - 1)),
-                          max_points_per_centroid=max(256, n_patches // centroids + 1), verbose=False)
-        # FAISS trains in one call with no progress hook: say what runs and how long it took
+                          max_points_per_centroid=max(256, n_patches // centroids + 1), verbose=live)
         log.info("kmeans_patches: k-means of %d whitened patches into %d centroids (%d iterations)...",
                  n_patches, centroids, iters)
         t0 = time.perf_counter()

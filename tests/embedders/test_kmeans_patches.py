@@ -59,3 +59,19 @@ def test_kmeans_patches_beats_pixels_on_the_cifar_subset():
         head = LinearHead(f.shape[1], ds.n_classes, LinearSettings(), 0).fit(f[sp.pool], ds.labels[sp.pool])
         acc[name] = float((head.logits(f[sp.test]).argmax(1) == ds.labels[sp.test]).mean())
     assert acc["kmeans_patches"] > 0.55 and acc["kmeans_patches"] > acc["pixels"] + 0.15, acc
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_the_faiss_fit_shows_its_iterations_on_a_terminal_only(monkeypatch, capfd, tty):
+    """FAISS's own per-iteration line (carriage returns) on a terminal; nothing in a log file."""
+    import sys
+
+    from al_bench.embedders.kmeans_patches import PatchFeatures
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 255, (60, 12, 12, 3)).astype(np.uint8)
+    PatchFeatures.fit(imgs, 6, 20, 2000, 0.1, 3, rng)
+    out = capfd.readouterr().out
+    assert ("Iteration 2" in out) == tty and ("\r" in out) == tty
