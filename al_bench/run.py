@@ -25,6 +25,7 @@ from .config import RunSettings
 from .data import inject_near_duplicates, load_dataset, make_split
 from .embedders import embed
 from .heads import HEADS
+from .interrupts import Interrupted, signal_name
 from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
 from .runfiles import (CHECKPOINT, CONFIG, CURVE, LOCK, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
                        read_status, write_csv, write_status)
@@ -37,15 +38,6 @@ __all__ = ["run", "run_dir_name", "config_fingerprint", "code_version", "git_com
 
 # write failures that are the disk's, not a bug: reported in one line with the path
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
-
-
-class Interrupted(BaseException):
-    """A run stopped by a signal (SIGTERM from a scheduler, kill, ...). Not an ``Exception``, so
-    nothing on the way catches it by accident; SIGINT arrives as ``KeyboardInterrupt``."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = int(signum)
-        super().__init__(signal_name(signum))
 
 
 class RunLocked(Exception):
@@ -81,13 +73,6 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 def storage_problem(exc: BaseException) -> str | None:

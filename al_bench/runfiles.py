@@ -153,18 +153,23 @@ def free_space_problem(folder: Path, need: int = MIN_FREE_BYTES) -> str | None:
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place."""
+    """Write ``path`` through ``write(file)`` into a temporary file, then rename it into place.
+    A SIGTERM or Ctrl-C arriving meanwhile takes effect once the file is in place
+    (:func:`al_bench.interrupts.uninterrupted`), never inside the writer."""
+    from .interrupts import uninterrupted
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared like any file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with uninterrupted():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared like any file
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -2,8 +2,10 @@
 
 import csv
 import io
+import signal
 
 import pandas as pd
+import pytest
 
 from al_bench.runfiles import csv_text, write_csv
 
@@ -52,3 +54,32 @@ def test_keys_added_later_keep_old_run_ids_at_their_default():
     assert config_id(cold) != config_id(new) and comparison_id(cold) != comparison_id(new)
     power = {**new, "strategy": {**new["strategy"], "sampling": "power"}}
     assert strategy_id(power) != strategy_id(new) and comparison_id(power) == comparison_id(new)
+
+
+@pytest.mark.parametrize("sig, raised", [(signal.SIGTERM, "Interrupted"), (signal.SIGINT, "KeyboardInterrupt")])
+def test_a_signal_inside_a_file_write_takes_effect_after_it(tmp_path, sig, raised):
+    """A SIGTERM arriving inside np.savez raised there and left zipfile half-closed, which raised
+    its own ValueError over it: the run ended 'failed' instead of 'interrupted'. Now the file is
+    written whole, then the signal is raised."""
+    import os
+
+    import numpy as np
+
+    from al_bench.interrupts import Interrupted, catch_signals
+    from al_bench.runfiles import atomic_write
+
+    def write(f):
+        os.kill(os.getpid(), sig)  # delivered at the next bytecode, in the middle of the write
+        np.savez(f, a=np.arange(100_000))
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    catch_signals()
+    try:
+        with pytest.raises((Interrupted, KeyboardInterrupt)) as exc:
+            atomic_write(tmp_path / "ckpt.npz", write)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    assert type(exc.value).__name__ == raised
+    assert np.load(tmp_path / "ckpt.npz")["a"].sum() == np.arange(100_000).sum()  # whole, in place
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temporary left

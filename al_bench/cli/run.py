@@ -148,20 +148,12 @@ def _say(line: str) -> None:
     print(f"al_bench: {line}", file=sys.stderr, flush=True)
 
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    from ..run import Interrupted
-
-    raise Interrupted(signum)
-
-
 def _catch_sigterm() -> None:
     """SIGTERM (a scheduler's cancel or time limit, ``kill``) ends the run like Ctrl-C does:
-    status ``interrupted``, checkpoint kept, exit 143."""
-    import signal
-    import threading
+    status ``interrupted``, checkpoint kept, exit 143; neither cuts a file write in half."""
+    from ..interrupts import catch_signals
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupted)
+    catch_signals()
 
 
 def _forget_new_folder(run_dir: Path, outputs_dir: Path) -> None:
