@@ -14,18 +14,21 @@ from ..errors import UserError
 from ..kernels.distances import nearest_center
 from ..kernels.kmeans import kmeans
 from . import PoolView, register
+from .probcover import unit_rows
 
 
 @register("kmeans_centroids", needs={"features"}, score="size of the k-means cluster the pick is nearest the centre of",
           param_ranges={"kmeans_iters": (1, 10_000)})
 def kmeans_centroids(view: PoolView, n: int, rng: np.random.Generator,
-                     kmeans_iters: int = 20) -> tuple[np.ndarray, np.ndarray]:
+                     kmeans_iters: int = 20, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unlabeled positions, each the nearest member to the centroid of one of ``n`` k-means
     clusters of the unlabeled embeddings, with the cluster's size as its score."""
     if int(kmeans_iters) < 1:
         raise UserError(f"must be >= 1, got {kmeans_iters}", key="strategy.params.kmeans_iters")
     cand = view.unlabeled
     x = view.embeddings[cand]
+    if normalize:  # cluster by direction (L2-normalized rows), as typiclust and dropquery do
+        x = unit_rows(x)
     centers, assign = kmeans(x, n, rng, int(kmeans_iters))
     sizes = np.bincount(assign, minlength=n)
     picks, scores = [], []

@@ -18,6 +18,7 @@ import numpy as np
 from ..kernels.kmeans import kmeans
 from ..errors import UserError
 from . import PoolView, register
+from .probcover import unit_rows
 
 
 def typicality(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
@@ -44,13 +45,15 @@ def typicality(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
           param_ranges={"k_neighbors": (1, 10_000), "min_cluster_size": (1, 1_000_000), "max_clusters": (1, 100_000),
                         "kmeans_iters": (1, 10_000)})
 def typiclust(view: PoolView, n: int, rng: np.random.Generator, k_neighbors: int = 20, min_cluster_size: int = 5,
-              max_clusters: int = 500, kmeans_iters: int = 20) -> tuple[np.ndarray, np.ndarray]:
+              max_clusters: int = 500, kmeans_iters: int = 20, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unlabeled positions, one per least-covered cluster, each its cluster's most typical."""
     for key, value in (("k_neighbors", k_neighbors), ("min_cluster_size", min_cluster_size),
                        ("max_clusters", max_clusters), ("kmeans_iters", kmeans_iters)):
         if int(value) < 1:
             raise UserError(f"must be >= 1, got {value}", key=f"strategy.params.{key}")
-    x = view.embeddings
+    # on L2-normalized embeddings (as the reference code's features are) clusters follow
+    # direction, not scale: bench/cold_start.py measures what it does to the picks
+    x = unit_rows(view.embeddings) if normalize else view.embeddings
     n_clusters = min(view.labeled.size + n, int(max_clusters), len(x))
     _, assign = kmeans(x, n_clusters, rng, int(kmeans_iters))
     sizes = np.bincount(assign, minlength=n_clusters)

@@ -9,6 +9,9 @@ from al_bench.kernels.kmeans import kmeans
 from al_bench.strategies import PoolView, select_batch
 from al_bench.strategies.typiclust import typicality
 
+# the definition on the embeddings as given (the default clusters L2-normalized rows)
+RAW = {"normalize": False}
+
 
 def _blobs():
     """Four far-apart blobs of 60, 40, 25 and 3 points in 5-D."""
@@ -44,7 +47,7 @@ def test_picks_the_most_typical_point_of_each_uncovered_cluster_largest_first():
     x, blob = _blobs()
     labeled = np.array([0])  # blob 0 is covered
     view = PoolView(x, labeled, np.arange(1, len(x)), 2, 0)
-    picks, _, scores = select_batch("typiclust", view, 3, np.random.default_rng(0), with_scores=True)
+    picks, _, scores = select_batch("typiclust", view, 3, np.random.default_rng(0), params=RAW, with_scores=True)
     # 1 labeled + 3 picks = 4 clusters = the 4 blobs; uncovered: blobs 1 (40), 2 (25), 3 (3 < 5: last resort)
     assert blob[picks].tolist() == [1, 2, 0]  # then blob 0 (covered once) before the 3-point blob
     taken = set(labeled.tolist())
@@ -73,7 +76,7 @@ def test_typicality_picks_the_densest_point_of_the_emptiest_cluster():
     x = np.concatenate([a, b]).astype(np.float32)
     labeled = np.array([1])
     view = PoolView(x, labeled, np.setdiff1d(np.arange(12), labeled), 2, 0)
-    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), with_scores=True)
+    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), params=RAW, with_scores=True)
     assert picks.tolist() == [6]  # B's centre
     np.testing.assert_allclose(scores, [1.0], rtol=1e-5)
 
@@ -86,7 +89,23 @@ def test_typicality_uses_half_the_cluster_and_only_its_unlabeled_points():
     x = _line(0.0, 0.1, 0.2, 1.0, 2.0, 3.0, 2.9, 2.95, 3.05, 3.1)
     labeled = np.arange(6, 10)
     view = PoolView(x, labeled, np.arange(6), 2, 0)
-    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), params={"max_clusters": 1},
+    picks, _, scores = select_batch("typiclust", view, 1, np.random.default_rng(0), params={**RAW, "max_clusters": 1},
                                     with_scores=True)
     assert picks.tolist() == [1]
     np.testing.assert_allclose(scores, [1.0 / ((0.1 + 0.1 + 0.9) / 3)], rtol=1e-6)
+
+
+def test_normalize_clusters_the_rows_by_direction():
+    """normalize (the default) equals the definition run on L2-normalized rows; rows that differ
+    only in length are then the same point."""
+    from al_bench.strategies.probcover import unit_rows
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 0.05, (40, 2)) + [1, 0], rng.normal(0, 0.05, (40, 2)) + [0, 1]])
+    x = (x * rng.uniform(0.2, 5.0, (80, 1))).astype(np.float32)  # lengths vary, directions cluster
+    unl = np.arange(80)
+    default = select_batch("typiclust", PoolView(x, np.empty(0, np.int64), unl, 2, 0), 2, np.random.default_rng(0))[0]
+    by_hand = select_batch("typiclust", PoolView(unit_rows(x), np.empty(0, np.int64), unl, 2, 0), 2,
+                           np.random.default_rng(0), params=RAW)[0]
+    np.testing.assert_array_equal(default, by_hand)
+    assert sorted(p // 40 for p in default) == [0, 1]  # one pick per direction
