@@ -186,7 +186,8 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
     run_dir = Path(run_dir)
     config = dict(config) if config is not None else {}
     fp = config_fingerprint(config)
-    if finished(run_dir, config, s):
+    data_fps: dict[str, str] = {}  # the data is fingerprinted at most once for both checks below
+    if finished(run_dir, config, s, data_fps):
         log.info("skipping %s: finished before with the same config and code (fingerprint %s)", run_dir, fp[:12])
         return None
     with ExitStack() as held:
@@ -198,7 +199,7 @@ def run(s: RunSettings, run_dir: Path, config: Mapping[str, Any] | None = None,
             _last_status(run_dir, f"failed: {problem}" if problem else "failed", finished=_now(),
                          error=f"{type(exc).__name__}: {exc}", fingerprint=fp)
             raise
-        if finished(run_dir, config, s):  # the process that held the lock before may have finished it
+        if finished(run_dir, config, s, data_fps):  # the process that held the lock before may have finished it
             log.info("skipping %s: finished by another process with the same config and code", run_dir)
             return None
         return _locked_run(s, run_dir, config, progress, threads, fp)

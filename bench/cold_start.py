@@ -10,7 +10,6 @@ run does), with the paired gain over the uniform set and the number of classes i
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
@@ -24,29 +23,20 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     args = ap.parse_args()
 
-    from hydra import compose, initialize_config_dir
-
-    import al_bench
-    from al_bench.cli.run import settings_from
-    from al_bench.data import initial_labeled, load_dataset, make_split
-    from al_bench.embedders import embed
+    from _setup import seed_data, settings
+    from al_bench.data import initial_labeled, load_dataset
     from al_bench.heads import HEADS
     from al_bench.rng import stream
     from al_bench.strategies import PoolView, run_strategy
 
-    conf = str(Path(al_bench.__file__).resolve().parent / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=args.overrides or ["dataset=digits", "embedder=pixels"],
-                      return_hydra_config=True)
-    s, _ = settings_from(cfg)
+    s = settings(args.overrides)
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     y = np.asarray(ds.labels)
     n_classes = len(ds.class_names)
     head = HEADS.entry(s.model.name)
     results: dict[str, list[tuple[float, int]]] = {}
     for seed in range(args.seeds):
-        split = make_split(ds.labels, seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
-        emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, seed, **s.embedder.options)
+        split, emb = seed_data(s, ds, seed)
         pool, test = np.asarray(split.pool), np.asarray(split.test)
         xp = np.ascontiguousarray(emb.features[pool], np.float32)
         xn = np.ascontiguousarray(xp / np.maximum(np.linalg.norm(xp, axis=1, keepdims=True), 1e-12), np.float32)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -32,22 +31,13 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 65, 130, 259])
     args = ap.parse_args()
 
-    from hydra import compose, initialize_config_dir
-
-    import al_bench
-    from al_bench.cli.run import settings_from
-    from al_bench.data import load_dataset, make_split
-    from al_bench.embedders import embed
+    from _setup import seed_data, settings
+    from al_bench.data import load_dataset
     from al_bench.heads import HEADS
 
-    conf = str(Path(al_bench.__file__).resolve().parent / "conf")
-    overrides = args.overrides or ["dataset=digits", "embedder=pixels"]
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
-    s, _ = settings_from(cfg)
+    s = settings(args.overrides)
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
-    split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
-    emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
+    split, emb = seed_data(s, ds, s.seed)
     x = emb.features
     pool, test = np.asarray(split.pool), np.asarray(split.test)
     y = np.asarray(ds.labels)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nearest_center", "pick_distances"]
+__all__ = ["nearest_center", "pick_distances", "unit_rows"]
 
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
 
@@ -114,3 +114,11 @@ def pick_distances(x: np.ndarray, picks: np.ndarray, labeled: np.ndarray) -> np.
         blk[rows[:, None] <= np.arange(picks.size)[None, :]] = np.inf  # only earlier picks count
         d[rows] = np.minimum(d[rows], blk.min(axis=1))
     return np.sqrt(np.maximum(d, 0.0))
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (L2-normalized), float32 C-contiguous (a copy); an all-zero row
+    stays zero (it then counts as √2 away from every point). (N, d) → (N, d)"""
+    x = np.array(x, np.float32, order="C")
+    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x)), np.float32(1e-12))[:, None]
+    return x

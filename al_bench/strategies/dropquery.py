@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.distances import nearest_center
+from ..kernels.distances import nearest_center, unit_rows
 from ..kernels.kmeans import kmeans
 from . import PoolView, register
-from .probcover import unit_rows
 
 
 def flip_counts(reference: np.ndarray, dropout_probs: np.ndarray) -> np.ndarray:

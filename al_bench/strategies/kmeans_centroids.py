@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..kernels.distances import nearest_center
+from ..kernels.distances import nearest_center, unit_rows
 from ..kernels.kmeans import kmeans
 from . import PoolView, register
-from .probcover import unit_rows
 
 
 @register("kmeans_centroids", needs={"features"}, score="size of the k-means cluster the pick is nearest the centre of",

@@ -29,6 +29,7 @@ import logging
 import numpy as np
 
 from ..errors import UserError
+from ..kernels.distances import unit_rows
 from ..kernels.kmeans import kmeans
 from . import PoolView, register
 
@@ -39,14 +40,6 @@ log = logging.getLogger(__name__)
 
 DELTA_GRID = np.round(np.arange(1, 21) * 0.05, 2)  # the δ values the purity rule chooses from
 _BLOCK = 1 << 23  # elements of one (rows × pool) block: 32 MB of float32, whatever N is
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, float32 C-contiguous (a copy); an all-zero row stays zero (it
-    then counts as √2 away from every point). (N, d) → (N, d)"""
-    x = np.array(x, np.float32, order="C")
-    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x)), np.float32(1e-12))[:, None]
-    return x
 
 
 def _rows_per_block(n: int, block: int) -> int:

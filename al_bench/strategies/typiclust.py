@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.distances import unit_rows
 from ..kernels.kmeans import kmeans
 from ..errors import UserError
 from . import PoolView, register
-from .probcover import unit_rows
 
 
 def typicality(points: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:

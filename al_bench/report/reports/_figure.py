@@ -4,7 +4,7 @@ PNG whole (a temporary file renamed into place, so a reader never sees half a fi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 
 def group_title(key: Sequence[Any], groups: Sequence[tuple[Sequence[Any], Any]]) -> str:
@@ -15,6 +15,17 @@ def group_title(key: Sequence[Any], groups: Sequence[tuple[Sequence[Any], Any]])
     same_names = sum(tuple(other[:4]) == tuple(key[:4]) for other, _ in groups) > 1
     return (f"{ds} · {emb} embeddings · {model} head · budget '{sched}'"
             + (f" · config {key[4][:6]}" if same_names else ""))
+
+
+def budget_axis(ax: Any, frame: Any, log_x: bool, fraction: Callable[[float], str]) -> None:
+    """The x axis of a per-budget-point panel: ticks at the mean number of labels of each budget
+    point of ``frame`` (``budget``, ``n_labeled``), labelled with the count and ``fraction(b)``."""
+    pts = frame.groupby("budget")["n_labeled"].mean()
+    ax.set_xscale("log" if log_x else "linear")
+    ax.set_xticks(pts.to_numpy(dtype=float))
+    ax.set_xticklabels([f"{int(round(n))}\n{fraction(b)}" for b, n in pts.items()])
+    ax.minorticks_off()
+    ax.set_xlabel("labeled images (fraction of pool)")
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 130) -> Path:

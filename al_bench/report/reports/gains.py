@@ -12,7 +12,7 @@ import pandas as pd
 from ...runfiles import COMPARE_KEYS
 from . import BASELINE, register
 from .budget_gains import budget_gains
-from ._figure import group_title, save_figure
+from ._figure import budget_axis, group_title, save_figure
 
 __all__ = ["plot_gains", "gain_series"]
 
@@ -68,12 +68,7 @@ def plot_gains(results: pd.DataFrame, path: Path) -> Path:
         if not has_random:
             ax.text(0.5, 0.5, f"no {BASELINE} runs in this group: no gains", transform=ax.transAxes,
                     ha="center", va="center")
-        pts = g.groupby("budget")["n_labeled"].mean()
-        ax.set_xscale("log")
-        ax.set_xticks(pts.to_numpy(dtype=float))
-        ax.set_xticklabels([f"{int(round(n))}\n{100 * b:.3g}%" for b, n in pts.items()])
-        ax.minorticks_off()
-        ax.set_xlabel("labeled images (fraction of pool)")
+        budget_axis(ax, g, True, lambda b: f"{100 * b:.3g}%")
         ax.set_ylabel(f"accuracy gain over {BASELINE} (points)")
         ax.grid(alpha=0.3)
         ax.set_title(group_title(gk, groups), fontsize=10)

@@ -11,7 +11,7 @@ import pandas as pd
 from ...runfiles import COMPARE_KEYS
 from ..runs import with_identity
 from . import BASELINE, register
-from ._figure import group_title, save_figure
+from ._figure import budget_axis, group_title, save_figure
 
 __all__ = ["plot_learning_curves"]
 
@@ -43,12 +43,7 @@ def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True) 
                      style="label", dashes={o: (4, 2) if o.startswith(BASELINE + " ") else "" for o in order})
         full = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
         ax.axhline(full, color="grey", lw=0.8, ls=":", label=f"full pool ({full:.3f})")
-        pts = g.groupby("budget")["n_labeled"].mean()
-        ax.set_xscale("log" if log_x else "linear")
-        ax.set_xticks(pts.to_numpy())
-        ax.set_xticklabels([f"{int(round(n))}\n{b:.0%}" for b, n in pts.items()])
-        ax.minorticks_off()
-        ax.set_xlabel("labeled images (fraction of pool)")
+        budget_axis(ax, g, log_x, lambda b: f"{b:.0%}")
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
         ax.set_title(group_title(gk, groups), fontsize=10)
