@@ -270,11 +270,18 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     def make_head(n_features: int, n_classes: int, seed: int):
         return head.obj(n_features, n_classes, s.model.settings, seed)
 
+    # a head whose settings name a cheaper fit for the rounds between budget points uses it there
+    selection_settings = getattr(s.model.settings, "for_selection", None)
+
+    def make_selection_head(n_features: int, n_classes: int, seed: int):
+        return head.obj(n_features, n_classes, selection_settings(), seed)
+
     loop_settings = LoopSettings(
         strategy=s.strategy.name, seed=s.seed, random_fraction=s.strategy.random_fraction,
         params=dict(s.strategy.params), sampling=s.strategy.sampling, beta=s.strategy.beta,
         temperature_scaling=s.model.temperature_scaling,
         ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
+        make_selection_head=make_selection_head if selection_settings is not None else None,
     )
     init = initial_set(plan, emb.features[split.pool], len(ds.class_names), s.seed)  # never reads labels
     result = run_loop(emb.features, ds.labels, split, ds.class_names, plan, init, loop_settings, model_inputs, ckpt)

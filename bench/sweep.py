@@ -1,9 +1,14 @@
-"""Benchmark of a whole sweep: every strategy × 3 seeds, `standard` budget, on a synthetic
-CIFAR-10-size pool of cached embeddings. Prints where the time goes; asserts nothing.
+"""Benchmark of a whole sweep: every registered strategy × 10 seeds, `standard` budget, 2 runs
+at once, on a synthetic CIFAR-10-size pool of cached embeddings. Prints where the time goes;
+asserts nothing.
 
-    .venv/bin/python bench/sweep.py                    # 48k pool × 384 dims, 10 classes
+    .venv/bin/python bench/sweep.py                    # 48k pool × 384 dims, 10 classes, 10 seeds, 2 jobs
     .venv/bin/python bench/sweep.py --pool 10000 --seeds 1 --strategies random kcenter
-    .venv/bin/python bench/sweep.py --jobs 2              # 2 runs at once, 1 thread each
+    .venv/bin/python bench/sweep.py --jobs 1              # one run at a time, all threads
+
+Each strategy runs with the parameters and random share of its ``al_bench/conf/strategy/*.yaml``
+and the linear head with its default settings (``steps`` at budget points, ``selection_steps``
+between them), as ``python -m al_bench`` would.
 
 The features are a 10-class Gaussian mixture (class means at distance ~3σ, so a linear head
 lands well below 100 %); the split holds 48k pool, 2k calibration and 10k test items. The time
@@ -14,13 +19,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from al_bench.data import Split, initial_labeled
 from al_bench.loop import LoopSettings, plan_budget, run_loop
+from al_bench.loop.simulate import default_head, default_selection_head
 from al_bench.strategies import REGISTRY
+
+CONF = Path(__file__).resolve().parent.parent / "al_bench" / "conf" / "strategy"
 
 STANDARD = dict(fractions=[0.05, 0.10, 0.25, 0.50, 0.75, 1.0], initial=20, batch_size=0.01)
 
@@ -37,13 +46,16 @@ def synthetic(n_pool: int, n_cal: int, n_test: int, d: int = 384, c: int = 10, s
 
 
 def one_run(task, x, y, split, plan) -> dict:
+    from omegaconf import OmegaConf
+
     strategy, seed = task
-    params = {"hybrid": {"shortlist_factor": 2.0, "cold_rounds": 1}, "bald": {"k": 20}}.get(strategy, {})
-    rf = 0.1 if strategy == "hybrid" else 0.0
+    conf = OmegaConf.to_container(OmegaConf.load(CONF / f"{strategy}.yaml"))
     t0 = time.perf_counter()
     init = initial_labeled(len(split.pool), plan.initial, seed)
     res = run_loop(x, y, split, tuple(map(str, range(10))), plan, init,
-                   LoopSettings(strategy=strategy, seed=seed, random_fraction=rf, params=params, progress=False))
+                   LoopSettings(strategy=strategy, seed=seed, random_fraction=conf.get("random_fraction", 0.0),
+                                params=conf.get("params") or {}, progress=False, make_head=default_head,
+                                make_selection_head=default_selection_head))
     last = res.curve[-1]
     return {"strategy": strategy, "seed": seed, "wall": time.perf_counter() - t0, "train": last["train_seconds"],
             "calibration": last["calibration_seconds"], "selection": last["selection_seconds"],
@@ -74,17 +86,17 @@ def _report(row: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pool", type=int, default=48_000)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--strategies", nargs="*", default=sorted(REGISTRY))
-    ap.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process pinned to "
-                                                     "cores // jobs threads (default 1: serial, all threads)")
+    ap.add_argument("--jobs", type=int, default=2, help="runs at once, each in its own process pinned to "
+                                                     "cores // jobs threads (1: serial, all threads)")
     args = ap.parse_args()
     x, y, split = synthetic(args.pool, 2_000, 10_000)
     plan = plan_budget(len(split.pool), **STANDARD)
     print(f"pool {len(split.pool)}, d {x.shape[1]}, budget points {list(plan.points)}, "
           f"batch {plan.batch_size}, {plan.n_rounds} rounds per run", flush=True)
-    slow_first = {"kcenter": 0, "hybrid": 1, "badge": 2}  # the longest runs first: the pool ends evenly
-    tasks = [(strategy, seed) for strategy in sorted(args.strategies, key=lambda s: slow_first.get(s, 3))
+    slow_first = {"kmeans_centroids": 0, "kcenter": 1, "hybrid": 2, "probcover": 3}  # longest first: the jobs end evenly
+    tasks = [(strategy, seed) for strategy in sorted(args.strategies, key=lambda s: slow_first.get(s, 4))
              for seed in range(args.seeds)]
     rows = []
     t_all = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import torch
 
 from ..options import option
 from . import HEADS
-from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors, point_dropout_proba
+from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors, point_dropout_proba, uint16_draws
 
 __all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
 
@@ -24,6 +25,12 @@ class LinearSettings:
     weight_decay: float = option(1e-2, lo=0.0, hi=1e3, help="L2 penalty on the weights (not the bias)")
     steps: int = option(300, lo=1, help="optimizer steps per fit (fixed, so cost does not grow with rounds)")
     batch_size: int = option(512, lo=1, help="minibatch size; smaller labeled sets train full-batch")
+    selection_steps: int = option(100, lo=1, help="optimizer steps of the fits between budget points, which only "
+                                                  "choose the next batch (budget points always use steps)")
+
+    def for_selection(self) -> "LinearSettings":
+        """The settings of a fit between budget points: ``selection_steps`` steps, the rest alike."""
+        return dataclasses.replace(self, steps=self.selection_steps)
 
 
 HeadSettings = LinearSettings  # the name earlier code used
@@ -85,7 +92,7 @@ class LinearHead(HeadBase):
             it = torch.from_numpy(idx)
             torch.index_select(xt, 0, it, out=xb[:, :d])
             if self.s.dropout > 0:
-                mask = torch.from_numpy(rng.integers(0, 65536, (bs, d), dtype=np.uint16) < threshold)
+                mask = torch.from_numpy(uint16_draws(rng, bs * d).reshape(bs, d) < threshold)
                 xb[:, :d].mul_(mask).mul_(1.0 / keep)
             z = xb @ w.T
             p = torch.softmax(z, dim=1)

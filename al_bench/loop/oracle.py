@@ -24,12 +24,20 @@ class ModelOracle:
     ``x_pool`` rows are what the head sees (embeddings, or images for an end-to-end model).
     Counts the seconds spent fitting and calibrating, and whether a strategy asked for outputs
     (the loop then fits the next head outside the timed selection block).
+
+    ``make_selection_head`` (default ``make_head``) builds the heads fitted between budget
+    points, which only choose the next batch (e.g. with fewer optimizer steps); a head for
+    evaluation (``current(evaluation=True)``) always comes from ``make_head``, and serves the
+    selection on the same labeled set too.
     """
 
     def __init__(self, x_pool: np.ndarray, y_pool: np.ndarray, x_cal: np.ndarray, y_cal: np.ndarray,
-                 n_classes: int, make_head: HeadFactory, seed: int, temperature_scaling: bool = True) -> None:
+                 n_classes: int, make_head: HeadFactory, seed: int, temperature_scaling: bool = True,
+                 make_selection_head: HeadFactory | None = None) -> None:
         self.x_pool, self.y_pool, self.x_cal, self.y_cal = x_pool, y_pool, x_cal, y_cal
         self.n_classes, self.make_head, self.seed = n_classes, make_head, seed
+        self.make_selection_head = make_selection_head or make_head
+        self.evaluation_head = False  # whether self.head came from make_head
         self.temperature_scaling = temperature_scaling
         self.labeled: np.ndarray | None = None
         self.key: bytes | None = None
@@ -41,11 +49,14 @@ class ModelOracle:
     def update(self, labeled: np.ndarray) -> None:
         self.labeled = np.sort(labeled)
 
-    def current(self) -> Head:
+    def current(self, evaluation: bool = False) -> Head:
+        """The head fitted (and calibrated) on the current labeled set: an evaluation head when
+        ``evaluation`` (or when one is already there for this set), else a selection head."""
         key = self.labeled.tobytes()
-        if key != self.key:
+        if key != self.key or (evaluation and not self.evaluation_head):
             t0 = time.perf_counter()
-            head = self.make_head(self.x_pool.shape[1], self.n_classes, torch_seed(self.seed, "head"))
+            make = self.make_head if evaluation else self.make_selection_head
+            head = make(self.x_pool.shape[1], self.n_classes, torch_seed(self.seed, "head"))
             head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
             t1 = time.perf_counter()
             if self.temperature_scaling and len(self.y_cal):
@@ -53,6 +64,7 @@ class ModelOracle:
             self.fit_seconds += t1 - t0
             self.calibration_seconds += time.perf_counter() - t1
             self.head, self.key = head, key
+            self.evaluation_head = evaluation or self.make_selection_head is self.make_head
         return self.head
 
     # -- ModelAccess, for strategies --------------------------------------------------------

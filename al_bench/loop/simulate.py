@@ -17,7 +17,7 @@ from ..data import Split, initial_labeled
 from ..errors import UserError
 from ..heads import Head
 from ..rng import stream
-from ..strategies import PoolView, check_params, check_sampling, features_only, run_strategy, select_batch
+from ..strategies import PoolView, RunMemo, check_params, check_sampling, features_only, run_strategy, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
@@ -26,7 +26,7 @@ from .oracle import ModelOracle, evaluate
 
 log = logging.getLogger("al_bench.loop")
 
-__all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head", "initial_set"]
+__all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head", "default_selection_head", "initial_set"]
 
 
 def default_head(n_features: int, n_classes: int, seed: int) -> Head:
@@ -34,6 +34,13 @@ def default_head(n_features: int, n_classes: int, seed: int) -> Head:
     from ..heads.linear import LinearHead, LinearSettings
 
     return LinearHead(n_features, n_classes, LinearSettings(), seed)
+
+
+def default_selection_head(n_features: int, n_classes: int, seed: int) -> Head:
+    """The linear head with its default settings for the fits between budget points."""
+    from ..heads.linear import LinearHead, LinearSettings
+
+    return LinearHead(n_features, n_classes, LinearSettings().for_selection(), seed)
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,10 @@ class LoopSettings:
     temperature_scaling: bool = True
     ece_bins: int = 15
     progress: bool = False
-    # (n_features, n_classes, seed) → a fresh head (see al_bench.heads)
+    # (n_features, n_classes, seed) → a fresh head (see al_bench.heads), fitted at budget points
     make_head: Callable[[int, int, int], Head] = field(default=default_head)
+    # the same for the fits between budget points, which only choose the next batch; None: make_head
+    make_selection_head: Callable[[int, int, int], Head] | None = None
 
 
 @dataclass
@@ -151,9 +160,10 @@ def run_loop(
     m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]
     n_classes = len(class_names)
     oracle = ModelOracle(m_pool, y_pool, inputs[split.calibration], labels[split.calibration], n_classes,
-                         s.make_head, s.seed, s.temperature_scaling)
+                         s.make_head, s.seed, s.temperature_scaling, s.make_selection_head)
     bought = _Purchases(split, y_pool)
     distances = LabeledDistance(x_pool, bought.labeled)
+    memo = RunMemo(s.seed)  # embedding-only values strategies compute once per run (PoolView.cached)
 
     bought.add(initial, 0, ["initial"] * len(initial))
     missing = sorted(set(range(n_classes)) - set(y_pool[bought.labeled].tolist()))
@@ -192,7 +202,7 @@ def run_loop(
             n = min(plan.batch_size, target - len(bought.labeled))
             lab = np.asarray(bought.labeled, np.int64)
             oracle.update(lab)
-            view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances)
+            view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances, memo)
             if oracle.asked:  # the strategy used the head last round: fit it outside the timed block
                 oracle.current()
             oracle.asked = False
@@ -207,7 +217,7 @@ def run_loop(
             bar.update(1)
             save()
         oracle.update(np.asarray(bought.labeled, np.int64))
-        fitted = oracle.current()  # timed as training/calibration, not as evaluation
+        fitted = oracle.current(evaluation=True)  # timed as training/calibration, not as evaluation
         t0 = time.perf_counter()
         metrics = evaluate(fitted, x_test, y_test, s.ece_bins)
         eval_seconds = time.perf_counter() - t0
@@ -239,7 +249,7 @@ def run_loop(
 
     # the reference every curve is read against: the same head trained on the whole pool
     oracle.update(np.arange(len(y_pool)))
-    full = evaluate(oracle.current(), x_test, y_test, s.ece_bins)["accuracy"]
+    full = evaluate(oracle.current(evaluation=True), x_test, y_test, s.ece_bins)["accuracy"]
     for row in curve:
         row["full_pool_accuracy"] = full
     return LoopResult(curve, bought.rows, full)

@@ -38,10 +38,10 @@ import numpy as np
 
 from ..errors import UserError
 from ..registry import Registry
-from ._base import MODEL_OUTPUTS, NEEDS, ModelAccess, PoolView
+from ._base import MODEL_OUTPUTS, NEEDS, ModelAccess, PoolView, RunMemo
 from ._sampling import SAMPLINGS, gumbel_top_k, log_weights
 
-__all__ = ["STRATEGIES", "REGISTRY", "PoolView", "ModelAccess", "register", "select_batch", "check_params",
+__all__ = ["STRATEGIES", "REGISTRY", "PoolView", "ModelAccess", "RunMemo", "register", "select_batch", "check_params",
            "strategy_params", "check_param_values", "run_strategy", "needs_model", "reads_features", "MODEL_OUTPUTS",
            "SAMPLINGS", "samples_scores", "check_sampling", "features_only"]
 

@@ -2,7 +2,9 @@
 
 A strategy is a pure function ``(view, n, rng, **params) → positions`` (or ``(positions,
 scores)``): ``n`` distinct positions from ``view.unlabeled``, most wanted first. It touches
-nothing else: no state between calls, no mutation of the view, randomness only from ``rng``.
+nothing else: no state between calls, no mutation of the view, randomness only from ``rng``
+(or, for what depends on the embeddings alone, from a :class:`RunMemo` through
+:meth:`PoolView.cached`, whose values are the same in every round of a run).
 Model outputs (probabilities, MC samples, gradient factors) are asked for through the view,
 so the loop never needs to know which strategy it runs.
 """
@@ -14,7 +16,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-__all__ = ["PoolView", "ModelAccess", "MODEL_OUTPUTS", "NEEDS"]
+__all__ = ["PoolView", "ModelAccess", "RunMemo", "MODEL_OUTPUTS", "NEEDS"]
 
 # what a strategy may declare in ``needs``: model outputs it asks the view for, and features.
 # ``dropout`` (dropout passes with a fresh mask per point, at the strategy's own rate) needs the
@@ -39,6 +41,35 @@ class ModelAccess(Protocol):
     def feature_dropout_probs(self, positions: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray: ...
 
 
+class RunMemo:
+    """Values a strategy computes from the embeddings alone, kept for the rounds of one run.
+
+    ``get(key, compute)`` returns ``compute(rng)``, computed at most once per key while the
+    entry is kept; ``rng`` is ``stream(seed, "memo", key)`` — the run seed and the key, never
+    the round — so a value is the same whichever round first asks for it, and the same again
+    after a resume from a checkpoint recomputes it. A key must name everything the value
+    depends on besides the embeddings and the seed (the strategy and its parameters). The
+    ``max_entries`` most recently used are kept (a δ-ball graph can be tens of megabytes).
+    """
+
+    def __init__(self, seed: int, max_entries: int = 4) -> None:
+        self.seed, self.max_entries = int(seed), int(max_entries)
+        self._values: dict[str, object] = {}
+
+    def get(self, key: tuple, compute: Callable[[np.random.Generator], object]):
+        from ..rng import stream
+
+        tag = repr(tuple(key))
+        if tag in self._values:
+            self._values[tag] = self._values.pop(tag)  # most recently used last
+            return self._values[tag]
+        value = compute(stream(self.seed, "memo", tag))
+        self._values[tag] = value
+        while len(self._values) > self.max_entries:
+            self._values.pop(next(iter(self._values)))
+        return value
+
+
 @dataclass(frozen=True)
 class PoolView:
     """What a strategy may look at in one round. Arrays are read-only.
@@ -55,6 +86,8 @@ class PoolView:
     model: ModelAccess | None = field(default=None, repr=False)
     # () → (squared distance (P,), nearest labeled position (P,)); kept up to date by the loop
     distances: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+    # the run's memo of embedding-only values (the loop keeps one per run); None: nothing kept
+    memo: RunMemo | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("embeddings", "labeled", "unlabeled"):
@@ -124,6 +157,15 @@ class PoolView:
         d, near = np.asarray(d).view(), np.asarray(near).view()
         d.flags.writeable = near.flags.writeable = False
         return d, near
+
+    def cached(self, key: tuple, compute: Callable[[np.random.Generator], object], rng: np.random.Generator):
+        """``compute(g)`` for a value that depends on the embeddings (and ``key``) alone, e.g. a
+        clustering of the whole pool. With the run's :class:`RunMemo` it is computed once per
+        run, ``g`` a stream of the run seed and ``key``; without one (a single selection) it is
+        computed now with ``g = rng``."""
+        if self.memo is None:
+            return compute(rng)
+        return self.memo.get(key, compute)
 
     def gradient_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i."""

@@ -199,17 +199,21 @@ def greedy_cover(indptr: np.ndarray, indices: np.ndarray, labeled: np.ndarray, u
 def probcover(view: PoolView, n: int, rng: np.random.Generator, delta: float = 0.0, purity: float = 0.95,
               n_clusters: int = 0, max_edges: int = 20_000_000, kmeans_iters: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unlabeled positions by greedy δ-ball coverage, with the number each newly covered."""
-    xn = unit_rows(view.embeddings)
-    if delta > 0:
-        top = float(delta)
-    else:
-        k = int(n_clusters) or int(view.n_classes)
-        if k < 1:
-            raise UserError("the number of classes is not known here: give how many k-means pseudo-classes the "
-                            "purity rule uses (or a fixed delta)", key="strategy.params.n_clusters")
-        top = purity_delta(xn, k, rng, float(purity), int(kmeans_iters))
-    indptr, indices, used = delta_graph(xn, [top] + [g for g in DELTA_GRID if g < top], int(max_edges))
-    if used < top:
-        log.info("probcover: delta %.2f (%s) links more than max_edges = %d pairs; using %.2f (%d pairs)", top,
-                 "given" if delta > 0 else "purity rule", int(max_edges), used, len(indices) // 2)
+    k = int(n_clusters) or int(view.n_classes)
+    if delta <= 0 and k < 1:
+        raise UserError("the number of classes is not known here: give how many k-means pseudo-classes the "
+                        "purity rule uses (or a fixed delta)", key="strategy.params.n_clusters")
+
+    def graph(g: np.random.Generator):
+        xn = unit_rows(view.embeddings)
+        top = float(delta) if delta > 0 else purity_delta(xn, k, g, float(purity), int(kmeans_iters))
+        indptr, indices, used = delta_graph(xn, [top] + [v for v in DELTA_GRID if v < top], int(max_edges))
+        if used < top:
+            log.info("probcover: delta %.2f (%s) links more than max_edges = %d pairs; using %.2f (%d pairs)", top,
+                     "given" if delta > 0 else "purity rule", int(max_edges), used, len(indices) // 2)
+        return indptr, indices
+
+    # δ and the graph depend on the embeddings only: a run builds them once (PoolView.cached)
+    indptr, indices = view.cached(("probcover.graph", float(delta), float(purity), k, int(max_edges),
+                                   int(kmeans_iters)), graph, rng)
     return greedy_cover(indptr, indices, view.labeled, view.unlabeled, n, rng)

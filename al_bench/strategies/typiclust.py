@@ -55,7 +55,10 @@ def typiclust(view: PoolView, n: int, rng: np.random.Generator, k_neighbors: int
     # direction, not scale: bench/cold_start.py measures what it does to the picks
     x = unit_rows(view.embeddings) if normalize else view.embeddings
     n_clusters = min(view.labeled.size + n, int(max_clusters), len(x))
-    _, assign = kmeans(x, n_clusters, rng, int(kmeans_iters))
+    # the clustering of the whole pool depends on the embeddings and the number of clusters
+    # only: once n_clusters reaches max_clusters a run computes it once (PoolView.cached)
+    assign = view.cached(("typiclust.kmeans", n_clusters, int(kmeans_iters), bool(normalize)),
+                         lambda g: kmeans(x, n_clusters, g, int(kmeans_iters))[1], rng)
     sizes = np.bincount(assign, minlength=n_clusters)
     covered = np.bincount(assign[view.labeled], minlength=n_clusters)
     free = np.zeros(len(x), bool)

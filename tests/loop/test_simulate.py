@@ -166,3 +166,61 @@ def test_sampling_reaches_the_strategy_through_the_loop(blobs):
         assert len(set(power)) == len(power) == plan.points[-1]
     finally:
         STRATEGIES.unregister("_entropy_scored")
+
+
+# -- the run memo: embedding-only values computed once per run --------------------------------------
+
+def _typiclust_run(blobs, checkpoint=None):
+    x, y = blobs
+    split = make_split(y, seed=0, test_fraction=0.2, calibration_fraction=0.1)
+    plan = plan_budget(len(split.pool), [0.1, 0.3, 0.5], 6, 8)
+    init = initial_labeled(len(split.pool), plan.initial, 0)
+    s = LoopSettings(strategy="typiclust", seed=0, params={"max_clusters": 5},
+                     make_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=20), sd))
+    return run_loop(x, y, split, ("a", "b", "c"), plan, init, s, checkpoint=checkpoint), plan
+
+
+def test_a_capped_typiclust_clusters_the_pool_once_per_run_and_resumes_to_the_same_picks(blobs, tmp_path,
+                                                                                          monkeypatch):
+    import al_bench.loop.simulate as sim
+    import al_bench.strategies.typiclust as tc
+    from al_bench.loop.checkpoint import Checkpoint
+
+    calls, rounds = [], []
+    real_kmeans, real_select = tc.kmeans, sim.select_batch
+    monkeypatch.setattr(tc, "kmeans", lambda x, k, rng, iters: calls.append(k) or real_kmeans(x, k, rng, iters))
+
+    def select(*args, **kwargs):
+        rounds.append(1)
+        if len(rounds) == 3:
+            raise KeyboardInterrupt  # killed in round 3, after round 2's checkpoint
+        return real_select(*args, **kwargs)
+
+    whole, plan = _typiclust_run(blobs)
+    assert plan.n_rounds > 3 and calls == [5]  # clusters capped at 5 from the first round: one k-means
+    # a run killed mid-way recomputes the clustering after its restart and buys the same items
+    ck = Checkpoint(tmp_path / "ck.npz", "f")
+    monkeypatch.setattr(sim, "select_batch", select)
+    with pytest.raises(KeyboardInterrupt):
+        _typiclust_run(blobs, ck)
+    monkeypatch.setattr(sim, "select_batch", real_select)
+    assert ck.exists()
+    calls.clear()
+    resumed, _ = _typiclust_run(blobs, ck)
+    assert resumed.selected == whole.selected and calls == [5]
+    assert [r["accuracy"] for r in resumed.curve] == [r["accuracy"] for r in whole.curve]
+
+
+def test_run_memo_values_depend_on_seed_and_key_not_on_the_round():
+    from al_bench.strategies import RunMemo
+
+    draws = []
+    memo = RunMemo(3, max_entries=2)
+    first = memo.get(("a", 1), lambda g: draws.append(1) or g.random())
+    assert memo.get(("a", 1), lambda g: draws.append(1) or g.random()) == first and draws == [1]
+    assert RunMemo(3).get(("a", 1), lambda g: g.random()) == first  # another run, same seed: same value
+    assert RunMemo(4).get(("a", 1), lambda g: g.random()) != first
+    assert memo.get(("a", 2), lambda g: g.random()) != first
+    memo.get(("b",), lambda g: 0.0)  # a third key: the least recently used ("a", 1) goes
+    memo.get(("a", 1), lambda g: draws.append(1) or g.random())
+    assert draws == [1, 1]
