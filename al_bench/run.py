@@ -244,22 +244,34 @@ def _last_status(run_dir: Path, status: str, **fields: Any) -> None:
         log.warning("could not record status %r in %s: %s", status, run_dir, storage_problem(exc) or exc)
 
 
+def run_split(s: RunSettings, ds: Any) -> tuple[Any, Any]:
+    """(dataset, split) of a run with settings ``s`` on the loaded dataset ``ds``: the seed's split,
+    then the near-duplicates the config asks for (which add items to the dataset)."""
+    split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
+    return inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
+                                  s.dataset.near_duplicate_noise, s.seed)
+
+
+def run_embedding(s: RunSettings, ds: Any, split: Any) -> Any:
+    """The embedding of a run (cached under ``s.data_dir``), fitted on the split's pool where the
+    embedder learns anything."""
+    return embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
+
+
 def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: Checkpoint,
          config: Mapping[str, Any]) -> tuple[LoopResult, str]:
     """(the loop's result, the data fingerprint), after writing the run files."""
     ds = load_dataset(s.dataset.name, s.data_dir, **s.dataset.options)
     data_fp = ds.fingerprint()
     ckpt.fingerprint = f"{fingerprint}:{data_fp}"  # a checkpoint resumes only on the same data
-    split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
-    ds, split = inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
-                                       s.dataset.near_duplicate_noise, s.seed)
+    ds, split = run_split(s, ds)
     plan = plan_budget(len(split.pool), s.budget.fractions, s.budget.initial, s.budget.batch_size,
                        per_class=s.budget.per_class, n_classes=len(ds.class_names),
                        initial_strategy=s.budget.initial_strategy)
     log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d (%s), batch %d, %d rounds",
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,
              plan.initial_strategy, plan.batch_size, plan.n_rounds)
-    emb = embed(ds.images, split.pool, s.embedder.name, ds.fingerprint(), s.data_dir, s.seed, **s.embedder.options)
+    emb = run_embedding(s, ds, split)
     head = HEADS.entry(s.model.name)
     model_inputs = None
     if head.inputs == "images":  # end to end on the images; the embedding still serves distances

@@ -25,6 +25,8 @@ class LinearSettings:
     weight_decay: float = option(1e-2, lo=0.0, hi=1e3, help="L2 penalty on the weights (not the bias)")
     steps: int = option(300, lo=1, help="optimizer steps per fit (fixed, so cost does not grow with rounds)")
     batch_size: int = option(512, lo=1, help="minibatch size; smaller labeled sets train full-batch")
+    standardize: bool = option(False, help="train on inputs standardized by the labeled set's mean and std "
+                                           "(folded into the weights after the fit)")
     selection_steps: int = option(100, lo=1, help="optimizer steps of the fits between budget points, which only "
                                                   "choose the next batch (budget points always use steps)")
 
@@ -67,6 +69,13 @@ class LinearHead(HeadBase):
         y = np.asarray(y, dtype=np.int64)
         order = canonical_order(x, y)
         x, y = np.asarray(x)[order], y[order]
+        shift = scale = None
+        if self.s.standardize:  # z = (x − μ) / σ over the labeled rows; constant features get σ = 1
+            x64 = np.asarray(x, np.float64)
+            shift = x64.mean(axis=0)
+            scale = x64.std(axis=0)
+            scale[scale < 1e-12] = 1.0
+            x = ((x64 - shift) / scale).astype(np.float32)
         xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
         n, c, d = len(y), self.c, self.d
         rng = np.random.Generator(np.random.PCG64(self.seed))
@@ -104,6 +113,10 @@ class LinearHead(HeadBase):
             denom = (v / (1 - b2**t)).sqrt_().add_(eps)
             w.addcdiv_(m, denom, value=-lr / (1 - b1**t))
         self.weight, self.bias = w[:, :d].contiguous(), w[:, d].contiguous()
+        if shift is not None:  # W z + b = (W / σ) x + (b − W (μ / σ)): the head then takes raw inputs
+            w64 = self.weight.double().numpy()
+            self.bias = torch.from_numpy(self.bias.double().numpy() - w64 @ (shift / scale)).float()
+            self.weight = torch.from_numpy(w64 / scale[None, :]).float().contiguous()
         self.temperature = 1.0
         return self
 

@@ -70,14 +70,21 @@ def report_options() -> dict[str, Any]:
     return out
 
 
-def aggregate(outputs_dir: Path, runs_dir: Path | None = None, **options: Any) -> AggregateReport:
+def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str, ...] = (),
+              **options: Any) -> AggregateReport:
     """Read every run under ``runs_dir`` (default ``outputs_dir/runs``) and write the tables and
-    figures of every registered report under ``outputs_dir``. ``options`` go to the reports
-    that declare them (e.g. ``log_x=False`` for ``learning_curves``); one that no report
-    declares is a ``TypeError``."""
+    figures of every registered report under ``outputs_dir``. ``heads``: model configs to
+    re-score every run's labeled sets with (:mod:`.rescore`; columns ``accuracy@<head>``).
+    ``options`` go to the reports that declare them (e.g. ``log_x=False`` for
+    ``learning_curves``); one that no report declares is a ``TypeError``."""
     unknown = sorted(set(options) - set(report_options()))
     if unknown:
         raise TypeError(f"aggregate: no report has the option(s) {unknown}; known: {sorted(report_options())}")
+    if heads:  # an unknown head fails before anything is written
+        from .rescore import head_config
+
+        for h in heads:
+            head_config(h)
     outputs_dir = Path(outputs_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else outputs_dir / "runs"
     runs = read_runs(runs_dir, outputs_dir)
@@ -86,6 +93,10 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, **options: Any) -
     if runs.results.empty:
         return AggregateReport(outputs_dir, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), runs.status, None,
                                runs.problems)
+    if heads:
+        from .rescore import rescore
+
+        runs.results = rescore(runs.results, heads, runs_dir, outputs_dir)
     write_csv(runs.results, tables_dir / "results.csv")
     tables, outputs = {}, {}
     for entry in ordered():

@@ -1,4 +1,4 @@
-"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--no-log-x]`` (also
+"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--heads MODEL ...] [--no-log-x]`` (also
 ``al-bench-aggregate``): aggregate the runs, print the summary (with the verdict per budget
 point) and the gains; exit 1 when a run was left out, 2 when OUTPUTS_DIR does not exist."""
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import UserError
 from . import aggregate
 from .reports import ordered
 
@@ -35,13 +36,21 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outputs_dir", type=Path, help="the paths.outputs_dir of the runs (holds runs/)")
     ap.add_argument("--runs-dir", type=Path, default=None, help="where the run folders are (default OUTPUTS_DIR/runs)")
+    ap.add_argument("--heads", nargs="+", default=[], metavar="MODEL",
+                    help="also fit these model configs (al_bench/conf/model/, e.g. linear_std) on every run's labeled "
+                         "set at each budget point: columns accuracy@MODEL, tables/head_agreement.csv and the "
+                         "verdict's sign_change_under (scores are kept under OUTPUTS_DIR/rescored/)")
     ap.add_argument("--log-x", action=argparse.BooleanOptionalAction, default=True,
                     help="figures/learning_curves.png: labels on a log axis (default) or, with --no-log-x, linear")
     args = ap.parse_args(argv)
     if not args.outputs_dir.is_dir():
         print(f"aggregate: no such folder: {args.outputs_dir}", file=sys.stderr)
         return 2
-    report = aggregate(args.outputs_dir, args.runs_dir, log_x=args.log_x)
+    try:
+        report = aggregate(args.outputs_dir, args.runs_dir, heads=tuple(args.heads), log_x=args.log_x)
+    except UserError as exc:
+        print(f"aggregate: {exc}", file=sys.stderr)
+        return 2
     print(report.summary())
     if not report.results.empty:
         with pd.option_context("display.width", 160, "display.max_rows", 200):

@@ -167,3 +167,20 @@ def test_canonical_order_is_the_lexsort_of_the_row_hash_by_blocks():
     with np.errstate(over="ignore"):
         h = (bits * _ROW_HASH[:40]).sum(axis=1, dtype=np.uint64)  # the whole-array definition
     np.testing.assert_array_equal(canonical_order(x, y), np.lexsort((y, h)))
+
+
+def test_a_standardizing_head_ignores_the_units_of_each_feature():
+    """Standardized inputs: rescaling and shifting a feature (in training and test alike) leaves the
+    predictions as they were, up to float rounding; the plain head's change. (No dropout: the
+    masks follow the rows' canonical order, which the rescaled rows' bits change.)"""
+    rng = np.random.default_rng(5)
+    y = np.arange(120) % 3
+    x = (rng.normal(0, 2, (3, 6))[y] + rng.normal(size=(120, 6))).astype(np.float32)
+    test = (rng.normal(0, 2, (3, 6))[np.arange(30) % 3] + rng.normal(size=(30, 6))).astype(np.float32)
+    scale = np.array([1000.0, 0.001, 1.0, 50.0, 1.0, 1.0], np.float32)
+    shift = np.array([0.0, 7.0, -300.0, 0.0, 0.0, 2.0], np.float32)
+    for std, same in ((True, True), (False, False)):
+        s = LinearSettings(steps=100, standardize=std, dropout=0.0)
+        a = LinearHead(6, 3, s, seed=1).fit(x, y).predict_proba(test)
+        b = LinearHead(6, 3, s, seed=1).fit(x * scale + shift, y).predict_proba(test * scale + shift)
+        assert np.allclose(a, b, atol=1e-3) == same

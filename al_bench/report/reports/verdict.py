@@ -11,6 +11,9 @@ and how sure we are.
 - ``margin_*``, ``beats_runner_up``: the same test of best − runner-up.
 - ``all_beating_random``: every strategy that beats random there (same test), best mean first,
   so that a significant strategy that is not the best is not hidden.
+- ``sign_change_under``: the re-scoring heads (``accuracy@<head>`` columns) under which the
+  best strategy's gain over random has the opposite sign, one of the two significantly
+  (:func:`.head_agreement.sign_changes`); empty when none does or no head re-scored the runs.
 - ``verdict``, in words: ``<best> beats random and the runner-up <r>``; ``<best> beats random
   (the runner-up)``; ``<best> beats random; not separable from <r>``; ``random best:
   significantly above <r>``; ``no significant difference`` (the best does not beat random at
@@ -31,13 +34,14 @@ from ...runfiles import COMPARE_KEYS
 from ..runs import with_identity
 from ..stats import ALPHA, ZERO, PairedTest, paired_t, seed_differences
 from . import BASELINE, register
+from .head_agreement import head_columns, sign_changes
 
 __all__ = ["verdict", "verdict_summary", "COLUMNS"]
 
 COLUMNS = COMPARE_KEYS + ["budget", "n_labeled", "best", "best_accuracy", "gain_mean", "gain_ci_low", "gain_ci_high",
                           "p_value", "n_pairs", "beats_random", "runner_up", "runner_up_accuracy", "margin_mean",
                           "margin_ci_low", "margin_ci_high", "margin_p_value", "margin_n_pairs", "beats_runner_up",
-                          "tied_with", "all_beating_random", "verdict"]
+                          "tied_with", "all_beating_random", "verdict", "sign_change_under"]
 UNTESTED = PairedTest(0, np.nan, np.nan, np.nan, np.nan, np.nan)
 
 
@@ -72,6 +76,7 @@ def _words(best: str, runner: str | None, vs_random: str, vs_runner: str, has_ra
 def verdict(results: pd.DataFrame) -> pd.DataFrame:
     """Per budget point: best strategy, its gain over random with 95 % CI, whether it beats random and the runner-up."""
     results = with_identity(results)
+    heads = head_columns(results)
     rows = []
     for gk, g in results.groupby(COMPARE_KEYS, sort=True):
         has_random = bool((g["strategy"] == BASELINE).any())
@@ -97,8 +102,16 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
                 "margin_p_value": vs_runner.p_value, "margin_n_pairs": vs_runner.n, "beats_runner_up": a_runner,
                 "tied_with": ";".join(tied), "all_beating_random": ";".join(beating),
                 "verdict": _words(best, runner, a_random, a_runner, has_random, beating),
+                "sign_change_under": ";".join(sign_changes(at, best, heads)) if has_random and best != BASELINE
+                else "",
             })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _budget(r: pd.Series) -> str:
+    """``5% (2400 labels)``; a point below 1 % reads as its labels alone (``10 labels``)."""
+    labels = f"{int(r['n_labeled'])} labels"
+    return labels if 100 * r["budget"] < 1 else f"{100 * r['budget']:.3g}% ({labels})"
 
 
 def _points(v: float) -> str:
@@ -122,6 +135,8 @@ def verdict_summary(table: pd.DataFrame) -> str:
             p = f"p={r['p_value']:.3g}" if np.isfinite(r["p_value"]) else "p=n/a"
             ci = (f"[{_points(r['gain_ci_low'])}, {_points(r['gain_ci_high'])}]"
                   if np.isfinite(r["gain_ci_low"]) else "[n/a]")
-            lines.append(f"    {100 * r['budget']:g}% ({int(r['n_labeled'])} labels): {r['best']:<{width}} "
-                         f"{_points(r['gain_mean'])} {ci} {p} (n={int(r['n_pairs'])})  {r['verdict']}")
+            flip = r.get("sign_change_under", "")
+            flip = f"  [the gain's sign changes under {flip.replace(';', ', ')}]" if isinstance(flip, str) and flip else ""
+            lines.append(f"    {_budget(r)}: {r['best']:<{width}} "
+                         f"{_points(r['gain_mean'])} {ci} {p} (n={int(r['n_pairs'])})  {r['verdict']}{flip}")
     return "\n".join(lines)
