@@ -96,7 +96,8 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     if heads:
         from .rescore import rescore
 
-        runs.results = rescore(runs.results, heads, runs_dir, outputs_dir)
+        runs.results, unscored = rescore(runs.results, heads, runs_dir, outputs_dir)
+        runs.problems.extend(unscored)
     write_csv(runs.results, tables_dir / "results.csv")
     tables, outputs = {}, {}
     for entry in ordered():

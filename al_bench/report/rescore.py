@@ -47,11 +47,14 @@ def head_config(name: str) -> dict[str, Any]:
     return dict(yaml.safe_load(path.read_text()))
 
 
-def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path, outputs_dir: Path) -> pd.DataFrame:
-    """``results`` with a column ``accuracy@<head>`` per head (same rows, same order)."""
+def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
+            outputs_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """(``results`` with a column ``accuracy@<head>`` per head (same rows, same order), one line
+    per run that could not be re-scored: its cells stay NaN)."""
     heads = list(dict.fromkeys(heads))
+    problems: list[str] = []
     if not heads or results.empty:
-        return results
+        return results, problems
     configs = {h: head_config(h) for h in heads}
     from ..run import code_version
 
@@ -67,6 +70,9 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path, outputs
                 scores[h].update({(run, b): a for b, a in cached.items()})
             else:
                 config = _config(run_dir)
+                if config is None:
+                    problems.append(f"{run}: no readable {CONFIG}, so it was not re-scored with {h}")
+                    continue
                 key = json.dumps([config["dataset"], config["embedder"], config["seed"], config["paths"]["data_dir"]],
                                  sort_keys=True, default=str)
                 todo.setdefault(key, []).append((run_dir, h, config))
@@ -89,16 +95,17 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path, outputs
     keys = list(zip(out["run"], out["budget"].astype(float)))
     for h in heads:
         out[HEAD_PREFIX + h] = [scores[h].get(k, np.nan) for k in keys]
-    return out
+    return out, problems
 
 
-def _config(run_dir: Path) -> dict:
+def _config(run_dir: Path) -> dict | None:
     import yaml
 
     try:
-        return yaml.safe_load((run_dir / CONFIG).read_text())
-    except OSError as exc:
-        raise UserError(f"--heads: {run_dir} has no readable {CONFIG} ({exc.strerror}); it cannot be re-scored") from None
+        config = yaml.safe_load((run_dir / CONFIG).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _run_data(config: dict) -> dict:

@@ -65,3 +65,23 @@ def test_an_unknown_head_fails_before_anything_is_written(runs, capsys):
     assert "no model config 'nosuch'" in capsys.readouterr().err
     after = {p: p.stat().st_mtime_ns for p in tables.rglob("*")} if tables.exists() else {}
     assert after == before
+
+
+@pytest.mark.slow
+def test_a_run_without_its_config_is_left_unscored_and_named(runs):
+    import shutil
+
+    shutil.rmtree(runs / "rescored", ignore_errors=True)  # kept scores would serve without the config
+    run = sorted((runs / "runs").rglob("config.yaml"))[0].parent
+    saved = (run / "config.yaml").read_text()
+    (run / "config.yaml").unlink()
+    try:
+        report = aggregate(runs, heads=("linear_std",))
+    finally:
+        (run / "config.yaml").write_text(saved)
+    rel = run.relative_to(runs / "runs").as_posix()
+    assert [p for p in report.problems if "not re-scored" in p] == [
+        f"{rel}: no readable config.yaml, so it was not re-scored with linear_std"]
+    res = report.results
+    assert res.loc[res.run == rel, "accuracy@linear_std"].isna().all()
+    assert res.loc[res.run != rel, "accuracy@linear_std"].notna().all()
