@@ -196,12 +196,15 @@ def run_loop(
                   **oracle.state(), "dist_done": dist["dist_done"]})
 
     pool_counts = np.bincount(y_pool, minlength=n_classes)
+    point_sizes = set(int(p) for p in plan.points)
     bar = tqdm(total=plan.n_rounds, initial=rnd, desc=s.strategy, unit="round", disable=not s.progress, leave=False)
     for fraction, target in list(zip(plan.fractions, plan.points))[len(curve):]:  # points done before a restart are skipped
         while len(bought.labeled) < target:
             n = min(plan.batch_size, target - len(bought.labeled))
             lab = np.asarray(bought.labeled, np.int64)
             oracle.update(lab)
+            if lab.size in point_sizes:  # the head evaluated at this point also picks the next batch,
+                oracle.current(evaluation=True)  # after a resume from this point's checkpoint too
             view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances, memo)
             if oracle.asked:  # the strategy used the head last round: fit it outside the timed block
                 oracle.current()

@@ -224,3 +224,44 @@ def test_run_memo_values_depend_on_seed_and_key_not_on_the_round():
     memo.get(("b",), lambda g: 0.0)  # a third key: the least recently used ("a", 1) goes
     memo.get(("a", 1), lambda g: draws.append(1) or g.random())
     assert draws == [1, 1]
+
+
+def test_a_run_resumed_right_after_a_budget_point_picks_with_that_points_head(blobs, tmp_path, monkeypatch):
+    """Between budget points the head is a cheaper selection head; the round after a point picks with
+    the point's own (evaluation) head. A run killed just after a point must do the same on resume."""
+    import al_bench.loop.simulate as sim
+    from al_bench.loop.checkpoint import Checkpoint
+
+    x, y = blobs
+    split = make_split(y, seed=0, test_fraction=0.2, calibration_fraction=0.1)
+    plan = plan_budget(len(split.pool), [0.1, 0.3, 0.5], 6, 8)
+    init = initial_labeled(len(split.pool), plan.initial, 0)
+    s = LoopSettings(strategy="entropy", seed=0,
+                     make_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=60), sd),
+                     make_selection_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=3), sd))
+
+    def go(checkpoint=None):
+        return run_loop(x, y, split, ("a", "b", "c"), plan, init, s, checkpoint=checkpoint)
+
+    whole = go()
+    first_point = plan.points[0]
+    real_select = sim.select_batch
+
+    def killed_after_the_first_point(name, view, *args, **kwargs):
+        if view.labeled.size == first_point:
+            raise KeyboardInterrupt
+        return real_select(name, view, *args, **kwargs)
+
+    ck = Checkpoint(tmp_path / "ck.npz", "f")
+    monkeypatch.setattr(sim, "select_batch", killed_after_the_first_point)
+    with pytest.raises(KeyboardInterrupt):
+        go(ck)
+    monkeypatch.setattr(sim, "select_batch", real_select)
+    resumed = go(ck)
+    assert resumed.selected == whole.selected
+    assert [r["accuracy"] for r in resumed.curve] == [r["accuracy"] for r in whole.curve]
+    # and the selection head is used between points: picks differ from a run that always uses the full head
+    full = run_loop(x, y, split, ("a", "b", "c"), plan, init,
+                    LoopSettings(strategy="entropy", seed=0,
+                                 make_head=lambda d, c, sd: LinearHead(d, c, LinearSettings(steps=60), sd)))
+    assert full.selected != whole.selected
