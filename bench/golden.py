@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = "0444f8e"  # the linear head's canonical row order (issue 15 §3a) changed every result; before it 87243d8
+BASELINE = "900472a"  # selection fits of 100 steps between budget points (issue 15 §4); before it 0444f8e, 87243d8
 SUBSET = ROOT.parent / "shared" / "datasets" / "cifar10_subset.npz"
 # identity, not results: which code and config produced a row, and where its run folder is
 VOLATILE = {"code_version", "git_commit", "config_fingerprint", "config_id", "comparison_id", "strategy_id", "run"}
