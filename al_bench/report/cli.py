@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"aggregate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only or full disk: one line, not a traceback
+        from ..run import storage_problem
+
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        print(f"aggregate: cannot write: {problem}", file=sys.stderr)
+        return 1
     print(report.summary())
     if not report.results.empty:
         with pd.option_context("display.width", 160, "display.max_rows", 200):

@@ -69,3 +69,22 @@ def test_python_m_al_bench_report(curve_results, write_runs, tmp_path):
     r = subprocess.run([sys.executable, "-m", "al_bench.report", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"aggregate: 6 finished run(s) under {tmp_path}\n")
+
+
+def test_a_read_only_outputs_folder_ends_in_one_line(curve_results, write_runs, tmp_path, capsys):
+    """On a real read-only bind mount (root needed, else skipped): exit 1, one line, no traceback."""
+    import os
+
+    src, ro = tmp_path / "src", tmp_path / "ro"
+    write_runs(src / "runs", curve_results)
+    ro.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode:
+        pytest.skip("needs root to bind-mount a folder read-only")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)], capture_output=True).returncode:
+            pytest.skip("cannot remount read-only here")
+        assert main([str(ro)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"aggregate: cannot write: read-only file system ({ro}/tables") and err.count("\n") == 1
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)
