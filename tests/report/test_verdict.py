@@ -131,3 +131,12 @@ def test_summary_lines():
     assert verdict_summary(pd.DataFrame()) == ""
     one = verdict_summary(verdict(table(MAIN, seeds=(0,)))).splitlines()[2]
     assert one == "    10% (100 labels): a +9.00 [n/a] p=n/a (n=1)  untested: fewer than 2 paired seeds"
+
+
+def test_a_point_where_every_strategy_is_tied_says_so():
+    """The low schedule's first point is the shared initial set: every strategy has the same accuracy."""
+    t = table({"a": {0.1: [0.0, 0.0, 0.0]}, "b": {0.1: [0.0, 0.0, 0.0]}})
+    r = verdict(t[t.budget == 0.1]).iloc[0]
+    assert (r["best"], r["tied_with"]) == ("a", "b;random")
+    assert r["verdict"] == "all 3 strategies tied (the same mean accuracy; e.g. the same labeled set)"
+    assert r["beats_random"] == "no" and r["p_value"] == 1

@@ -18,7 +18,9 @@ and how sure we are.
   (the runner-up)``; ``<best> beats random; not separable from <r>``; ``random best:
   significantly above <r>``; ``no significant difference`` (the best does not beat random at
   p < 0.05, or random is best and not significantly above the runner-up; when another strategy
-  does, ``no significant difference for the best (<best>); beats random: <s>``); ``untested: fewer
+  does, ``no significant difference for the best (<best>); beats random: <s>``); ``all <k>
+  strategies tied`` when every mean is the same (the ``low`` schedule's first point is the
+  initial set itself, shared by all; ``best`` is then the first by name); ``untested: fewer
   than 2 paired seeds``; ``only <s> ran at this point``; in a group without random
   ``no random runs: …`` (best against runner-up only).
 
@@ -89,6 +91,7 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
             vs_random = paired_t(seed_differences(at, best, BASELINE)) if has_random else UNTESTED
             vs_runner = paired_t(seed_differences(at, best, runner)) if runner is not None else UNTESTED
             a_random, a_runner = (_answer(vs_random) if has_random else "untested"), _answer(vs_runner)
+            all_tied = runner is not None and len(tied) == len(ranked) - 1
             beating = [s for s in ranked if s != BASELINE and has_random
                        and paired_t(seed_differences(at, s, BASELINE)).beats(ALPHA)]
             rows.append({
@@ -101,7 +104,8 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
                 "margin_mean": vs_runner.mean, "margin_ci_low": vs_runner.ci_low, "margin_ci_high": vs_runner.ci_high,
                 "margin_p_value": vs_runner.p_value, "margin_n_pairs": vs_runner.n, "beats_runner_up": a_runner,
                 "tied_with": ";".join(tied), "all_beating_random": ";".join(beating),
-                "verdict": _words(best, runner, a_random, a_runner, has_random, beating),
+                "verdict": (f"all {len(ranked)} strategies tied (the same mean accuracy; e.g. the same labeled set)"
+                            if all_tied else _words(best, runner, a_random, a_runner, has_random, beating)),
                 "sign_change_under": ";".join(sign_changes(at, best, heads)) if has_random and best != BASELINE
                 else "",
             })
