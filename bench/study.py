@@ -120,6 +120,7 @@ def cross(base: Path, other: Path) -> str:
 def side_by_side(cal: Path, raw: Path) -> str:
     """Gain over random of the strategies both folders ran, at each point, one column pair per folder."""
     ga, gb = (pd.read_csv(p / "tables" / "budget_gains.csv") for p in (cal, raw))
+    res_a, res_b = _results(cal), _results(raw)
     rows = []
     for s in sorted(set(ga.strategy) & set(gb.strategy) - {"random"}):
         for n in sorted(ga.loc[ga.strategy == s, "n_labeled"].unique()):
@@ -128,7 +129,7 @@ def side_by_side(cal: Path, raw: Path) -> str:
             if rb.empty:
                 continue
             rb = rb.iloc[0]
-            diff = paired_t(_acc_diff(cal, raw, s, n))
+            diff = paired_t(_acc_diff(res_a, res_b, s, n))
             rows.append([s, str(n), _ci(ra.gain_mean, ra.gain_ci_low, ra.gain_ci_high),
                          _ci(rb.gain_mean, rb.gain_ci_low, rb.gain_ci_high),
                          _ci(diff.mean, diff.ci_low, diff.ci_high)])
@@ -136,8 +137,7 @@ def side_by_side(cal: Path, raw: Path) -> str:
             + _table(["strategy", "labels", cal.name, raw.name, f"{cal.name} − {raw.name} (paired)"], rows))
 
 
-def _acc_diff(a: Path, b: Path, s: str, n: int) -> np.ndarray:
-    ra, rb = _results(a), _results(b)
+def _acc_diff(ra: pd.DataFrame, rb: pd.DataFrame, s: str, n: int) -> np.ndarray:
     x = ra[(ra.strategy == s) & (ra.n_labeled == n)].set_index("seed")["accuracy"]
     y = rb[(rb.strategy == s) & (rb.n_labeled == n)].set_index("seed")["accuracy"]
     both = x.index.intersection(y.index)

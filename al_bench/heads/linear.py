@@ -16,6 +16,9 @@ from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors,
 __all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
 
 
+STANDARDIZE_HELP = "train on inputs standardized by the labeled set's mean and std (folded into the weights after the fit)"
+
+
 @dataclass(frozen=True)
 class LinearSettings:
     """Training settings of the linear head (see al_bench/conf/model/linear.yaml)."""
@@ -25,8 +28,7 @@ class LinearSettings:
     weight_decay: float = option(1e-2, lo=0.0, hi=1e3, help="L2 penalty on the weights (not the bias)")
     steps: int = option(300, lo=1, help="optimizer steps per fit (fixed, so cost does not grow with rounds)")
     batch_size: int = option(512, lo=1, help="minibatch size; smaller labeled sets train full-batch")
-    standardize: bool = option(False, help="train on inputs standardized by the labeled set's mean and std "
-                                           "(folded into the weights after the fit)")
+    standardize: bool = option(False, help=STANDARDIZE_HELP)
     selection_steps: int = option(100, lo=1, help="optimizer steps of the fits between budget points, which only "
                                                   "choose the next batch (budget points always use steps)")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..options import option
 from . import HEADS
-from .linear import LinearHead, LinearSettings
+from .linear import STANDARDIZE_HELP, LinearHead, LinearSettings
 
 __all__ = ["LinearStdHead", "LinearStdSettings"]
 
@@ -18,8 +18,7 @@ __all__ = ["LinearStdHead", "LinearStdSettings"]
 class LinearStdSettings(LinearSettings):
     """The linear head's settings, standardizing by default (see al_bench/conf/model/linear_std.yaml)."""
 
-    standardize: bool = option(True, help="train on inputs standardized by the labeled set's mean and std "
-                                          "(folded into the weights after the fit)")
+    standardize: bool = option(True, help=STANDARDIZE_HELP)
 
 
 @HEADS.register("linear_std", settings=LinearStdSettings, inputs="features")

@@ -27,13 +27,11 @@ import pandas as pd
 
 from ..errors import UserError
 from ..runfiles import CONFIG, CURVE, SELECTED, atomic_write_text
+from .reports.head_agreement import PREFIX as HEAD_PREFIX
 
 log = logging.getLogger(__name__)
 
 __all__ = ["rescore", "head_config", "HEAD_PREFIX"]
-
-HEAD_PREFIX = "accuracy@"  # column of the results holding a head's accuracy
-
 
 def head_config(name: str) -> dict[str, Any]:
     """The model config ``al_bench/conf/model/<name>.yaml`` as a plain dict."""
@@ -60,7 +58,7 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
 
     version = code_version()
     scores: dict[str, dict[tuple[str, float], float]] = {h: {} for h in heads}
-    todo: dict[str, list[tuple[Path, str, dict]]] = {}  # data key → runs that need a fit
+    todo: dict[str, list[tuple[str, Path, str, str, dict]]] = {}  # data key → (run, folder, digest, head, config)
     for run in results["run"].unique().tolist():
         run_dir = Path(runs_dir) / run
         digest = hashlib.sha256((run_dir / SELECTED).read_bytes()).hexdigest()
@@ -75,18 +73,16 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
                     continue
                 key = json.dumps([config["dataset"], config["embedder"], config["seed"], config["paths"]["data_dir"]],
                                  sort_keys=True, default=str)
-                todo.setdefault(key, []).append((run_dir, h, config))
+                todo.setdefault(key, []).append((run, run_dir, digest, h, config))
     n_fits = sum(len(v) for v in todo.values())
     if n_fits:
         log.info("rescore: %d run × head pair(s) to fit (%d dataset/seed group(s))", n_fits, len(todo))
     done = 0
     for items in todo.values():
-        data = _run_data(items[0][2])
-        for run_dir, h, config in items:
-            run = run_dir.relative_to(runs_dir).as_posix() if run_dir.is_relative_to(runs_dir) else str(run_dir)
+        data = _run_data(items[0][4])
+        for run, run_dir, digest, h, config in items:
             acc = _score(run_dir, config, configs[h], data)
-            _store(outputs_dir, h, run, hashlib.sha256((run_dir / SELECTED).read_bytes()).hexdigest(), configs[h],
-                   version, acc)
+            _store(outputs_dir, h, run, digest, configs[h], version, acc)
             scores[h].update({(run, b): a for b, a in acc.items()})
             done += 1
             if done % 50 == 0:

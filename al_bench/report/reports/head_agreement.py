@@ -15,12 +15,12 @@ import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
 from ..runs import with_identity
-from ..stats import paired_t, seed_differences
+from ..stats import PairedTest, paired_t, seed_differences
 from . import BASELINE, register
 
 __all__ = ["head_agreement", "head_columns", "sign_changes", "COLUMNS"]
 
-PREFIX = "accuracy@"  # the results columns of re-scored heads (al_bench.report.rescore.HEAD_PREFIX)
+PREFIX = "accuracy@"  # the results columns of re-scored heads (written by al_bench.report.rescore)
 COLUMNS = COMPARE_KEYS + ["budget", "n_labeled", "strategy", "other_head", "gain_mean", "gain_ci_low", "gain_ci_high",
                           "p_value", "other_gain_mean", "other_gain_ci_low", "other_gain_ci_high", "other_p_value",
                           "n_pairs", "sign_change"]
@@ -31,16 +31,16 @@ def head_columns(results: pd.DataFrame) -> list[str]:
     return [c[len(PREFIX):] for c in results.columns if c.startswith(PREFIX)]
 
 
-def sign_changes(at: pd.DataFrame, strategy: str, heads: list[str]) -> list[str]:
+def sign_changes(at: pd.DataFrame, strategy: str, heads: list[str], main: PairedTest) -> list[str]:
     """The heads under which ``strategy``'s gain over random at one budget point of one group
-    (rows ``at``) has the opposite sign to the run head's, one of the two significantly."""
-    main = paired_t(seed_differences(at, strategy, BASELINE))
-    out = []
-    for h in heads:
-        other = paired_t(seed_differences(at, strategy, BASELINE, PREFIX + h))
-        if _opposite(main, other):
-            out.append(h)
-    return out
+    (rows ``at``) has the opposite sign to the run head's (``main``, its paired test), one of
+    the two significantly."""
+    return [h for h in heads if _opposite(main, _other(at, strategy, h))]
+
+
+def _other(at: pd.DataFrame, strategy: str, head: str) -> PairedTest:
+    """The paired test of ``strategy`` − random under the re-scoring head ``head``."""
+    return paired_t(seed_differences(at, strategy, BASELINE, PREFIX + head))
 
 
 def _excludes_zero(t) -> bool:
@@ -67,7 +67,7 @@ def head_agreement(results: pd.DataFrame) -> pd.DataFrame:
             for strategy in sorted(set(at["strategy"]) - {BASELINE}):
                 main = paired_t(seed_differences(at, strategy, BASELINE))
                 for h in heads:
-                    other = paired_t(seed_differences(at, strategy, BASELINE, PREFIX + h))
+                    other = _other(at, strategy, h)
                     rows.append({
                         **dict(zip(COMPARE_KEYS, gk)), "budget": b, "n_labeled": int(round(at["n_labeled"].mean())),
                         "strategy": strategy, "other_head": h, "gain_mean": main.mean, "gain_ci_low": main.ci_low,

@@ -106,7 +106,7 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
                 "tied_with": ";".join(tied), "all_beating_random": ";".join(beating),
                 "verdict": (f"all {len(ranked)} strategies tied (the same mean accuracy; e.g. the same labeled set)"
                             if all_tied else _words(best, runner, a_random, a_runner, has_random, beating)),
-                "sign_change_under": ";".join(sign_changes(at, best, heads)) if has_random and best != BASELINE
+                "sign_change_under": ";".join(sign_changes(at, best, heads, vs_random)) if has_random and best != BASELINE
                 else "",
             })
     return pd.DataFrame(rows, columns=COLUMNS)
