@@ -11,7 +11,9 @@ For a run, the split and embedding are rebuilt from its ``config.yaml`` (the emb
 cache its run wrote), the labeled set at a budget point is the first ``n_labeled`` rows of its
 ``selected.csv`` (purchase order), and the head gets the seed the run's own head had. Scores are
 kept under ``OUTPUTS/rescored/<head>/<run>.csv`` with the sha256 of the run's ``selected.csv``,
-the head's settings and the code version: anything else is scored again, never reused.
+the head's settings and the code version: anything else is scored again, never reused. A run
+whose rebuilt split or embedding differs from the one its ``curve.csv`` records (e.g. a relative
+``dataset.path`` read from another working directory) is not scored, and is named.
 """
 
 from __future__ import annotations
@@ -78,9 +80,18 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
     if n_fits:
         log.info("rescore: %d run × head pair(s) to fit (%d dataset/seed group(s))", n_fits, len(todo))
     done = 0
+    recorded = results.groupby("run")[["split_hash", "embedding_checksum"]].first()
     for items in todo.values():
         data = _run_data(items[0][4])
         for run, run_dir, digest, h, config in items:
+            # relative paths in config.yaml are read from the working directory: the data found
+            # there must be the data the run used, or its labeled sets would be scored on other items
+            was = tuple(str(v) for v in recorded.loc[run])
+            if was != data["identity"]:
+                problems.append(f"{run}: the split and embedding rebuilt from its {CONFIG} here (split {data['identity'][0]}, "
+                                f"embedding {data['identity'][1]}) are not the run's ({was[0]}, {was[1]}), so it was not "
+                                f"re-scored with {h}; run the report from the folder the runs were started in")
+                continue
             acc = _score(run_dir, config, configs[h], data)
             _store(outputs_dir, h, run, digest, configs[h], version, acc)
             scores[h].update({(run, b): a for b, a in acc.items()})
@@ -116,7 +127,8 @@ def _run_data(config: dict) -> dict:
     emb = run_embedding(s, ds, split)
     labels = np.asarray(ds.labels)
     return {"x_pool": emb.features[split.pool], "y_pool": labels[split.pool], "x_test": emb.features[split.test],
-            "y_test": labels[split.test], "n_classes": len(ds.class_names)}
+            "y_test": labels[split.test], "n_classes": len(ds.class_names),
+            "identity": (split.fingerprint()[:16], emb.checksum[:16])}  # as curve.csv records them
 
 
 def _score(run_dir: Path, config: dict, model: dict, data: dict) -> dict[float, float]:

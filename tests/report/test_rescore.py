@@ -85,3 +85,29 @@ def test_a_run_without_its_config_is_left_unscored_and_named(runs):
     res = report.results
     assert res.loc[res.run == rel, "accuracy@linear_std"].isna().all()
     assert res.loc[res.run != rel, "accuracy@linear_std"].notna().all()
+
+
+@pytest.mark.slow
+def test_a_run_whose_data_rebuilds_differently_is_not_scored(runs):
+    """config.yaml read here names other data than the run used (its split no longer matches the
+    split_hash in curve.csv): no score from other items is mixed into the results."""
+    import shutil
+
+    import yaml
+
+    shutil.rmtree(runs / "rescored", ignore_errors=True)
+    cfg_path = sorted((runs / "runs").rglob("config.yaml"))[0]
+    saved = cfg_path.read_text()
+    cfg = yaml.safe_load(saved)
+    cfg["dataset"]["test_fraction"] = 0.3  # another split than the run's
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    try:
+        report = aggregate(runs, heads=("linear_std",))
+    finally:
+        cfg_path.write_text(saved)
+    rel = cfg_path.parent.relative_to(runs / "runs").as_posix()
+    problems = [p for p in report.problems if "not re-scored" in p]
+    assert len(problems) == 1 and problems[0].startswith(f"{rel}: the split and embedding rebuilt")
+    res = report.results
+    assert res.loc[res.run == rel, "accuracy@linear_std"].isna().all()
+    assert res.loc[res.run != rel, "accuracy@linear_std"].notna().all()
