@@ -168,6 +168,7 @@ def select(
     candidates: Sequence[str] | np.ndarray | None = None,
     random_fraction: float = 0.0,
     min_distance: float | None = None,
+    model: Any = None,
     **params: Any,
 ) -> Selection:
     """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
@@ -186,6 +187,9 @@ def select(
     - ``random_fraction``: share of the batch drawn uniformly (as in the simulation).
     - ``min_distance`` (kcenter only): stop early once the farthest remaining candidate is closer
       than this (Euclidean, in embedding units) to every labeled item and earlier pick.
+    - ``model``: a fitted head (the :class:`al_bench.heads.Head` protocol) taking these
+      features, e.g. a labeling project's calibrated model; it serves every strategy, MC
+      dropout and gradients included, instead of ``probs`` / ``labels``.
     - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
 
     BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
@@ -236,7 +240,11 @@ def select(
     xv = np.ascontiguousarray(x[keep], np.float32)
     p, mc = _check_outputs(probs, len(ids), ids, cand)
     outputs, n_classes = None, 0
-    if p is not None:
+    if model is not None:
+        if p is not None or labels is not None:
+            raise UserError("give one source of model outputs: model, probs or labels")
+        outputs, n_classes = GivenOutputs(xv, None, None, lambda: model), int(model.c)
+    elif p is not None:
         outputs, n_classes = GivenOutputs(xv, p[keep], None if mc is None else mc[:, keep]), p.shape[1]
     elif labels is not None:
         outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
@@ -267,7 +275,9 @@ def select(
         used["min_distance"] = float(min_distance)
     if mc is not None and "mc" in entry.needs and "k" in entry.options:
         used["k"] = int(mc.shape[0])  # given samples: all K of them are used, whatever k says
-    if outputs is not None and outputs.head_trained:
+    if model is not None:
+        used["model"] = "given head"
+    elif outputs is not None and outputs.head_trained:
         used["model"] = "linear head trained on the labeled features (seed 0)"
     positions = keep[picks]
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped)

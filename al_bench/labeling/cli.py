@@ -1,0 +1,93 @@
+"""``al-bench-label DIR``: create or reopen the labeling project in DIR and serve the app on
+http://127.0.0.1:PORT (printed on start) until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_PORT = 8765
+LOCK_FILE = ".server.lock"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="al-bench-label", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="The page: set up the project (name, labels, images, strategy), then label "
+                                       "the batches it asks for; it retrains after each batch.")
+    p.add_argument("project_dir", type=Path, metavar="DIR", help="the project folder (created if missing)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; another address lets other "
+                        "machines label and read your images: a warning is printed)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    return p
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = "; another program uses it: give --port 0 for any free port" if exc.errno == 98 else ""
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}){hint}", key="--port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        import uvicorn
+
+        from .project import LabelingProject
+        from .server import LOCAL_HOSTS, create_app
+
+        project = LabelingProject.open(args.project_dir)
+        lock = open(project.folder / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError("another al-bench-label serves this project; use its page (two servers would "
+                            "queue batches twice)", key=str(project.folder)) from None
+        sock = _bind(args.host, args.port)
+        host, port = sock.getsockname()[:2]
+        hosts = LOCAL_HOSTS
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"al-bench-label: WARNING: listening on {args.host}: anyone who can reach this address can "
+                  "see the project's images and change its labels", file=sys.stderr, flush=True)
+            hosts = (*LOCAL_HOSTS, args.host.lower(), f"[{args.host.lower()}]", socket.gethostname().lower())
+        app = create_app(project, allowed_hosts=hosts)
+        shown = "127.0.0.1" if host in ("127.0.0.1", "0.0.0.0") else (f"[{host}]" if ":" in host else host)
+        url = f"http://{shown}:{port}"
+        print(f"al-bench-label: serving {project.folder} on {url}", flush=True)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(url)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        server.run(sockets=[sock])
+    except UserError as exc:
+        print(f"al-bench-label: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,424 @@
+"""The web server of ``al-bench-label``: a JSON API over a :class:`LabelingProject` and the
+static page that drives it (``static/``, no build step).
+
+Starlette (on uvicorn) because it is small, maintained, typed, serves files with correct
+range/caching behaviour and runs plain ``def`` endpoints in a thread pool, so a slow request
+never blocks the others; long work (embedding, fitting, querying) runs on one background
+worker thread whose progress the page polls.
+
+Safety rules (tests: ``tests/labeling/test_server.py``):
+
+- Only the Host names of the address served are accepted (DNS rebinding); state changes
+  (every POST) need the ``X-AL-Bench: 1`` header, which a cross-origin page cannot send
+  without a CORS preflight this server never approves, and an ``Origin``, when sent, equal to
+  the page's own.
+- Image bytes come only from the files recorded when they were added, looked up by integer id
+  (no path in any URL); a file since replaced by a link elsewhere is refused.
+- Uploads: at most ``MAX_UPLOAD`` bytes each; names sanitized (:func:`.project.safe_file_name`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import UserError
+from .project import LabelingProject
+
+log = logging.getLogger("al_bench.label")
+
+__all__ = ["create_app", "Worker", "MAX_UPLOAD", "STATIC"]
+
+MAX_UPLOAD = 20 * 2**20
+MAX_JSON = 2**20
+STATIC = Path(__file__).with_name("static")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class Worker:
+    """One background thread for the long jobs; its state is what the page shows."""
+
+    def __init__(self, project: LabelingProject) -> None:
+        self.project = project
+        self._lock = threading.Lock()
+        self.state: dict[str, Any] = {"kind": None, "state": "idle", "message": "", "progress": None, "error": None}
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.state)
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self.state["state"] == "running"
+
+    def start(self, kind: str, fn: Callable[[Callable[[str, float | None], None]], str]) -> bool:
+        """Run ``fn(progress)`` in the background unless a job runs; False when one does."""
+        with self._lock:
+            if self.state["state"] == "running":
+                return False
+            self.state = {"kind": kind, "state": "running", "message": "starting", "progress": 0.0, "error": None,
+                          "started": time.time()}
+
+        def progress(msg: str, frac: float | None = None) -> None:
+            with self._lock:
+                self.state["message"] = msg
+                self.state["progress"] = frac
+
+        def run() -> None:
+            try:
+                msg = fn(progress)
+                with self._lock:
+                    self.state.update(state="idle", message=msg or "done", progress=1.0,
+                                      seconds=round(time.time() - self.state["started"], 2))
+            except UserError as exc:
+                with self._lock:
+                    self.state.update(state="failed", error=str(exc), message="failed")
+            except Exception as exc:  # shown in the page; the traceback goes to the server's log
+                log.error("job %s failed:\n%s", kind, traceback.format_exc())
+                with self._lock:
+                    self.state.update(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed")
+
+        self._thread = threading.Thread(target=run, name=f"al-bench-label {kind}", daemon=True)
+        self._thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> None:
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+
+
+def advance(project: LabelingProject, progress) -> str:
+    """Bring the project to its next batch: features, a fit when the labels changed since the
+    last model (and span 2 classes), then the next batch if the last one is done."""
+    project.features(progress)
+    if project.needs_fit():
+        rep = project.fit(progress)
+        progress(f"retrained on {rep.n_labeled} labels in {rep.fit_seconds:.1f} s", 1.0)
+    sel = project.next_batch(progress)
+    if sel is None:
+        return "every image is labeled" if not project.unlabeled_set else "batch in progress"
+    return f"{sel.name}: {len(sel.ids)} image(s) picked by {sel.strategy}"
+
+
+def _error(msg: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": msg}, status_code=status)
+
+
+def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_HOSTS, autostart: bool = True) -> Starlette:
+    """The app for ``project``. ``allowed_hosts``: host names the Host header may carry (any port)."""
+    from ..strategies import STRATEGIES
+    from ..embedders import EMBEDDERS
+
+    worker = Worker(project)
+    hosts = {h.lower() for h in allowed_hosts}
+
+    def host_ok(request: Request) -> bool:
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name.lower() in hosts
+
+    async def guard(scope, receive, send, app):
+        request = Request(scope)
+        if not host_ok(request):
+            return await _error("unknown Host header (serving only local names)", 403)(scope, receive, send)
+        if request.method not in ("GET", "HEAD"):
+            if request.headers.get("x-al-bench") != "1":
+                return await _error("state changes need the X-AL-Bench: 1 header (cross-site request refused)",
+                                    403)(scope, receive, send)
+            origin = request.headers.get("origin")
+            if origin is not None and origin.split("://", 1)[-1].lower() != request.headers.get("host", "").lower():
+                return await _error("cross-origin request refused", 403)(scope, receive, send)
+        return await app(scope, receive, send)
+
+    class Guard:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] != "http":
+                return await self.app(scope, receive, send)
+            async def send_with_headers(message):
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    headers += [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                                (b"referrer-policy", b"no-referrer"),
+                                (b"content-security-policy",
+                                 b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+                                 b"script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")]
+                    message = {**message, "headers": headers}
+                await send(message)
+            return await guard(scope, receive, send_with_headers, self.app)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def body_json(request: Request, raw: bytes) -> dict[str, Any]:
+        import json
+
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise UserError("send JSON (Content-Type: application/json)")
+        if len(raw) > MAX_JSON:
+            raise UserError("request too large")
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise UserError("the request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise UserError("the request body must be a JSON object")
+        return data
+
+    def endpoint(fn):
+        """A JSON endpoint: UserError → 400 with its message; anything else → 500, logged."""
+        async def wrapped(request: Request):
+            from starlette.concurrency import run_in_threadpool
+
+            try:
+                raw = b""
+                if request.method == "POST":
+                    raw = await _read_limited(request, MAX_UPLOAD if fn.__name__ in ("upload", "import_model") else MAX_JSON)
+                return await run_in_threadpool(fn, request, raw)
+            except UserError as exc:
+                return _error(str(exc), 400)
+            except _TooLarge as exc:
+                return _error(str(exc), 413)
+            except Exception as exc:
+                log.error("%s %s failed:\n%s", request.method, request.url.path, traceback.format_exc())
+                return _error(f"internal error ({type(exc).__name__}: {exc})", 500)
+        return wrapped
+
+    def start_advance() -> bool:
+        return worker.start("query", lambda progress: advance(project, progress))
+
+    # -- state -------------------------------------------------------------------------------
+    def state(request: Request, raw: bytes) -> JSONResponse:
+        s = project.settings
+        labels = project.labels
+        last = project.last_selection() if s else None
+        batch = None
+        if last is not None:
+            ids = project.item_ids(last.ids)
+            names = {i: project.item(i)["name"] for i in ids}
+            items = [{"id": i, "name": names[i], "label": labels.get(k)} for i, k in zip(ids, last.ids)]
+            batch = {"selection": last.name, "strategy": last.strategy, "items": items,
+                     "done": sum(it["label"] is not None for it in items), "total": len(items)}
+        n_items = len(project.items)
+        model = project.model_info()
+        exports = [{**e, "download": f"/api/download/{e['name']}"} for e in project.exports()]
+        problems = project.problems()
+        return JSONResponse({
+            "setup": bool(s),
+            "project": None if not s else {"name": s["name"], "classes": s["classes"], "strategy": s["strategy"],
+                                           "batch_size": s["batch_size"], "embedder": s["embedder"],
+                                           "embedder_resolved": s.get("embedder_resolved"),
+                                           "model": model["kind"] if model else "linear"},
+            "strategies": sorted(STRATEGIES), "embedders": sorted(EMBEDDERS),
+            "counts": {"items": n_items, "unreadable": len(problems), "labeled": len(labels),
+                       "unlabeled": n_items - len(labels)},
+            "per_class": project.per_class() if s else {},
+            "sources": project.sources(),
+            "problems": [{"name": n, "reason": r} for n, r in problems[:50]],
+            "batch": batch,
+            "job": worker.snapshot(),
+            "rounds": project.rounds(),
+            "model": None if model is None else {k: model[k] for k in ("round", "n_labeled", "temperature", "kind",
+                                                                        "cv_accuracy", "folds")},
+            "checkpoints": project.checkpoints(),
+            "exports": exports,
+            "version": project.version(),
+        })
+
+    # -- setup -------------------------------------------------------------------------------
+    def sources(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        if data.get("folder"):
+            rep = project.add_folder(str(data["folder"]))
+        elif data.get("csv_path"):
+            rep = project.add_csv(str(data["csv_path"]))
+        elif data.get("csv_text") is not None:
+            rep = project.add_csv(text=str(data["csv_text"]), name=str(data.get("csv_name") or "uploaded.csv"))
+        else:
+            raise UserError("give a folder path, a CSV path or a CSV file")
+        if project.is_setup and rep.added and not worker.busy:
+            start_advance()  # new images change the features (fitted embedders): refit, keep going
+        return JSONResponse(rep.as_dict())
+
+    def upload(request: Request, raw: bytes) -> JSONResponse:
+        name = request.query_params.get("name", "")
+        if not name:
+            raise UserError("give the file name (?name=...)")
+        rep = project.add_upload(name, raw)
+        return JSONResponse(rep.as_dict())
+
+    def setup(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        if worker.busy:
+            raise UserError("a job is running; try again when it ends")
+        labels = data.get("labels", "")
+        project.setup(str(data.get("name", "")), labels if isinstance(labels, (str, list)) else str(labels),
+                      strategy=str(data.get("strategy") or "least_confidence"),
+                      batch_size=_int(data.get("batch_size", 20), "batch size"),
+                      embedder=str(data.get("embedder") or "auto"))
+        if not project.items:
+            raise UserError("add images first: a folder, a CSV or uploads")
+        start_advance()
+        return state(request, b"")
+
+    def import_model(request: Request, raw: bytes) -> JSONResponse:
+        classes = request.query_params.get("classes")
+        if not project.is_setup:
+            raise UserError("create the project (its labels) before importing a model for it")
+        rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
+                                   what="the model file")
+        return JSONResponse({"ok": True, "round": rnd})
+
+    # -- labeling ----------------------------------------------------------------------------
+    def image(request: Request) -> Response:
+        if not host_ok(request):
+            return _error("unknown Host header", 403)
+        try:
+            path = project.image_file(int(request.path_params["item"]))
+        except (KeyError, ValueError):
+            return _error("no such image", 404)
+        except PermissionError as exc:
+            return _error(str(exc), 403)
+        return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
+
+    def predict(request: Request, raw: bytes) -> JSONResponse:
+        item = int(request.path_params["item"])
+        try:
+            project.item(item)
+        except KeyError:
+            return _error("no such image", 404)
+        info = project.model_info()
+        if info is None or project.model() is None:
+            return JSONResponse({"top": [], "model_round": None})
+        p = project.predict([item])[0]
+        classes = project.classes
+        order = p.argsort()[::-1][:5]
+        return JSONResponse({"top": [{"label": classes[i], "p": round(float(p[i]), 4)} for i in order],
+                             "model_round": info["round"]})
+
+    def label(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        item = _int(data.get("item"), "item")
+        project.add_labels({item: str(data.get("label", ""))})
+        last = project.last_selection()
+        done = last is not None and all(k in project.labels for k in last.ids)
+        if done and not worker.busy:
+            start_advance()
+        return JSONResponse({"ok": True, "batch_done": bool(done)})
+
+    def undo(request: Request, raw: bytes) -> JSONResponse:
+        body_json(request, raw)
+        last = project.last_selection()
+        key = project.undo_last(within=list(last.ids) if last else None)
+        return JSONResponse({"item": None if key is None else project.item_ids([key])[0]})
+
+    def retrain(request: Request, raw: bytes) -> JSONResponse:
+        body_json(request, raw)
+        def job(progress):
+            rep = project.fit(progress)
+            return f"retrained on {rep.n_labeled} labels in {rep.fit_seconds:.1f} s"
+        if not worker.start("fit", job):
+            return _error("a job is running; wait for it to end", 409)
+        return JSONResponse({"ok": True})
+
+    def next_batch(request: Request, raw: bytes) -> JSONResponse:
+        body_json(request, raw)
+        if not start_advance():
+            return _error("a job is running; wait for it to end", 409)
+        return JSONResponse({"ok": True})
+
+    # -- checkpoints and export --------------------------------------------------------------
+    def checkpoint(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        project.checkpoint(str(data.get("name", "")))
+        return state(request, b"")
+
+    def restore(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        if worker.busy:
+            raise UserError("a job is running; restore when it ends")
+        project.restore(str(data.get("name", "")))
+        return state(request, b"")
+
+    def export_model(request: Request, raw: bytes) -> JSONResponse:
+        body_json(request, raw)
+        out = project.export_model()
+        return JSONResponse({**out, "download": f"/api/download/{out['name']}"})
+
+    def export_labels(request: Request, raw: bytes) -> JSONResponse:
+        data = body_json(request, raw)
+        fmt = str(data.get("format", "csv"))
+        out = project.export_labels(fmt, dest=data.get("dest") or None if fmt == "imagefolder" else None,
+                                    mode=str(data.get("mode", "copy")))
+        dl = f"/api/download/{out['name']}" if fmt != "imagefolder" else None
+        return JSONResponse({**out, "download": dl})
+
+    def download(request: Request) -> Response:
+        if not host_ok(request):
+            return _error("unknown Host header", 403)
+        try:
+            path = project.export_file(request.path_params["name"])
+        except KeyError:
+            return _error("no such export", 404)
+        return FileResponse(path, filename=path.name)
+
+    def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+    api = [("/api/state", state, "GET"), ("/api/predict/{item:int}", predict, "GET"),
+           ("/api/sources", sources, "POST"), ("/api/upload", upload, "POST"), ("/api/setup", setup, "POST"),
+           ("/api/import_model", import_model, "POST"), ("/api/label", label, "POST"), ("/api/undo", undo, "POST"),
+           ("/api/retrain", retrain, "POST"), ("/api/next", next_batch, "POST"),
+           ("/api/checkpoint", checkpoint, "POST"), ("/api/restore", restore, "POST"),
+           ("/api/export/model", export_model, "POST"), ("/api/export/labels", export_labels, "POST")]
+    routes = [Route(path, endpoint(fn), methods=[m]) for path, fn, m in api]
+    routes += [Route("/api/image/{item:int}", image, methods=["GET"]),
+               Route("/api/download/{name}", download, methods=["GET"]),
+               Route("/", index, methods=["GET"]),
+               Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    app = Starlette(routes=routes, middleware=[Middleware(Guard)])
+    app.state.worker = worker
+    app.state.project = project
+    if autostart and project.is_setup and project.items:
+        start_advance()  # reopened: finish what a killed server left (a fit, the next batch)
+    return app
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) beyond ``limit`` bytes — by Content-Length up front, and
+    while streaming for a body that lies about it or has none."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"the upload is larger than {limit // 2**20} MB")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge(f"the upload is larger than {limit // 2**20} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{value!r} is not a whole number", key=what) from None
