@@ -265,13 +265,13 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
         data = body_json(request, raw)
         if worker.busy:
             raise UserError("a job is running; try again when it ends")
+        if not project.items:  # before anything is written
+            raise UserError("add images first: a folder, a CSV or uploads")
         labels = data.get("labels", "")
         project.setup(str(data.get("name", "")), labels if isinstance(labels, (str, list)) else str(labels),
                       strategy=str(data.get("strategy") or "least_confidence"),
                       batch_size=_int(data.get("batch_size", 20), "batch size"),
                       embedder=str(data.get("embedder") or "auto"))
-        if not project.items:
-            raise UserError("add images first: a folder, a CSV or uploads")
         start_advance()
         return state(request, b"")
 
