@@ -2,6 +2,7 @@
 
     al-bench-select --images-dir DIR -n 50 --strategy kcenter [--labeled labeled.csv]
                     [--predictions preds.csv|.npy|.npz] [--embedder auto] [--out DIR]
+    al-bench-select --project DIR -n 20 [--strategy margin] [--subset NAME] [--selection-name NAME]
 
 Scans DIR recursively (.jpg .jpeg .png .webp .bmp; ids are POSIX paths relative to DIR, hidden
 entries ignored), skips unreadable files (listed in OUT/unreadable.csv), leaves out the folders
@@ -32,6 +33,11 @@ features (labels in the CSV's "label" column). Predictions formats:
          "probs"} per image, scored by --scorer (see al_bench.task_scores)
   with --task segmentation: .npz of per-pixel probability maps, scored by --scorer and
          reduced to one score per image by --scorer-param reduce=mean|topk|max
+
+--project DIR picks from an al-bench-label project (al_bench.labeling.LabelingProject): its
+images, labels, embedder and current model, the same selection code; the picks are kept in the
+project as a named selection (the app labels them as its current batch) and written to
+OUT/selection.csv.
 
 Label Studio: the default image URLs are its local-files server's, /data/local-files/?d=PATH,
 PATH being --images-dir relative to Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
@@ -117,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="al-bench-select", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images-dir", required=True, type=Path, help="folder of unlabeled (and labeled) images")
+    ap.add_argument("--images-dir", type=Path, help="folder of unlabeled (and labeled) images (required unless --project)")
+    ap.add_argument("--project", type=Path, metavar="DIR",
+                    help="pick from an al-bench-label project instead: its images, labels, embedder and current "
+                         "model; the picks are kept in the project as a named selection (--selection-name)")
+    ap.add_argument("--selection-name", default=None, help="with --project: the selection's name (default query-<k>)")
+    ap.add_argument("--subset", default=None, help="with --project: pick only among this named subset's images")
     ap.add_argument("-n", type=int, default=None, help="how many images to pick (required unless --list-ids)")
     ap.add_argument("--strategy", default=None, choices=sorted(STRATEGIES),
                     help="a registered strategy (default kcenter); with --task detection/segmentation the "
@@ -144,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-distance", type=float, default=None,
                     help="kcenter: stop once the farthest remaining image is closer than this (embedding units)")
     ap.add_argument("--random-fraction", type=float, default=0.0, help="share of the batch drawn uniformly")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    ap.add_argument("--seed", type=int, default=None, help="seed of every random choice (default 0; with --project "
+                                                          "the project's own seed and query number)")
     ap.add_argument("--out", type=Path, default=Path("selection"), help="output folder (default ./selection)")
     ap.add_argument("--copy-to", type=Path, help="copy the picked files here, under their relative paths")
     ap.add_argument("--link", action="store_true", help="with --copy-to: symlink instead of copying")
@@ -180,8 +192,12 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
                                 ("--random-fraction", args.random_fraction, 0.0, 1.0)):
         if value is not None and not (lo <= value <= hi):  # NaN fails every comparison
             raise UserError(f"{flag} {value}: give a number in [{lo:g}, {hi:g}]")
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed {args.seed}: give a seed >= 0")
+    if args.images_dir is None:
+        raise UserError("--images-dir: give the folder of images (or --project DIR)")
+    if args.seed is None:
+        args.seed = 0
     if args.link and not args.copy_to:
         raise UserError("--link needs --copy-to DIR")
     for flag, folder in (("--out", args.out), ("--copy-to", args.copy_to)):
@@ -384,11 +400,49 @@ def run(args: argparse.Namespace) -> Path:
     return out
 
 
+PROJECT_EXCLUDES = ("images_dir", "labeled", "predictions", "min_distance", "copy_to", "label_studio_prefix",
+                    "label_studio_document_root", "min_brightness", "max_brightness", "list_ids")
+
+
+def run_project(args: argparse.Namespace) -> Path:
+    """``--project DIR``: the project's query (same selection code), kept in the project and
+    written to OUT/selection.csv."""
+    import pandas as pd
+
+    from ..labeling import LabelingProject
+    from ..picking.sinks import mark_output
+    from ..runfiles import write_csv
+    from ..strategies import STRATEGIES
+
+    given = [k for k in PROJECT_EXCLUDES if getattr(args, k) not in (None, False)]
+    if args.task != "classification" or args.embedder != "auto" or args.embedder_opt:
+        given.append("task/embedder")
+    if given:
+        raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: the project supplies its images, labels, embedder "
+                        "and model; drop these flags", key="--project")
+    if args.n is None or args.n < 1:
+        raise UserError("-n: give how many images to pick (a count >= 1)")
+    project = LabelingProject.open(args.project.expanduser(), create=False)
+    strategy = args.strategy or project.settings.get("strategy") or "kcenter"
+    params = _coerce(_kv(args.param or [], "--param"), STRATEGIES.options(strategy), "--param")
+    if args.random_fraction:
+        params["random_fraction"] = args.random_fraction
+    _check_folder_target("--out", args.out.expanduser())
+    sel = project.query(strategy, args.n, subset=args.subset, name=args.selection_name, seed=args.seed, **params)
+    out = args.out.expanduser()
+    mark_output(out)
+    write_csv(pd.DataFrame({"rank": range(1, len(sel.ids) + 1), "id": list(sel.ids), "score": list(sel.scores),
+                            "strategy": sel.strategy}), out / "selection.csv")
+    _say(f"picked {len(sel.ids)} image(s) with {sel.strategy}; kept in {project.folder} as selection {sel.name!r}; "
+         f"wrote {out}/selection.csv")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        run(args)
+        run_project(args) if args.project is not None else run(args)
     except UserError as exc:
         print(f"al-bench-select: error: {exc.worded(flag_for)}", file=sys.stderr)
         return 2
