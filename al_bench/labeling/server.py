@@ -272,7 +272,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
                       strategy=str(data.get("strategy") or "least_confidence"),
                       batch_size=_int(data.get("batch_size", 20), "batch size"),
                       embedder=str(data.get("embedder") or "auto"))
-        start_advance()
+        if data.get("model") != "imported":  # else the import (next request) starts the first batch
+            start_advance()
         return state(request, b"")
 
     def import_model(request: Request, raw: bytes) -> JSONResponse:
@@ -281,6 +282,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
             raise UserError("create the project (its labels) before importing a model for it")
         rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
                                    what="the model file")
+        if not worker.busy:
+            start_advance()  # the imported model serves the next batch
         return JSONResponse({"ok": True, "round": rnd})
 
     # -- labeling ----------------------------------------------------------------------------
