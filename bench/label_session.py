@@ -11,7 +11,8 @@ random picks of the same sizes.
    next query (the page's wait) and reading the fit time the project records.
 3. Exports the model (POST /api/export/model) and scores it on the held-out test images: their
    features come from the same embedder fitted on the same pool images (checked: the pool rows
-   equal the project's features bit for bit).
+   give the exported model the same predicted class as the project's features on ≥ 98 % of
+   the pool; the agreement and the largest difference are printed).
 4. The same with the library API (the code path the server's job runs) for ``--seeds`` project
    seeds, and with ``query("random", ...)`` picks of the same sizes, fitted and scored alike.
 """
@@ -89,8 +90,13 @@ def test_accuracy(project, model_path: str, test_files: list[str], y_test: np.nd
     name = project.settings["embedder_resolved"]
     files = ImageFiles(Path("/"), keys + test_files)
     emb = embed(files, np.arange(len(keys)), name, "bench", None, int(project.settings.get("seed", 0)))
-    assert np.array_equal(emb.features[: len(keys)], x_pool), "the pool's features differ from the project's"
+    # the same fit; the extra rows change how the encoding batches round (float32 GEMMs)
     m = load_model(model_path)
+    diff = float(np.abs(emb.features[: len(keys)] - x_pool).max())
+    agree = float((m.predict_proba(emb.features[: len(keys)]).argmax(1) == m.predict_proba(x_pool).argmax(1)).mean())
+    print(f"  test features: on the pool rows max |diff| {diff:.2e} vs the project's features "
+          f"(max |x| {float(np.abs(x_pool).max()):.1f}); the model's predicted class agrees on {100 * agree:.1f} %")
+    assert agree >= 0.98, "the test features are not the project's embedding"
     pred = m.predict_proba(emb.features[len(keys):]).argmax(1)
     return float((pred == y_test).mean())
 
