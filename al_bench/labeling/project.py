@@ -200,6 +200,7 @@ class LabelingProject:
         self.folder = Path(folder)
         self.db_path = self.folder / DB_FILE
         self._features: _Features | None = None
+        self._anchor: sqlite3.Connection | None = None
         self._features_lock = threading.Lock()  # threads of one server share one embedding
 
     # -- opening -------------------------------------------------------------------------------
@@ -216,8 +217,15 @@ class LabelingProject:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UserError(f"cannot create it ({exc.strerror or exc})", key=str(folder)) from None
+        if os.statvfs(folder).f_flag & os.ST_RDONLY or not os.access(folder, os.W_OK):
+            raise UserError("is on a read-only file system or not writable; the project writes every label there "
+                            "(copy it to a writable place)", key=str(folder))
         p = cls(folder)
         try:
+            # kept open while the object lives: the WAL and its index then stay on disk, so reads
+            # (the page's state) still work on a full disk, where recreating them would fail
+            p._anchor = p._connect()
+            p._anchor.execute("PRAGMA journal_mode=WAL")  # persistent in the database file
             with closing(p._connect()) as con:
                 con.executescript(_SCHEMA)  # idempotent; executescript commits on its own
             with p._tx() as con:
@@ -232,12 +240,12 @@ class LabelingProject:
             if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
                 raise UserError("is on a read-only file system or not writable", key=str(folder)) from None
             raise UserError(f"is not a usable project database ({exc})", key=str(p.db_path)) from None
+        p._anchor.execute("SELECT COUNT(*) FROM meta").fetchone()  # the anchor now holds the WAL open
         p._clean_temporaries()
         return p
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=OFF")
         return con
@@ -1008,9 +1016,13 @@ class LabelingProject:
                 raise UserError(f"a checkpoint named {name!r} exists; choose another name")
         file = f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.sqlite"
         tmp = d / f".tmp-{file}"
-        with closing(self._connect()) as con:
-            con.execute("VACUUM INTO ?", (str(tmp),))
-        _fsync(tmp)
+        try:
+            with closing(self._connect()) as con:
+                con.execute("VACUUM INTO ?", (str(tmp),))
+            _fsync(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk: no partial file left behind
+            raise
         os.replace(tmp, d / file)
         _fsync(d)
         with self._tx() as con:

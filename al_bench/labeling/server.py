@@ -20,6 +20,7 @@ Safety rules (tests: ``tests/labeling/test_server.py``):
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import traceback
@@ -193,6 +194,9 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
                 return _error(str(exc), 400)
             except _TooLarge as exc:
                 return _error(str(exc), 413)
+            except sqlite3.OperationalError as exc:  # disk full, read-only, locked for 30 s
+                log.error("%s %s: database error: %s", request.method, request.url.path, exc)
+                return _error(f"cannot write the project database ({exc}); nothing was saved by this request", 503)
             except Exception as exc:
                 log.error("%s %s failed:\n%s", request.method, request.url.path, traceback.format_exc())
                 return _error(f"internal error ({type(exc).__name__}: {exc})", 500)

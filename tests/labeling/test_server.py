@@ -151,3 +151,40 @@ def test_checkpoint_restore_and_exports_through_the_api(client, folder, tmp_path
     assert r.status_code == 200 and len(list(dest.rglob("*.png"))) == 6
     r = post(client, "/api/export/labels", {"format": "imagefolder", "dest": str(dest), "mode": "link"})
     assert r.status_code == 400 and "exists already" in r.json()["error"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (root only)."""
+    import subprocess
+
+    d = tmp_path / "disk"
+    d.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(d)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def test_a_full_disk_refuses_labels_with_a_message_and_keeps_serving(small_disk, folder):
+    p = LabelingProject.open(small_disk / "proj")
+    p.setup("x", CLASSES, embedder="pixels", batch_size=3)
+    p.add_folder(folder[0])
+    c = TestClient(create_app(p, autostart=False), base_url=BASE)
+    filler = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(filler, b"\0" * 65536)
+    except OSError:
+        pass
+    os.close(filler)
+    item = p.item_ids(p.items)[0]
+    r = post(c, "/api/label", {"item": item, "label": "red"})
+    assert r.status_code == 503 and "disk is full" in r.json()["error"] and "nothing was saved" in r.json()["error"]
+    assert post(c, "/api/checkpoint", {"name": "c"}).status_code == 503
+    assert not list((small_disk / "proj" / "checkpoints").iterdir())  # no partial checkpoint
+    assert c.get("/api/state").json()["counts"]["labeled"] == 0  # reads still work
+    os.unlink(small_disk / "filler")
+    assert post(c, "/api/label", {"item": item, "label": "red"}).status_code == 200
+    assert p.labels == {p.items[0]: "red"}
