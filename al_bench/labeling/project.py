@@ -280,7 +280,7 @@ class LabelingProject:
             d = self.folder / sub
             if not d.is_dir():
                 continue
-            for f in d.glob(".tmp-*"):
+            for f in [*d.glob(".tmp-*"), *d.glob(".*.tmp")]:  # ours, and runfiles.atomic_write's
                 try:
                     if now - f.lstat().st_mtime > STALE_TMP_SECONDS:
                         if f.is_dir() and not f.is_symlink():

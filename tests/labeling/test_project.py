@@ -310,10 +310,16 @@ def test_a_checkpoint_killed_midway_leaves_no_listed_or_partial_checkpoint(proje
     d.mkdir()
     stale = d / ".tmp-old.sqlite"
     stale.write_bytes(b"partial")
+    (project.folder / "exports").mkdir()
+    export = project.folder / "exports" / ".model-x.pt.abc123.tmp"  # runfiles.atomic_write's temporary
+    export.write_bytes(b"partial")
+    fresh = d / ".tmp-now.sqlite"  # another process may be writing this one
+    fresh.write_bytes(b"partial")
     old = time.time() - 3600
-    os.utime(stale, (old, old))
+    for f in (stale, export):
+        os.utime(f, (old, old))
     again = LabelingProject.open(project.folder)  # reopening cleans what a killed process left
-    assert not stale.exists() and again.checkpoints() == []
+    assert not stale.exists() and not export.exists() and fresh.exists() and again.checkpoints() == []
 
 
 def test_a_read_only_project_folder_is_one_clear_error(tmp_path):
