@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"al-bench-label: WARNING: listening on {args.host}: anyone who can reach this address can "
                   "see the project's images and change its labels", file=sys.stderr, flush=True)
-            hosts = (*LOCAL_HOSTS, args.host.lower(), f"[{args.host.lower()}]", socket.gethostname().lower())
+            hosts = None  # other machines reach it by any of this machine's names or addresses
         app = create_app(project, allowed_hosts=hosts)
         shown = "127.0.0.1" if host in ("127.0.0.1", "0.0.0.0") else (f"[{host}]" if ":" in host else host)
         url = f"http://{shown}:{port}"

@@ -58,7 +58,8 @@ DEFAULT_STRATEGY = "least_confidence"
 # datasets of the 10-seed study (bench/README.md), uncertainty needs a model
 INITIAL_STRATEGY = "typiclust"
 CV_FOLDS = 5
-MIN_CV_LABELS = 10  # fewer labels: no accuracy estimate (folds of one or two images say nothing)
+MIN_CV_LABELS = 10
+TEMPERATURE_RANGE = (0.05, 20.0)  # fewer labels: no accuracy estimate (folds of one or two images say nothing)
 MAX_NAME = 100
 UPLOADS = "uploads"
 CHECKPOINTS = "checkpoints"
@@ -79,7 +80,7 @@ CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NUL
 CREATE TABLE IF NOT EXISTS problems(id INTEGER PRIMARY KEY, source INTEGER, name TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS labels(item INTEGER PRIMARY KEY, label TEXT NOT NULL, at TEXT NOT NULL, selection TEXT);
 CREATE TABLE IF NOT EXISTS label_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, item INTEGER NOT NULL, label TEXT,
-    previous TEXT, at TEXT NOT NULL);
+    previous TEXT, at TEXT NOT NULL, undoes INTEGER);
 CREATE TABLE IF NOT EXISTS selections(seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
     strategy TEXT NOT NULL, params TEXT NOT NULL, subset TEXT, created TEXT NOT NULL, n_labeled INTEGER NOT NULL,
     model_round INTEGER);
@@ -274,8 +275,19 @@ class LabelingProject:
                 con.execute("COMMIT")
 
     def _clean_temporaries(self) -> None:
-        """Temporary files a killed process left (older than 10 minutes: another may be writing)."""
+        """Temporary files a killed process left, and checkpoint files it renamed into place but
+        never listed (older than 10 minutes: another process may be writing them now)."""
         now = time.time()
+        d = self.folder / CHECKPOINTS
+        if d.is_dir():
+            with self._read() as con:
+                listed = {f for (f,) in con.execute("SELECT file FROM checkpoints")}
+            for f in d.glob("*.sqlite"):
+                try:
+                    if f.name not in listed and now - f.stat().st_mtime > STALE_TMP_SECONDS:
+                        f.unlink()
+                except OSError:
+                    pass
         for sub in (CHECKPOINTS, EXPORTS, UPLOADS):
             d = self.folder / sub
             if not d.is_dir():
@@ -473,6 +485,15 @@ class LabelingProject:
             added, already = self._insert_items(con, src, rows)
             con.executemany("INSERT INTO problems(source, name, reason) VALUES(?,?,?)",
                             [(src, n, r) for n, r in skipped])
+            if labels:
+                keys = {k: i for i, k in self._keys(con).items()}
+                have = dict(con.execute("SELECT item, label FROM labels"))
+                clash = [(k, have[keys[k]], v) for k, v in labels.items() if keys[k] in have and have[keys[k]] != v]
+                if clash:
+                    raise UserError(f"{len(clash)} image(s) already have another label (first: "
+                                    + ", ".join(f"{Path(k).name}: {old!r} here, {new!r} in the CSV" for k, old, new in clash[:3])
+                                    + "); nothing was added. Relabel them in the app, or drop those rows", key=what)
+                labels = {k: v for k, v in labels.items() if keys[k] not in have}
             n_lab = self._write_labels(con, labels, selection=None) if labels else 0
         self._features = None
         return AddReport(added, n_lab, tuple(skipped), already)
@@ -644,17 +665,28 @@ class LabelingProject:
         return prev[0]
 
     def undo_last(self, within: Sequence[str] | None = None) -> str | None:
-        """Remove the most recent label still in place (among ``within`` keys, if given); its key."""
+        """Take back the most recent label still in place (among ``within`` keys, if given): the
+        image gets the label it had before (none, for a first label); its key. Repeated calls go
+        further back; an undo is never itself undone."""
         with self._tx() as con:
             keys = self._keys(con)
             allowed = None if within is None else set(within)
-            for item, label, prev in con.execute("SELECT item, label, previous FROM label_log ORDER BY seq DESC "
-                                                 "LIMIT 500").fetchall():
-                cur = con.execute("SELECT label FROM labels WHERE item=?", (item,)).fetchone()
-                if label is None or cur is None or cur[0] != label or (allowed is not None and keys[item] not in allowed):
+            undone: set[int] = set()
+            for seq, item, label, prev, undoes in con.execute(
+                    "SELECT seq, item, label, previous, undoes FROM label_log ORDER BY seq DESC LIMIT 5000").fetchall():
+                if undoes is not None:
+                    undone.add(undoes)
                     continue
-                con.execute("DELETE FROM labels WHERE item=?", (item,))
-                con.execute("INSERT INTO label_log(item, label, previous, at) VALUES(?,?,?,?)", (item, None, label, _now()))
+                cur = con.execute("SELECT label FROM labels WHERE item=?", (item,)).fetchone()
+                if seq in undone or label is None or cur is None or cur[0] != label \
+                        or (allowed is not None and keys[item] not in allowed):
+                    continue
+                if prev is None:
+                    con.execute("DELETE FROM labels WHERE item=?", (item,))
+                else:  # a relabel: back to the label it had before
+                    con.execute("UPDATE labels SET label=?, at=? WHERE item=?", (prev, _now(), item))
+                con.execute("INSERT INTO label_log(item, label, previous, at, undoes) VALUES(?,?,?,?,?)",
+                            (item, prev, label, _now(), seq))
                 return keys[item]
         return None
 
@@ -752,17 +784,18 @@ class LabelingProject:
                 "features_sha256": f.checksum}
 
     # -- the model -----------------------------------------------------------------------------
-    def _labeled_rows(self, f: _Features) -> tuple[np.ndarray, np.ndarray, str]:
-        """(rows of the feature table, class codes, hash of the labeled set) of the labeled images."""
-        classes = self.classes
+    def _labeled_rows(self, f: _Features) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+        """(rows of the feature table, class codes, hash of the labeled set, the classes) of the
+        labeled images, read in one snapshot."""
         with self._read() as con:
+            classes = list((self._meta(con, "settings", {}) or {}).get("classes", []))
             lab = dict(con.execute("SELECT item, label FROM labels"))
         row_of = {int(i): r for r, i in enumerate(f.ids)}
         items = sorted(i for i in lab if i in row_of)
         rows = np.array([row_of[i] for i in items], np.int64)
         y = np.array([classes.index(lab[i]) for i in items], np.int64)
         h = hashlib.sha256(json.dumps([[int(i), lab[i]] for i in items]).encode()).hexdigest()
-        return rows, y, h
+        return rows, y, h, classes
 
     def fit(self, progress: Progress = _quiet) -> FitReport:
         """Fit the linear head on the labeled images' features; estimate its accuracy by
@@ -774,8 +807,7 @@ class LabelingProject:
         from .model_file import model_bytes
 
         f = self._feature_table(progress)
-        rows, y, lab_hash = self._labeled_rows(f)
-        classes = self.classes
+        rows, y, lab_hash, classes = self._labeled_rows(f)
         if len(np.unique(y)) < 2:
             raise UserError(f"label images of at least 2 classes before training ({len(y)} labeled so far)")
         t0 = time.perf_counter()
@@ -797,13 +829,16 @@ class LabelingProject:
                 fold_acc.append(float((oof[val].argmax(1) == y[val]).mean()))
         progress("fitting the model on every labeled image", folds / (folds + 1) if folds else 0.0)
         head = LinearHead(x.shape[1], c, settings, seed).fit(x, y)
-        head.temperature = fit_temperature(oof, y) if folds else 1.0
-        seconds = time.perf_counter() - t0
         cv_acc = float((oof.argmax(1) == y).mean()) if folds else None
+        # out-of-fold logits that are all right drive the NLL's minimum to the smallest
+        # temperature (arbitrarily sharp); no evidence of over- or under-confidence: keep 1
+        t = fit_temperature(oof, y, lo=TEMPERATURE_RANGE[0], hi=TEMPERATURE_RANGE[1]) if folds and cv_acc < 1.0 else 1.0
+        head.temperature = 1.0 if t <= TEMPERATURE_RANGE[0] * 1.001 else t
+        seconds = time.perf_counter() - t0
         cv_std = float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else None
         emb = self.embedder_identity()
         with self._tx() as con:
-            rnd = (con.execute("SELECT MAX(round) FROM models").fetchone()[0] or 0) + 1
+            rnd = self._next_round(con)
             blob = model_bytes(head, classes, emb, n_labeled=n, round=rnd, created=_now(),
                                project=str(self.settings.get("name", "")))
             con.execute("INSERT INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -811,6 +846,14 @@ class LabelingProject:
                          seconds, _now()))
         progress("model fitted", 1.0)
         return FitReport(rnd, n, float(head.temperature), cv_acc, cv_std, folds, seconds, self.accuracy_source(folds))
+
+    def _next_round(self, con) -> int:
+        """Model rounds never repeat, restores included (a number names one model for good:
+        the page caches predictions by it)."""
+        last = int(self._meta(con, "last_round", 0) or 0)
+        rnd = max(last, con.execute("SELECT MAX(round) FROM models").fetchone()[0] or 0) + 1
+        con.execute("INSERT OR REPLACE INTO meta VALUES('last_round', ?)", (json.dumps(rnd),))
+        return rnd
 
     @staticmethod
     def accuracy_source(folds: int) -> str:
@@ -823,7 +866,7 @@ class LabelingProject:
         """Whether the labels (spanning at least 2 classes) or the features changed since the
         current model was fitted or imported."""
         f = self._feature_table()
-        _, y, lab_hash = self._labeled_rows(f)
+        _, y, lab_hash, _ = self._labeled_rows(f)
         if len(np.unique(y)) < 2:
             return False
         with self._read() as con:
@@ -845,9 +888,14 @@ class LabelingProject:
         if m.weight.shape[1] != f.x.shape[1] or m.embedder.get("name") != f.embedder:
             raise UserError(f"takes {m.embedder.get('name')} features of dimension {m.weight.shape[1]}; this "
                             f"project's are {f.embedder}, {f.x.shape[1]}", key=what)
-        _, _, lab_hash = self._labeled_rows(f)  # refitted once labels change
+        ident = self.embedder_identity()
+        if dict(m.embedder.get("options") or {}) != ident["options"] or (
+                ident["fitted_on"] is not None and m.embedder.get("fitted_on") != ident["fitted_on"]):
+            raise UserError(f"was made for {m.embedder.get('name')} features of other images or options; "
+                            f"{ident['name']} is fitted on this project's images, so its features differ", key=what)
+        _, _, lab_hash, _ = self._labeled_rows(f)  # refitted once labels change
         with self._tx() as con:
-            rnd = (con.execute("SELECT MAX(round) FROM models").fetchone()[0] or 0) + 1
+            rnd = self._next_round(con)
             con.execute("INSERT INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                         (rnd, "imported", int(m.meta.get("n_labeled", 0) or 0), lab_hash, f.checksum, bytes(data),
                          m.temperature, None, None, 0, 0.0, _now()))
@@ -938,11 +986,15 @@ class LabelingProject:
         qseed = int(settings.get("seed", 0)) * 1_000_003 + seq if seed is None else int(seed)
         sel = select(f.keys, f.x, n, strategy, labeled=is_lab, rng=qseed, candidates=cand, model=head, **params)
         used = {**sel.params}
-        name = name or f"query-{seq}"
         created = _now()
         with self._tx() as con:
+            if name is None:  # numbered in the writing transaction: two queries at once get two numbers
+                name = f"query-{(con.execute('SELECT MAX(seq) FROM selections').fetchone()[0] or 0) + 1}"
             if con.execute("SELECT 1 FROM selections WHERE name=?", (name,)).fetchone():
                 raise UserError(f"a selection named {name!r} exists; choose another name")
+            lab_now = {int(i) for (i,) in con.execute("SELECT item FROM labels")}
+            if lab_now & {int(i) for i in f.ids[sel.positions]}:  # labeled meanwhile by another writer
+                raise UserError("images were labeled while the query ran; query again")
             s = con.execute("INSERT INTO selections(name, strategy, params, subset, created, n_labeled, model_round) "
                             "VALUES(?,?,?,?,?,?,?)", (name, strategy, json.dumps(used, default=str), subset, created,
                                                       len(labeled), info["round"] if info and head else None)).lastrowid
@@ -1004,16 +1056,12 @@ class LabelingProject:
             return self._selection(con, row[0], row)
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def checkpoint(self, name: str) -> dict[str, Any]:
-        """Save the labels, selections, subsets, models and settings as checkpoint ``name``: a
-        consistent copy of the database (``VACUUM INTO``), written under a temporary name and
-        renamed into place, then listed. A name in use fails (nothing is overwritten)."""
-        name = check_name(name, "checkpoint name")
+    def _snapshot(self) -> str:
+        """A consistent copy of the database (``VACUUM INTO``, on its own connection: it reads
+        the last committed state, so a caller holding the write lock gets exactly its state),
+        written under a temporary name, synced and renamed into ``checkpoints/``; its file name."""
         d = self.folder / CHECKPOINTS
         d.mkdir(exist_ok=True)
-        with self._read() as con:
-            if con.execute("SELECT 1 FROM checkpoints WHERE name=?", (name,)).fetchone():
-                raise UserError(f"a checkpoint named {name!r} exists; choose another name")
         file = f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.sqlite"
         tmp = d / f".tmp-{file}"
         try:
@@ -1025,13 +1073,26 @@ class LabelingProject:
             raise
         os.replace(tmp, d / file)
         _fsync(d)
+        return file
+
+    def _checkpoint_in(self, con, name: str) -> dict[str, Any]:
+        """Checkpoint ``name`` of the state ``con`` holds the write lock on (labels cannot
+        change between the copy and its listing); a name in use fails before any copy."""
+        if con.execute("SELECT 1 FROM checkpoints WHERE name=?", (name,)).fetchone():
+            raise UserError(f"a checkpoint named {name!r} exists; choose another name")
+        n_lab = con.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+        file = self._snapshot()
+        con.execute("INSERT INTO checkpoints VALUES(?,?,?,?)", (name, file, _now(), n_lab))
+        return {"name": name, "file": str(self.folder / CHECKPOINTS / file), "n_labeled": n_lab}
+
+    def checkpoint(self, name: str) -> dict[str, Any]:
+        """Save the labels, selections, subsets, models and settings as checkpoint ``name``: a
+        consistent copy of the database, listed in the same transaction that held every writer
+        off while it was taken. A name in use fails (nothing is overwritten); a file a killed
+        process left unlisted is removed when the project is next opened."""
+        name = check_name(name, "checkpoint name")
         with self._tx() as con:
-            if con.execute("SELECT 1 FROM checkpoints WHERE name=?", (name,)).fetchone():
-                (d / file).unlink()
-                raise UserError(f"a checkpoint named {name!r} exists; choose another name")
-            n_lab = con.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
-            con.execute("INSERT INTO checkpoints VALUES(?,?,?,?)", (name, file, _now(), n_lab))
-        return {"name": name, "file": str(d / file), "n_labeled": n_lab}
+            return self._checkpoint_in(con, name)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         with self._read() as con:
@@ -1040,8 +1101,9 @@ class LabelingProject:
 
     def restore(self, name: str, keep_current: bool = True) -> dict[str, Any]:
         """Return to checkpoint ``name``: labels, selections, subsets, models and settings as
-        they were, in one transaction. Images added since stay (unlabeled). With
-        ``keep_current`` the state being left is saved first as checkpoint ``before restoring <name> (<time>)``."""
+        they were. Images added since stay (unlabeled). With ``keep_current`` the state being
+        left is saved as checkpoint ``before restoring <name> (<time>)`` in the same
+        transaction as the restore, so no label acknowledged in between is lost."""
         with self._read() as con:
             row = con.execute("SELECT file FROM checkpoints WHERE name=?", (name,)).fetchone()
         if row is None:
@@ -1049,16 +1111,17 @@ class LabelingProject:
         path = self.folder / CHECKPOINTS / row[0]
         if not path.is_file():
             raise UserError(f"its file {path} is missing", key=f"checkpoint {name!r}")
-        if keep_current:
-            stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-            self.checkpoint(f"before restoring {name[:40]} ({stamp}.{uuid.uuid4().hex[:4]})")
         with closing(self._connect()) as con:
-            con.execute("ATTACH DATABASE ? AS c", (str(path),))
+            con.execute("ATTACH DATABASE ? AS c", (str(path),))  # not allowed inside a transaction
             con.execute("BEGIN IMMEDIATE")
             try:
                 schema = con.execute("SELECT value FROM c.meta WHERE key='schema'").fetchone()
                 if schema is None or int(schema[0]) != SCHEMA_VERSION:
                     raise UserError(f"was written with another project schema ({schema})", key=f"checkpoint {name!r}")
+                saved = None
+                if keep_current:
+                    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+                    saved = self._checkpoint_in(con, f"before restoring {name[:40]} ({stamp}.{uuid.uuid4().hex[:4]})")
                 for t in STATE_TABLES:
                     con.execute(f"DELETE FROM main.{t}")
                     con.execute(f"INSERT INTO main.{t} SELECT * FROM c.{t}")
@@ -1074,7 +1137,7 @@ class LabelingProject:
             finally:
                 con.execute("DETACH DATABASE c")
         self._features = None
-        return {"name": name, "n_labeled": len(self.labels)}
+        return {"name": name, "n_labeled": len(self.labels), "saved_as": saved and saved["name"]}
 
     # -- exports -------------------------------------------------------------------------------
     def _record_export(self, kind: str, path: Path) -> dict[str, Any]:
@@ -1114,6 +1177,9 @@ class LabelingProject:
             raise UserError("no model yet: label images of at least 2 classes and retrain")
         if row[1] != self._feature_table().checksum:
             raise UserError("the model was fitted on other features (images were added since): retrain first")
+        if self.needs_fit():
+            raise UserError(f"labels changed since the model of round {row[2]} was fitted: retrain first, so the "
+                            "file holds a model of the labels you have")
         dest = Path(path).expanduser() if path is not None else self.folder / EXPORTS / f"model-{self._stamp()}.pt"
         _refuse_existing(dest)
         atomic_write(dest, lambda fh: fh.write(bytes(row[0])))

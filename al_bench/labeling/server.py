@@ -25,7 +25,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -55,6 +56,7 @@ class Worker:
         self._lock = threading.Lock()
         self.state: dict[str, Any] = {"kind": None, "state": "idle", "message": "", "progress": None, "error": None}
         self._thread: threading.Thread | None = None
+        self._again: tuple[str, Callable] | None = None
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -65,10 +67,13 @@ class Worker:
         with self._lock:
             return self.state["state"] == "running"
 
-    def start(self, kind: str, fn: Callable[[Callable[[str, float | None], None]], str]) -> bool:
-        """Run ``fn(progress)`` in the background unless a job runs; False when one does."""
+    def start(self, kind: str, fn: Callable[[Callable[[str, float | None], None]], str], queue: bool = False) -> bool:
+        """Run ``fn(progress)`` in the background unless a job runs; False when one does. With
+        ``queue`` it then runs once the current job ends (one waiting job: the latest asked for)."""
         with self._lock:
             if self.state["state"] == "running":
+                if queue:
+                    self._again = (kind, fn)
                 return False
             self.state = {"kind": kind, "state": "running", "message": "starting", "progress": 0.0, "error": None,
                           "started": time.time()}
@@ -92,21 +97,56 @@ class Worker:
                 with self._lock:
                     self.state.update(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed")
 
-        self._thread = threading.Thread(target=run, name=f"al-bench-label {kind}", daemon=True)
+        def run_then_next() -> None:
+            run()
+            with self._lock:
+                again, self._again = self._again, None
+            if again is not None:
+                self.start(*again, queue=True)
+
+        self._thread = threading.Thread(target=run_then_next, name=f"al-bench-label {kind}", daemon=True)
         self._thread.start()
         return True
 
+    @contextmanager
+    def hold(self, kind: str) -> Iterator[None]:
+        """Run the caller's work (a restore, a setup) as the job: no background job starts
+        meanwhile, and none may be running when it begins."""
+        with self._lock:
+            if self.state["state"] == "running":
+                raise UserError("a job is running; try again when it ends")
+            self.state = {"kind": kind, "state": "running", "message": kind, "progress": None, "error": None,
+                          "started": time.time()}
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.state.update(state="idle", message=f"{kind} done", progress=1.0)
+                again, self._again = self._again, None
+            if again is not None:
+                self.start(*again, queue=True)
+
     def join(self, timeout: float | None = None) -> None:
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
+        """Wait for the current job and any queued after it."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            t = self._thread
+            if t is None:
+                return
+            t.join(None if deadline is None else max(0.0, deadline - time.time()))
+            if t is self._thread or (deadline is not None and time.time() >= deadline):
+                return
 
 
 def advance(project: LabelingProject, progress) -> str:
     """Bring the project to its next batch: features, a fit when the labels changed since the
     last model (and span 2 classes), then the next batch if the last one is done."""
     project.features(progress)
-    if project.needs_fit():
+    last = project.last_selection()
+    labels = project.labels
+    batch_open = last is not None and any(k not in labels for k in last.ids)
+    # mid-batch (a restart, new images) the model is refitted only when it no longer fits the features
+    if project.needs_fit() and (not batch_open or project.model() is None):
         rep = project.fit(progress)
         progress(f"retrained on {rep.n_labeled} labels in {rep.fit_seconds:.1f} s", 1.0)
     sel = project.next_batch(progress)
@@ -119,15 +159,19 @@ def _error(msg: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": msg}, status_code=status)
 
 
-def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_HOSTS, autostart: bool = True) -> Starlette:
-    """The app for ``project``. ``allowed_hosts``: host names the Host header may carry (any port)."""
+def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None = LOCAL_HOSTS,
+               autostart: bool = True) -> Starlette:
+    """The app for ``project``. ``allowed_hosts``: host names the Host header may carry (any
+    port); None accepts any (a server bound to a network address on purpose)."""
     from ..strategies import STRATEGIES
     from ..embedders import EMBEDDERS
 
     worker = Worker(project)
-    hosts = {h.lower() for h in allowed_hosts}
+    hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
 
     def host_ok(request: Request) -> bool:
+        if hosts is None:  # served on a network address on purpose (--host): any name of it
+            return True
         host = request.headers.get("host", "")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         return name.lower() in hosts
@@ -202,8 +246,9 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
                 return _error(f"internal error ({type(exc).__name__}: {exc})", 500)
         return wrapped
 
-    def start_advance() -> bool:
-        return worker.start("query", lambda progress: advance(project, progress))
+    def start_advance(queue: bool = True) -> bool:
+        """The fit-and-next-batch job; asked for while a job runs, it runs after it."""
+        return worker.start("query", lambda progress: advance(project, progress), queue=queue)
 
     # -- state -------------------------------------------------------------------------------
     def state(request: Request, raw: bytes) -> JSONResponse:
@@ -254,7 +299,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
             rep = project.add_csv(text=str(data["csv_text"]), name=str(data.get("csv_name") or "uploaded.csv"))
         else:
             raise UserError("give a folder path, a CSV path or a CSV file")
-        if project.is_setup and rep.added and not worker.busy:
+        if project.is_setup and rep.added:
             start_advance()  # new images change the features (fitted embedders): refit, keep going
         return JSONResponse(rep.as_dict())
 
@@ -267,15 +312,14 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
 
     def setup(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
-        if worker.busy:
-            raise UserError("a job is running; try again when it ends")
         if not project.items:  # before anything is written
             raise UserError("add images first: a folder, a CSV or uploads")
         labels = data.get("labels", "")
-        project.setup(str(data.get("name", "")), labels if isinstance(labels, (str, list)) else str(labels),
-                      strategy=str(data.get("strategy") or "least_confidence"),
-                      batch_size=_int(data.get("batch_size", 20), "batch size"),
-                      embedder=str(data.get("embedder") or "auto"))
+        with worker.hold("setup"):
+            project.setup(str(data.get("name", "")), labels if isinstance(labels, (str, list)) else str(labels),
+                          strategy=str(data.get("strategy") or "least_confidence"),
+                          batch_size=_int(data.get("batch_size", 20), "batch size"),
+                          embedder=str(data.get("embedder") or "auto"))
         if data.get("model") != "imported":  # else the import (next request) starts the first batch
             start_advance()
         return state(request, b"")
@@ -286,8 +330,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
             raise UserError("create the project (its labels) before importing a model for it")
         rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
                                    what="the model file")
-        if not worker.busy:
-            start_advance()  # the imported model serves the next batch
+        start_advance()  # the imported model serves the next batch
         return JSONResponse({"ok": True, "round": rnd})
 
     # -- labeling ----------------------------------------------------------------------------
@@ -315,7 +358,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
         classes = project.classes
         order = p.argsort()[::-1][:5]
         return JSONResponse({"top": [{"label": classes[i], "p": round(float(p[i]), 4)} for i in order],
-                             "model_round": info["round"]})
+                             "model_round": info["round"], "model_created": info["created"]})
 
     def label(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
@@ -323,7 +366,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
         project.add_labels({item: str(data.get("label", ""))})
         last = project.last_selection()
         done = last is not None and all(k in project.labels for k in last.ids)
-        if done and not worker.busy:
+        if done:
             start_advance()
         return JSONResponse({"ok": True, "batch_done": bool(done)})
 
@@ -344,7 +387,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
 
     def next_batch(request: Request, raw: bytes) -> JSONResponse:
         body_json(request, raw)
-        if not start_advance():
+        if not start_advance(queue=False):
             return _error("a job is running; wait for it to end", 409)
         return JSONResponse({"ok": True})
 
@@ -356,9 +399,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] = LOCAL_
 
     def restore(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
-        if worker.busy:
-            raise UserError("a job is running; restore when it ends")
-        project.restore(str(data.get("name", "")))
+        with worker.hold("restore"):
+            project.restore(str(data.get("name", "")))
         return state(request, b"")
 
     def export_model(request: Request, raw: bytes) -> JSONResponse:
@@ -427,5 +469,5 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 def _int(value: Any, what: str) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError(f"{value!r} is not a whole number", key=what) from None

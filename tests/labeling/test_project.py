@@ -176,14 +176,15 @@ def test_few_labels_fit_without_an_accuracy_claim(project, folder):
         project.fit()
 
 
-def test_undo_takes_back_the_last_label_in_place(project):
+def test_undo_takes_back_labels_newest_first_and_a_relabel_returns_the_label_before(project):
     k = project.items
     project.add_labels({k[0]: "red"})
     project.add_labels({k[1]: "green"})
     project.add_labels({k[0]: "blue"})  # relabel: the latest label of k[0] is blue
-    assert project.undo_last() == k[0] and k[0] not in project.labels
-    assert project.undo_last() == k[1]
-    assert project.undo_last() is None and project.labels == {}
+    assert project.undo_last() == k[0] and project.labels[k[0]] == "red"  # back to red, not erased
+    assert project.undo_last() == k[1] and k[1] not in project.labels
+    assert project.undo_last() == k[0] and project.labels == {}  # the undos themselves are never undone
+    assert project.undo_last() is None
     with pytest.raises(UserError, match="unknown label"):
         project.add_labels({k[0]: "purple"})
 
@@ -333,3 +334,80 @@ def test_a_read_only_project_folder_is_one_clear_error(tmp_path):
             LabelingProject.open(d)
     finally:
         d.chmod(0o700)
+
+
+def test_a_label_given_while_a_restore_runs_is_not_lost(project, monkeypatch):
+    import threading
+
+    keys = project.items
+    project.add_labels({keys[0]: "red"})
+    project.checkpoint("one")
+    project.add_labels({keys[2]: "blue"})
+    snapshot, writer = LabelingProject._snapshot, []
+
+    def slow_snapshot(self):  # another writer arrives while the state being left is copied
+        out = snapshot(self)
+        if not writer:
+            writer.append(threading.Thread(target=lambda: LabelingProject.open(project.folder).add_labels(
+                {keys[1]: "green"})))
+            writer[0].start()
+            time.sleep(0.3)
+        return out
+
+    monkeypatch.setattr(LabelingProject, "_snapshot", slow_snapshot)
+    out = project.restore("one")
+    writer[0].join(60)
+    # the restore held every writer off: the label lands after it, the "before" checkpoint holds blue
+    assert project.labels == {keys[0]: "red", keys[1]: "green"}
+    monkeypatch.undo()
+    project.restore(out["saved_as"], keep_current=False)
+    assert project.labels == {keys[0]: "red", keys[2]: "blue"}
+
+
+def test_a_csv_never_overwrites_a_label(project, tmp_path):
+    k = project.items
+    project.add_labels({k[0]: "red"})
+    f = tmp_path / "l.csv"
+    f.write_text(f"path,label\n{k[0]},blue\n{k[1]},green\n")
+    with pytest.raises(UserError, match="already have another label"):
+        project.add_csv(f)
+    assert project.labels == {k[0]: "red"}  # nothing added
+    f.write_text(f"path,label\n{k[0]},red\n{k[1]},green\n")
+    assert project.add_csv(f).labeled == 1 and project.labels == {k[0]: "red", k[1]: "green"}
+
+
+def test_a_model_of_other_images_is_not_imported(tmp_path, project, folder):
+    other_dir = tmp_path / "other"
+    truth = make_folder(other_dir, per_class=20, seed=5)  # same size: same feature width
+    other = LabelingProject.open(tmp_path / "p2")
+    other.setup("o", CLASSES, embedder="pixels")
+    other.add_folder(other_dir)
+    other.add_labels({k: truth[k] for k in other.items[::2]})
+    other.fit()
+    data = Path(other.export_model()["path"]).read_bytes()
+    with pytest.raises(UserError, match="other images or options"):
+        project.import_model(data, 3)  # pixels is fitted (PCA) on each project's own images
+
+
+def test_all_right_out_of_fold_keeps_temperature_one_and_rounds_never_repeat(project, folder):
+    truth = folder[1]
+    project.add_labels({k: truth[k] for k in project.items[::2]})
+    rep = project.fit()
+    assert rep.cv_accuracy == 1.0 and rep.temperature == 1.0  # colours: every fold right
+    project.checkpoint("r1")
+    project.fit()
+    assert project.model_info()["round"] == 2
+    project.restore("r1", keep_current=False)
+    assert project.fit().round == 3  # not 2 again: a round number names one model
+
+
+def test_an_export_of_a_model_older_than_the_labels_is_refused(project, folder):
+    truth = folder[1]
+    keys = project.items
+    project.add_labels({k: truth[k] for k in keys[::3]})
+    project.fit()
+    project.add_labels({keys[1]: truth[keys[1]]})
+    with pytest.raises(UserError, match="retrain first"):
+        project.export_model()
+    project.fit()
+    assert project.export_model()["round"] == 2

@@ -188,3 +188,50 @@ def test_a_full_disk_refuses_labels_with_a_message_and_keeps_serving(small_disk,
     os.unlink(small_disk / "filler")
     assert post(c, "/api/label", {"item": item, "label": "red"}).status_code == 200
     assert p.labels == {p.items[0]: "red"}
+
+
+def test_work_asked_for_while_a_job_runs_runs_after_it_and_a_hold_keeps_jobs_out(tmp_path):
+    import threading
+    import time
+
+    from al_bench.errors import UserError
+    from al_bench.labeling.server import Worker
+
+    w = Worker(LabelingProject.open(tmp_path / "p"))
+    gate, ran = threading.Event(), []
+    assert w.start("a", lambda progress: gate.wait(30) and "a done")
+    assert not w.start("b", lambda progress: ran.append("b") or "b done", queue=True)  # queued
+    assert not w.start("c", lambda progress: ran.append("c") or "c done")  # refused, not queued
+    with pytest.raises(UserError, match="a job is running"):
+        with w.hold("restore"):
+            pass
+    gate.set()
+    w.join(30)
+    assert ran == ["b"] and w.snapshot()["message"] == "b done"
+    with w.hold("restore"):
+        assert not w.start("d", lambda progress: ran.append("d") or "d", queue=True)
+        time.sleep(0.1)
+        assert ran == ["b"]  # nothing runs during the hold
+    w.join(30)
+    assert ran == ["b", "d"]
+
+
+def test_a_restart_mid_batch_does_not_refit(client, folder):
+    from al_bench.labeling.server import advance
+
+    truth = folder[1]
+    st = set_up(client, folder)
+    for it in st["batch"]["items"]:
+        post(client, "/api/label", {"item": it["id"], "label": truth[client.project.item(it["id"])["key"]]})
+    client.worker.join(60)
+    it = client.get("/api/state").json()["batch"]["items"][0]
+    post(client, "/api/label", {"item": it["id"], "label": "red"})
+    advance(client.project, lambda *a: None)  # what a restarted server runs
+    assert [r["round"] for r in client.project.rounds()] == [1]  # still the model of batch 1
+
+
+def test_a_number_too_large_is_a_message_not_a_crash(client, folder):
+    post(client, "/api/sources", {"folder": str(folder[0])})
+    r = client.post("/api/setup", content=b'{"name": "x", "labels": "a,b", "batch_size": 1e400}',
+                    headers={**H, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "whole number" in r.json()["error"]
