@@ -130,9 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--selection-name", default=None, help="with --project: the selection's name (default query-<k>)")
     ap.add_argument("--subset", default=None, help="with --project: pick only among this named subset's images")
     ap.add_argument("-n", type=int, default=None, help="how many images to pick (required unless --list-ids)")
-    ap.add_argument("--strategy", default=None, choices=sorted(STRATEGIES),
-                    help="a registered strategy (default kcenter); with --task detection/segmentation the "
-                         "ranking is by --scorer instead")
+    from ..segmentation.select import SEGMENTATION_STRATEGIES
+
+    ap.add_argument("--strategy", default=None, choices=sorted(set(STRATEGIES) | set(SEGMENTATION_STRATEGIES)),
+                    help="a registered strategy (default kcenter); with --task detection/segmentation and "
+                         "--predictions the ranking is by --scorer instead; with --task segmentation --model: "
+                         f"{', '.join(SEGMENTATION_STRATEGIES)} (default uncertainty)")
     ap.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter, e.g. k=20 for bald")
     ap.add_argument("--labeled", type=Path, help="CSV with an 'id' column (and 'label' to train a head): images "
                                                  "already labeled; they seed k-center and are never picked")
@@ -146,6 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "entropy, margin, least_confidence, bald")
     ap.add_argument("--scorer-param", action="append", metavar="KEY=VALUE",
                     help="a scorer option, e.g. class_penalty=0.5, reduce=topk, topk_fraction=0.05")
+    seg = ap.add_argument_group("segmentation model (--task segmentation --model PATH)")
+    seg.add_argument("--model", type=Path, default=None,
+                     help="the segmentation network to run on the candidates: a torch.export program, a TorchScript "
+                          "file, or a state dict with --arch")
+    seg.add_argument("--arch", default=None, help="torchvision segmentation architecture of a state-dict --model "
+                                                  "(e.g. lraspp_mobilenet_v3_large, deeplabv3_resnet50)")
+    seg.add_argument("--num-classes", type=int, default=None, help="classes of --arch (default: read from the state dict)")
+    seg.add_argument("--hook-layer", default=None, help="the layer whose inputs feed ALGES (default: the last Conv2d "
+                                                        "with num-classes outputs)")
+    seg.add_argument("--provider", choices=["entropy", "mc_dropout", "bald"], default="entropy",
+                     help="per-pixel uncertainty: entropy of one pass, or of the mean of --mc-samples passes with "
+                          "dropout on (mc_dropout), or their BALD (default entropy)")
+    seg.add_argument("--mc-samples", type=int, default=8, help="passes for mc_dropout / bald (default 8)")
+    seg.add_argument("--image-size", default=None, metavar="N|HxW", help="resize every image to this before the model")
+    seg.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
+    seg.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto (default cpu)")
     ap.add_argument("--embedder", default="auto", help="embedder name (default auto: DINOv2 if its weights load, "
                                                        "else the offline kmeans_patches)")
     ap.add_argument("--embedder-opt", action="append", metavar="KEY=VALUE",
@@ -215,6 +234,8 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         if folder is not None and folder.expanduser().resolve() == images:
             raise UserError(f"{flag} {folder}: is --images-dir itself; write to another folder (a subfolder is "
                             "fine: output folders are marked and left out of every scan)")
+    if args.model is not None and args.task != "segmentation":
+        raise UserError("--model is for --task segmentation")
     if args.task == "classification":
         from ..picking.api import STOPPING
         from ..strategies import check_param_values, check_params, needs_model, strategy_params
@@ -238,6 +259,29 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         if needs_model(args.strategy) and not args.predictions and not has_labels(args.labeled):
             raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
                             "--labeled CSV with a 'label' column to train a head on the labeled images")
+    elif args.task == "segmentation" and args.model is not None:
+        from ..segmentation.select import SEGMENTATION_STRATEGIES, PARAMS, segmentation_params
+
+        args.strategy = args.strategy or "uncertainty"
+        if args.strategy not in SEGMENTATION_STRATEGIES:
+            raise UserError(f"--strategy {args.strategy}: with --model the segmentation recipes are "
+                            f"{', '.join(SEGMENTATION_STRATEGIES)}")
+        given = [f for f, v in (("--predictions", args.predictions), ("--scorer", args.scorer),
+                                ("--min-distance", args.min_distance), ("--random-fraction", args.random_fraction or None))
+                 if v]
+        if given:
+            raise UserError(f"--model runs the network; {', '.join(given)} do(es) not apply (the per-image score is "
+                            "--provider reduced by --scorer-param reduce=mean|topk|max)")
+        if not args.model.is_file():
+            raise UserError(f"no such file: {args.model}", key="--model")
+        if args.mc_samples < 2 and args.provider != "entropy":
+            raise UserError(f"--mc-samples {args.mc_samples}: give at least 2 passes")
+        args.image_size = _image_size(args.image_size)
+        params = segmentation_params(args.strategy, _coerce(_kv(args.param, "--param"), PARAMS[args.strategy], "--param"))
+        scorer = _kv(args.scorer_param, "--scorer-param")
+        unknown = sorted(set(scorer) - {"reduce", "topk_fraction"})
+        if unknown:
+            raise UserError(f"--scorer-param {unknown[0]}: with --model the options are reduce and topk_fraction")
     else:
         given = [f for f, v in (("--strategy", args.strategy), ("--param", args.param),
                                 ("--min-distance", args.min_distance),
@@ -256,6 +300,20 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         EMBEDDERS.check_options(args.embedder, emb_opts)
         emb_opts = _coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
     return params, emb_opts
+
+
+def _image_size(text: str | None):
+    """``--image-size``: N or HxW → int or (H, W)."""
+    if text is None:
+        return None
+    parts = str(text).lower().split("x")
+    try:
+        vals = [int(v) for v in parts]
+    except ValueError:
+        vals = []
+    if len(vals) not in (1, 2) or min(vals) < 8:
+        raise UserError(f"--image-size {text}: give N or HxW in pixels (at least 8)")
+    return vals[0] if len(vals) == 1 else (vals[0], vals[1])
 
 
 def _check_folder_target(flag: str, folder: Path) -> None:
@@ -326,6 +384,53 @@ def _features(args: argparse.Namespace, scan, preds, emb_opts: dict, cache_dir: 
     return emb.features, emb.embedder
 
 
+def _segmentation_model(args: argparse.Namespace, scan, is_labeled: np.ndarray, cand: np.ndarray, params: dict,
+                        emb_opts: dict, cache_dir: Path):
+    """--task segmentation --model: run the network on the candidates (cached), embed the
+    images when the recipe reads feature-model embeddings, pick. (Selection, embedder or None)."""
+    from ..data.images import ImageFiles
+    from ..segmentation.provider import load_segmentation_model, run_provider
+    from ..segmentation.select import NEEDS, select_segmentation
+
+    good = list(scan.good)
+    need = NEEDS[args.strategy]
+    model = load_segmentation_model(args.model, arch=args.arch, num_classes=args.num_classes, device=args.device,
+                                    hook_layer=args.hook_layer)
+    cidx = np.flatnonzero(cand)
+    scorer = _kv(args.scorer_param, "--scorer-param")
+    variants = (str(params["variant"]),) if "alges" in need else ()
+    t0 = time.perf_counter()
+    out = run_provider(model, ImageFiles(scan.root, [good[i] for i in cidx]), provider=args.provider,
+                       reduce=str(scorer.get("reduce", "mean")), topk_fraction=float(scorer.get("topk_fraction", 0.1)),
+                       mc_samples=args.mc_samples, image_size=args.image_size, batch_size=args.batch_size,
+                       alges=variants, seed=args.seed, cache_dir=cache_dir, progress=not args.quiet)
+    _say(f"ran {model.name} on {len(cidx)} candidate(s) ({args.provider}) in {time.perf_counter() - t0:.1f} s "
+         f"({'from cache' if out.from_cache else 'cached at ' + str(out.cache_file)})")
+    scores = np.full(len(good), np.nan)
+    scores[cidx] = out.scores
+    alges = None
+    if variants:
+        e = out.alges[variants[0]]
+        alges = np.full((len(good), e.shape[1]), np.nan, np.float32)
+        alges[cidx] = e
+    features = embedder = None
+    if "features" in need:
+        from ..embedders import embed
+
+        t1 = time.perf_counter()
+        emb = embed(ImageFiles(scan.root, good), np.arange(len(good)), args.embedder, scan.fingerprint, cache_dir, 0,
+                    **emb_opts)
+        features, embedder = emb.features, emb.embedder
+        _say(f"embedded {len(good)} image(s) with {emb.embedder} in {time.perf_counter() - t1:.1f} s")
+    sel = select_segmentation(good, args.n, args.strategy, scores=scores, alges=alges, features=features,
+                              labeled=is_labeled, candidates=cand, rng=args.seed, **params)
+    provider = {"model": str(args.model), "arch": args.arch, "provider": args.provider,
+                "reduce": str(scorer.get("reduce", "mean"))}
+    from dataclasses import replace
+
+    return replace(sel, strategy=f"segmentation:{args.strategy}", params={**sel.params, **provider}), embedder
+
+
 def run(args: argparse.Namespace) -> Path:
     """The command: checks, ids, inputs, features, the pick, sinks. Returns the output folder."""
     from ..picking import select, select_top
@@ -362,7 +467,10 @@ def run(args: argparse.Namespace) -> Path:
     need_rows = np.flatnonzero(cand)
     what = f"--predictions {args.predictions}"
     preds = task_scores = None
-    if args.predictions and args.task == "classification":
+    seg_sel = embedder = None
+    if args.task == "segmentation" and args.model is not None:
+        seg_sel, embedder = _segmentation_model(args, scan, is_labeled, cand, params, emb_opts, cache_dir)
+    elif args.predictions and args.task == "classification":
         p_ids, p = read_predictions(args.predictions, scan.found)
         preds = align(p_ids, np.asarray(p, np.float64), good, need_rows, what)
     elif args.task in ("detection", "segmentation"):
@@ -371,11 +479,12 @@ def run(args: argparse.Namespace) -> Path:
         task_scores = align(ids, values, good, need_rows, what)[:, 0]
 
     # the strategy (or the task scorer's ranking)
-    embedder = None
-    if task_scores is None:
+    if task_scores is None and seg_sel is None:
         features, embedder = _features(args, scan, preds, emb_opts, cache_dir)
     t2 = time.perf_counter()
-    if task_scores is not None:
+    if seg_sel is not None:
+        sel = seg_sel
+    elif task_scores is not None:
         sel = select_top(good, task_scores, args.n, labeled=is_labeled, candidates=cand,
                          rng=args.seed, name=f"{args.task}:{args.scorer}")
     else:
