@@ -73,7 +73,9 @@ def flag_for(key: str) -> str:
         return "--param " + key[len("strategy.params."):]
     if key.startswith("embedder."):
         return "--embedder-opt " + key[len("embedder."):]
-    return {"embedder": "--embedder", "strategy": "--strategy"}.get(key, key)
+    return {"embedder": "--embedder", "strategy": "--strategy", "arch": "--arch", "num_classes": "--num-classes",
+            "hook_layer": "--hook-layer", "provider": "--provider", "image_size": "--image-size",
+            "batch_size": "--batch-size", "mc_samples": "--mc-samples"}.get(key, key)
 
 
 # -- flags ---------------------------------------------------------------------------------------
