@@ -328,8 +328,15 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         classes = request.query_params.get("classes")
         if not project.is_setup:
             raise UserError("create the project (its labels) before importing a model for it")
-        rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
-                                   what="the model file")
+        try:
+            rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
+                                       what="the model file")
+        except UserError as exc:
+            if project.last_selection() is None:  # set up to wait for this import: go on without it
+                start_advance()
+                raise UserError(f"{exc}; labeling starts with the linear head on the embeddings (import a model "
+                                "file again from the side panel)") from None
+            raise
         start_advance()  # the imported model serves the next batch
         return JSONResponse({"ok": True, "round": rnd})
 

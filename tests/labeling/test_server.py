@@ -235,3 +235,13 @@ def test_a_number_too_large_is_a_message_not_a_crash(client, folder):
     r = client.post("/api/setup", content=b'{"name": "x", "labels": "a,b", "batch_size": 1e400}',
                     headers={**H, "Content-Type": "application/json"})
     assert r.status_code == 400 and "whole number" in r.json()["error"]
+
+
+def test_a_failed_import_at_setup_still_starts_labeling(client, folder):
+    post(client, "/api/sources", {"folder": str(folder[0])})
+    r = post(client, "/api/setup", {"name": "x", "labels": "red,green,blue", "embedder": "pixels", "model": "imported"})
+    assert r.status_code == 200 and r.json()["batch"] is None  # waits for the import
+    r = client.post("/api/import_model?classes=3", content=b"junk", headers=H)
+    assert r.status_code == 400 and "starts with the linear head" in r.json()["error"]
+    client.worker.join(60)
+    assert client.get("/api/state").json()["batch"]["selection"] == "batch-1"
