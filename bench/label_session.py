@@ -102,7 +102,7 @@ def test_accuracy(project, model_path: str, test_files: list[str], y_test: np.nd
 
 
 def api_session(folder: Path, cache: Path | None, truth: dict[str, str], strategy: str | None, seed: int,
-                batches: int, batch_size: int):
+                batches: int, batch_size: int, project_strategy: str = "least_confidence"):
     """(project, exported model path, fit seconds per batch) through the library API: the
     server's job (fit, next batch) for the default strategy, or ``query(strategy)`` picks."""
     from al_bench.labeling import LabelingProject
@@ -112,7 +112,7 @@ def api_session(folder: Path, cache: Path | None, truth: dict[str, str], strateg
     if cache is not None:
         shutil.copytree(cache, d / "cache")  # the same embedding (keyed by the images' content)
     p = LabelingProject.open(d)
-    p.setup("bench", ", ".join(NAMES), batch_size=batch_size, seed=seed)
+    p.setup("bench", ", ".join(NAMES), strategy=project_strategy, batch_size=batch_size, seed=seed)
     p.add_folder(folder / "pool")
     fits = []
     quiet = lambda *a: None  # noqa: E731
@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--strategy", default="least_confidence", help="the project's strategy (default: the app's)")
     ap.add_argument("--subset", type=Path, default=SUBSET, help="the CIFAR-10 subset .npz (default ../shared/...)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labbench-"))
@@ -149,7 +150,8 @@ def main() -> None:
         api = Api(url)
         t0 = time.perf_counter()
         print("sources:", api.post("/api/sources", {"folder": str(work / "images" / "pool")}))
-        api.post("/api/setup", {"name": "cifar", "labels": "\n".join(NAMES), "batch_size": args.batch_size})
+        api.post("/api/setup", {"name": "cifar", "labels": "\n".join(NAMES), "batch_size": args.batch_size,
+                                "strategy": args.strategy})
         st = api.wait_idle()
         print(f"setup → first batch: {time.perf_counter() - t0:.1f} s (embedding {st['project']['embedder_resolved']}, "
               f"{st['batch']['strategy']})")
@@ -178,12 +180,13 @@ def main() -> None:
     print(f"app session (HTTP, seed 0): exported model, {len(p.labels)} labels: test accuracy {100 * acc_app:.1f} % "
           f"on {len(test_files)} held-out images")
 
-    res: dict[str, list[float]] = {"app default (least_confidence after a typiclust start)": [], "random": []}
+    app = f"app ({args.strategy} after a typiclust start)"
+    res: dict[str, list[float]] = {app: [], "random": []}
     fit_times = []
     for seed in range(args.seeds):
-        for label, strategy in (("app default (least_confidence after a typiclust start)", None), ("random", "random")):
+        for label, strategy in ((app, None), ("random", "random")):
             q, path, fits = api_session(work / "images", proj / "cache", truth, strategy, seed, args.batches,
-                                        args.batch_size)
+                                        args.batch_size, args.strategy)
             res[label].append(test_accuracy(q, path, test_files, y_test))
             fit_times += fits
     for label, accs in res.items():
