@@ -526,7 +526,8 @@ def run_project(args: argparse.Namespace) -> Path:
     from ..strategies import STRATEGIES
 
     given = [k for k in PROJECT_EXCLUDES if getattr(args, k) not in (None, False)]
-    if args.task != "classification" or args.embedder != "auto" or args.embedder_opt:
+    seg = args.task == "segmentation" and args.model is not None
+    if (args.task != "classification" and not seg) or args.embedder != "auto" or args.embedder_opt:
         given.append("task/embedder")
     if given:
         raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: the project supplies its images, labels, embedder "
@@ -534,12 +535,28 @@ def run_project(args: argparse.Namespace) -> Path:
     if args.n is None or args.n < 1:
         raise UserError("-n: give how many images to pick (a count >= 1)")
     project = LabelingProject.open(args.project.expanduser(), create=False)
-    strategy = args.strategy or project.settings.get("strategy") or "kcenter"
-    params = _coerce(_kv(args.param or [], "--param"), STRATEGIES.options(strategy), "--param")
+    seg_options = None
+    if seg:
+        from ..segmentation.select import PARAMS, SEGMENTATION_STRATEGIES
+
+        strategy = args.strategy or "uncertainty"
+        if strategy not in SEGMENTATION_STRATEGIES:
+            raise UserError(f"--strategy {strategy}: with --model the segmentation recipes are "
+                            f"{', '.join(SEGMENTATION_STRATEGIES)}")
+        params = _coerce(_kv(args.param or [], "--param"), PARAMS[strategy], "--param")
+        scorer = _kv(args.scorer_param, "--scorer-param")
+        seg_options = {"arch": args.arch, "num_classes": args.num_classes, "hook_layer": args.hook_layer,
+                       "device": args.device, "provider": args.provider, "mc_samples": args.mc_samples,
+                       "image_size": _image_size(args.image_size), "batch_size": args.batch_size,
+                       "reduce": str(scorer.get("reduce", "mean")), "topk_fraction": float(scorer.get("topk_fraction", 0.1))}
+    else:
+        strategy = args.strategy or project.settings.get("strategy") or "kcenter"
+        params = _coerce(_kv(args.param or [], "--param"), STRATEGIES.options(strategy), "--param")
     if args.random_fraction:
         params["random_fraction"] = args.random_fraction
     _check_folder_target("--out", args.out.expanduser())
-    sel = project.query(strategy, args.n, subset=args.subset, name=args.selection_name, seed=args.seed, **params)
+    sel = project.query(strategy, args.n, subset=args.subset, name=args.selection_name, seed=args.seed,
+                        segmentation_model=args.model if seg else None, segmentation=seg_options, **params)
     out = args.out.expanduser()
     mark_output(out)
     write_csv(pd.DataFrame({"rank": range(1, len(sel.ids) + 1), "id": list(sel.ids), "score": list(sel.scores),

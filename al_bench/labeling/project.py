@@ -945,17 +945,26 @@ class LabelingProject:
     # -- queries -------------------------------------------------------------------------------
     def query(self, strategy: str | None = None, n: int | None = None, *, total: int | None = None,
               subset: str | None = None, name: str | None = None, seed: int | None = None,
-              progress: Progress = _quiet, **params: Any) -> NamedSelection:
+              progress: Progress = _quiet, segmentation_model: Any = None,
+              segmentation: Mapping[str, Any] | None = None, **params: Any) -> NamedSelection:
         """Pick ``n`` unlabeled images with ``strategy`` (default: the project's), or as many as
         bring the labeled set to ``total`` (Lightly's ``n_samples``), among ``subset`` if given.
         The current model serves strategies that read one; the picks are kept as selection
-        ``name`` (default ``query-<k>``) with the strategy, parameters, time and ids."""
+        ``name`` (default ``query-<k>``) with the strategy, parameters, time and ids.
+
+        With ``segmentation_model`` (a model file path or a loaded
+        :class:`~al_bench.segmentation.SegmentationModel`) the strategy is a segmentation recipe
+        (``alges``, ``alges_coreset``, ``uncertainty_coreset``, ``uncertainty``, ``kcenter``,
+        ``hybrid``): the network runs on the candidates through the provider (``segmentation``:
+        its options — ``arch``, ``num_classes``, ``provider``, ``image_size``, ... — cached under
+        the project's ``cache/``) and the recipe picks, coresets on the project's embedding."""
         from ..picking import select
         from ..strategies import check_params
 
         settings = self.settings
         strategy = strategy or settings.get("strategy", DEFAULT_STRATEGY)
-        check_params(strategy, params)
+        if segmentation_model is None:
+            check_params(strategy, params)
         if name is not None:
             name = check_name(name, "selection name")
         f = self._feature_table(progress)
@@ -984,7 +993,12 @@ class LabelingProject:
         head = model.head() if model is not None else None
         progress(f"picking {n} image(s) with {strategy}", None)
         qseed = int(settings.get("seed", 0)) * 1_000_003 + seq if seed is None else int(seed)
-        sel = select(f.keys, f.x, n, strategy, labeled=is_lab, rng=qseed, candidates=cand, model=head, **params)
+        if segmentation_model is not None:
+            sel = self._segmentation_pick(segmentation_model, dict(segmentation or {}), f, n, strategy, is_lab, cand,
+                                          qseed, params)
+            strategy = sel.strategy
+        else:
+            sel = select(f.keys, f.x, n, strategy, labeled=is_lab, rng=qseed, candidates=cand, model=head, **params)
         used = {**sel.params}
         created = _now()
         with self._tx() as con:
@@ -1004,6 +1018,42 @@ class LabelingProject:
                              for r, (i, sc) in enumerate(zip(row_ids, sel.scores), start=1)])
         return NamedSelection(name, strategy, used, created, sel.ids, tuple(float(v) for v in sel.scores), subset,
                               len(labeled), info["round"] if info and head else None)
+
+    def _segmentation_pick(self, model: Any, options: dict[str, Any], f: _Features, n: int, strategy: str,
+                           is_lab: np.ndarray, cand: np.ndarray, seed: int, params: dict[str, Any]):
+        """A segmentation recipe on the project's images (see :meth:`query`)."""
+        from dataclasses import replace
+
+        from ..data.images import ImageFiles
+        from ..segmentation.provider import load_segmentation_model, run_provider
+        from ..segmentation.select import NEEDS, segmentation_params, select_segmentation
+
+        p = segmentation_params(strategy, params)
+        load_keys = ("arch", "num_classes", "device", "hook_layer")
+        source = str(model) if isinstance(model, (str, Path)) else getattr(model, "name", type(model).__name__)
+        if isinstance(model, (str, Path)):
+            model = load_segmentation_model(model, **{k: options.pop(k) for k in load_keys if k in options})
+        unknown = set(options) - {"provider", "reduce", "topk_fraction", "mc_samples", "image_size", "batch_size"}
+        if unknown:
+            raise UserError(f"segmentation options are arch, num_classes, device, hook_layer, provider, reduce, "
+                            f"topk_fraction, mc_samples, image_size, batch_size; not {sorted(unknown)}")
+        need = NEEDS[strategy]
+        cidx = np.flatnonzero(cand)
+        variants = (str(p["variant"]),) if "alges" in need else ()
+        out = run_provider(model, ImageFiles(Path("/"), [f.keys[i] for i in cidx]), alges=variants, seed=seed,
+                           cache_dir=self.folder / CACHE, progress=False, **options)
+        scores = np.full(len(f.keys), np.nan)
+        scores[cidx] = out.scores
+        alges = None
+        if variants:
+            e = out.alges[variants[0]]
+            alges = np.full((len(f.keys), e.shape[1]), np.nan, np.float32)
+            alges[cidx] = e
+        sel = select_segmentation(f.keys, n, strategy, scores=scores, alges=alges,
+                                  features=f.x if "features" in need else None, labeled=is_lab, candidates=cand,
+                                  rng=seed, **p)
+        return replace(sel, strategy=f"segmentation:{strategy}",
+                       params={**sel.params, "segmentation_model": source, **{k: v for k, v in options.items()}})
 
     def next_batch(self, progress: Progress = _quiet) -> NamedSelection | None:
         """The app's next batch: nothing while the last selection has unlabeled images; else the
