@@ -103,8 +103,8 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
         if a.shape[0] != len(ids) or (a.ndim != 2 if width else a.ndim != 1):
             raise UserError(f"{what} must have one {'row' if width else 'value'} per id ({len(ids)}), got {a.shape}")
         if not np.isfinite(a[cand]).all():
-            bad = [ids[i] for i in cand[~np.isfinite(a[cand]).reshape(len(cand), -1).all(1)]][:3]
-            raise UserError(f"{what} of {len(bad)}+ candidate(s) are not finite (first: {', '.join(bad)})")
+            bad = [ids[i] for i in cand[(~np.isfinite(a[cand])).reshape(len(cand), -1).any(1)]]
+            raise UserError(f"{what} of {len(bad)} candidate(s) are not finite (first: {', '.join(bad[:3])})")
         return a
 
     u = rows(scores, "per-image uncertainty scores", False) if "scores" in need else None
