@@ -63,20 +63,34 @@ def test_the_second_run_reads_the_models_outputs_from_the_cache(street, tmp_path
     assert (tmp_path / "a" / "selection.csv").read_text() == (tmp_path / "b" / "selection.csv").read_text()
 
 
-def test_bad_segmentation_flags_are_one_line_errors(street, tmp_path, capsys):
-    base = ["--images-dir", str(street / "images"), "-n", "2", "--out", str(tmp_path / "o"), "--cache-dir",
-            str(tmp_path / "cache")]
-    assert main([*base, "--model", str(street / "seg.pt")]) == 2
+def test_bad_segmentation_flags_are_one_line_errors_before_any_image_is_read(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (8, 8)).save(images / "a.png")
+    model = tmp_path / "seg.pt"
+    model.write_bytes(b"not read: every check below comes first")
+    base = ["--images-dir", str(images), "-n", "2", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*base, "--model", str(model)]) == 2
     assert "--model is for --task segmentation" in capsys.readouterr().err
-    assert main([*base, "--task", "segmentation", "--model", str(street / "seg.pt"), "--arch",
-                 "lraspp_mobilenet_v3_large", "--strategy", "badge"]) == 2
+    seg = [*base, "--task", "segmentation", "--model", str(model), "--arch", "lraspp_mobilenet_v3_large"]
+    assert main([*seg, "--strategy", "badge"]) == 2
     assert "segmentation recipes are" in capsys.readouterr().err
-    assert main([*base, "--task", "segmentation", "--model", str(street / "nope.pt")]) == 2
+    assert main([*base, "--task", "segmentation", "--model", str(tmp_path / "nope.pt")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main([*base, "--task", "segmentation", "--model", str(street / "seg.pt"), "--arch",
-                 "lraspp_mobilenet_v3_large", "--strategy", "uncertainty_coreset", "--param", "weight=2"]) == 2
+    assert main([*seg, "--strategy", "uncertainty_coreset", "--param", "weight=2"]) == 2
     assert "weight=2.0: give a number in [0, 1]" in capsys.readouterr().err
-    assert main([*base, "--task", "segmentation", "--model", str(street / "seg.pt"), "--arch",
-                 "lraspp_mobilenet_v3_large", "--provider", "bald"]) == 2
-    assert "dropout" in capsys.readouterr().err  # LRASPP has no dropout layer
+    assert main([*seg, "--predictions", str(model)]) == 2
+    assert "--model runs the network" in capsys.readouterr().err
+    assert main([*seg, "--image-size", "12xq"]) == 2
+    assert "--image-size 12xq" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_model_without_dropout_refuses_mc_dropout_in_one_line(street, tmp_path, capsys):
+    args = ["--images-dir", str(street / "images"), "-n", "2", "--task", "segmentation", "--model",
+            str(street / "seg.pt"), "--arch", "lraspp_mobilenet_v3_large", "--provider", "bald",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "dropout" in err and "Traceback" not in err and not (tmp_path / "o").exists()
