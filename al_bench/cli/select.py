@@ -75,7 +75,7 @@ def flag_for(key: str) -> str:
         return "--embedder-opt " + key[len("embedder."):]
     return {"embedder": "--embedder", "strategy": "--strategy", "arch": "--arch", "num_classes": "--num-classes",
             "hook_layer": "--hook-layer", "provider": "--provider", "image_size": "--image-size",
-            "batch_size": "--batch-size", "mc_samples": "--mc-samples"}.get(key, key)
+            "batch_size": "--batch-size", "mc_samples": "--mc-samples", "device": "--device"}.get(key, key)
 
 
 # -- flags ---------------------------------------------------------------------------------------
@@ -274,16 +274,10 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         if given:
             raise UserError(f"--model runs the network; {', '.join(given)} do(es) not apply (the per-image score is "
                             "--provider reduced by --scorer-param reduce=mean|topk|max)")
+        args.model = args.model.expanduser()
         if not args.model.is_file():
             raise UserError(f"no such file: {args.model}", key="--model")
-        if args.mc_samples < 2 and args.provider != "entropy":
-            raise UserError(f"--mc-samples {args.mc_samples}: give at least 2 passes")
-        args.image_size = _image_size(args.image_size)
-        params = segmentation_params(args.strategy, _coerce(_kv(args.param, "--param"), PARAMS[args.strategy], "--param"))
-        scorer = _kv(args.scorer_param, "--scorer-param")
-        unknown = sorted(set(scorer) - {"reduce", "topk_fraction"})
-        if unknown:
-            raise UserError(f"--scorer-param {unknown[0]}: with --model the options are reduce and topk_fraction")
+        params = _segmentation_checks(args)
     else:
         given = [f for f, v in (("--strategy", args.strategy), ("--param", args.param),
                                 ("--min-distance", args.min_distance),
@@ -302,6 +296,45 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
         EMBEDDERS.check_options(args.embedder, emb_opts)
         emb_opts = _coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
     return params, emb_opts
+
+
+def _segmentation_checks(args: argparse.Namespace) -> dict:
+    """The --task segmentation --model flags that need no image, checked (and typed) up front:
+    the recipe's parameters, --provider's passes, --image-size, --scorer-param, and the
+    embedder when the recipe reads feature-model embeddings. Returns the recipe's parameters."""
+    from ..segmentation.select import NEEDS, PARAMS, segmentation_params
+    from ..task_scores import reduce_map
+
+    if args.mc_samples < 2 and args.provider != "entropy":
+        raise UserError(f"--mc-samples {args.mc_samples}: give at least 2 passes")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: give at least 1")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {args.device}: CUDA is not available here; use auto or cpu")
+    args.image_size = _image_size(args.image_size)
+    params = segmentation_params(args.strategy, _coerce(_kv(args.param, "--param"), PARAMS[args.strategy], "--param"))
+    scorer = _kv(args.scorer_param, "--scorer-param")
+    unknown = sorted(set(scorer) - {"reduce", "topk_fraction"})
+    if unknown:
+        raise UserError(f"--scorer-param {unknown[0]}: with --model the options are reduce and topk_fraction")
+    scorer = _coerce(scorer, {"reduce": "mean", "topk_fraction": 0.1}, "--scorer-param")
+    try:
+        reduce_map(np.zeros((2, 2)), str(scorer.get("reduce", "mean")), float(scorer.get("topk_fraction", 0.1)))
+    except ValueError as exc:
+        raise UserError(f"--scorer-param: {exc}") from None
+    args.scorer_param = [f"{k}={v}" for k, v in scorer.items()]
+    if "features" in NEEDS[args.strategy]:
+        from ..embedders import EMBEDDERS
+
+        if args.embedder not in EMBEDDERS:
+            raise UserError(f"--embedder {args.embedder}: unknown; choose one of {sorted(EMBEDDERS)}")
+        emb_opts = _kv(args.embedder_opt, "--embedder-opt")
+        EMBEDDERS.check_options(args.embedder, emb_opts)
+        _coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
+    return params
 
 
 def _image_size(text: str | None):
@@ -539,20 +572,25 @@ def run_project(args: argparse.Namespace) -> Path:
     if seg:
         from ..segmentation.select import PARAMS, SEGMENTATION_STRATEGIES
 
-        strategy = args.strategy or "uncertainty"
+        strategy = args.strategy = args.strategy or "uncertainty"
         if strategy not in SEGMENTATION_STRATEGIES:
             raise UserError(f"--strategy {strategy}: with --model the segmentation recipes are "
                             f"{', '.join(SEGMENTATION_STRATEGIES)}")
-        params = _coerce(_kv(args.param or [], "--param"), PARAMS[strategy], "--param")
+        if args.random_fraction:
+            raise UserError("--random-fraction does not apply to the segmentation recipes")
+        args.model = args.model.expanduser()
+        if not args.model.is_file():
+            raise UserError(f"no such file: {args.model}", key="--model")
+        params = _segmentation_checks(args)
         scorer = _kv(args.scorer_param, "--scorer-param")
         seg_options = {"arch": args.arch, "num_classes": args.num_classes, "hook_layer": args.hook_layer,
                        "device": args.device, "provider": args.provider, "mc_samples": args.mc_samples,
-                       "image_size": _image_size(args.image_size), "batch_size": args.batch_size,
+                       "image_size": args.image_size, "batch_size": args.batch_size,
                        "reduce": str(scorer.get("reduce", "mean")), "topk_fraction": float(scorer.get("topk_fraction", 0.1))}
     else:
         strategy = args.strategy or project.settings.get("strategy") or "kcenter"
         params = _coerce(_kv(args.param or [], "--param"), STRATEGIES.options(strategy), "--param")
-    if args.random_fraction:
+    if args.random_fraction and not seg:
         params["random_fraction"] = args.random_fraction
     _check_folder_target("--out", args.out.expanduser())
     sel = project.query(strategy, args.n, subset=args.subset, name=args.selection_name, seed=args.seed,

@@ -81,9 +81,24 @@ def _decode(path: str | Path, then: Callable[..., R] | None = None) -> tuple[str
         return f"{type(exc).__name__}: {exc}", None
 
 
+def to_8bit(im):
+    """``im`` with 16-bit or 32-bit grey values (PIL modes ``I;16*``, ``I``, ``F``) scaled to
+    8-bit ``L``: ``convert`` would clip every value above 255, turning a 16-bit image white.
+    ``I;16`` is scaled by 255 / 65535; ``I`` and ``F`` likewise when a value exceeds 255, else kept.
+    Other modes are returned as they are."""
+    from PIL import Image
+
+    if not (im.mode.startswith("I;16") or im.mode in ("I", "F")):
+        return im
+    a = np.asarray(im, np.float64)
+    if im.mode.startswith("I;16") or (a.size and np.nanmax(a) > 255):
+        a = a * (255.0 / 65535.0)
+    return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+
+
 def _mean_luma(im) -> float:
     """Mean grey level (0–255) of the image shrunk to at most 64 × 64."""
-    small = im.convert("L")
+    small = to_8bit(im).convert("L")
     small.thumbnail((64, 64))
     return float(np.asarray(small, np.float64).mean())
 
@@ -249,7 +264,7 @@ def load_rgb(images: Images, i: int, size: int | None = None):
         with Image.open(images.path(i)) as im:
             if size is not None:
                 im.draft("RGB", (size, size))
-            return im.convert("RGB")
+            return to_8bit(im).convert("RGB")
     a = np.asarray(images[i])
     if a.shape[-1] == 1:
         a = np.repeat(a, 3, axis=-1)

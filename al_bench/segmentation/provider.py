@@ -194,6 +194,15 @@ def _build_torchvision(path: Path, arch: str, num_classes: int | None):
     return net.eval(), int(num_classes)
 
 
+def _device(device: str) -> str:
+    """:func:`pick_device`, its error worded for this module's ``device`` option."""
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"{{device}}={device}: CUDA is not available here; use auto or cpu", refs={"device": "device"})
+    return pick_device(device)
+
+
 def load_segmentation_model(path: str | Path, arch: str | None = None, num_classes: int | None = None,
                             device: str = "cpu", hook_layer: str | None = None) -> "SegmentationModel":
     """Load a segmentation network from ``path``.
@@ -210,7 +219,8 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
     if not p.is_file():
         raise UserError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     kind = _sniff(p)
-    dev = pick_device(device)
+    dev = _device(device)
+    digest = file_sha256(p)  # before reading: the weights loaded are the bytes hashed (barring a write in between)
     if arch is not None:
         if kind in ("export", "torchscript"):
             word = "torch.export program" if kind == "export" else "TorchScript file"
@@ -218,7 +228,7 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
                             f"({arch}), or give a state dict", refs={"arch": "arch"})
         net, n_classes = _build_torchvision(p, arch, num_classes)
         return SegmentationModel(net, kind="torchvision", source=p, arch=arch, num_classes=n_classes,
-                                 hook_layer=hook_layer, device=dev)
+                                 hook_layer=hook_layer, device=dev, sha256=digest)
     if kind == "export":
         import torch
 
@@ -228,7 +238,7 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
         except Exception as exc:  # noqa: BLE001 - damaged archives, version mismatches
             raise UserError(f"{p}: cannot load the torch.export program ({_first_line(exc)})") from None
         return SegmentationModel(program, kind="export", source=p, num_classes=num_classes, hook_layer=hook_layer,
-                                 device=dev)
+                                 device=dev, sha256=digest)
     if kind == "torchscript":
         import torch
 
@@ -239,7 +249,7 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
         except Exception as exc:  # noqa: BLE001
             raise UserError(f"{p}: cannot load the TorchScript file ({_first_line(exc)})") from None
         return SegmentationModel(module, kind="torchscript", source=p, num_classes=num_classes,
-                                 hook_layer=hook_layer, device=dev)
+                                 hook_layer=hook_layer, device=dev, sha256=digest)
     if kind in ("pickle", "other"):
         _load_state_dict(p)  # a readable state dict passes; anything else raises naming the file
         raise UserError(f"{p}: is a state dict (weights without the network); give its torchvision "
@@ -280,10 +290,10 @@ class SegmentationModel:
 
     def __init__(self, module: Any, *, kind: str | None = None, source: str | Path | None = None,
                  arch: str | None = None, num_classes: int | None = None, hook_layer: str | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", sha256: str | None = None) -> None:
         import torch
 
-        self.device = pick_device(device)
+        self.device = _device(device)
         self.program = None
         if isinstance(module, torch.export.ExportedProgram):
             self.program, module, kind = module, module.module(), kind or "export"
@@ -298,6 +308,8 @@ class SegmentationModel:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
         self.kind, self.arch, self.hook_layer = kind, arch, hook_layer
         self.source = Path(source) if source is not None else None
+        # the file's digest as loaded, not as it is when the model later runs (it may be rewritten)
+        self._sha256 = sha256 if sha256 is not None or self.source is None else file_sha256(self.source)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.name = str(self.source) if self.source is not None else type(module).__name__
         try:
@@ -354,9 +366,16 @@ class SegmentationModel:
 
             d["torchvision"] = torchvision.__version__.split("+")[0]
         if self.source is not None:
-            d["sha256"] = file_sha256(self.source)
+            d["sha256"] = self._sha256
             return d
         h = hashlib.sha256()
+        # what the weights do not say: layer settings (a dropout rate) and, for TorchScript and
+        # exported graphs, their code
+        h.update(repr(self.module).encode())
+        for _, sub in self.module.named_modules():
+            code = getattr(sub, "code", None)
+            if isinstance(code, str):
+                h.update(code.encode())
         for k, v in self.module.state_dict().items():
             t = v.detach().cpu().contiguous()
             h.update(f"{k}\0{t.dtype}\0{tuple(t.shape)}\0".encode())

@@ -64,6 +64,8 @@ def segmentation_params(strategy: str, given: dict[str, Any]) -> dict[str, Any]:
             raise UserError(f"{k}={out[k]}: give a number >= 1", key="--param")
     if "weight" in out and not 0.0 <= float(out["weight"]) <= 1.0:
         raise UserError(f"weight={out['weight']}: give a number in [0, 1] (0 = k-center, 1 = uncertainty)", key="--param")
+    if out.get("first", "max_norm") not in ("max_norm", "random"):
+        raise UserError(f"first={out['first']}: max_norm or random", key="--param")
     if out.get("variant", "image") not in ("image", "semantic"):
         raise UserError(f"variant={out['variant']}: image or semantic", key="--param")
     return out

@@ -83,6 +83,17 @@ def test_bad_segmentation_flags_are_one_line_errors_before_any_image_is_read(tmp
     assert "--model runs the network" in capsys.readouterr().err
     assert main([*seg, "--image-size", "12xq"]) == 2
     assert "--image-size 12xq" in capsys.readouterr().err
+    assert main([*seg, "--scorer-param", "topk_fraction=abc"]) == 2
+    assert "--scorer-param topk_fraction=abc" in capsys.readouterr().err
+    assert main([*seg, "--scorer-param", "reduce=bogus"]) == 2
+    assert "--scorer-param" in capsys.readouterr().err
+    assert main([*seg, "--strategy", "alges", "--param", "first=bogus"]) == 2
+    assert "first=bogus" in capsys.readouterr().err
+    assert main([*seg, "--strategy", "kcenter", "--embedder", "bogus"]) == 2
+    assert "--embedder bogus" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*seg, "--device", "cuda"]) == 2
+        assert "--device cuda: CUDA is not available here" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -134,3 +134,18 @@ def test_scan_lists_names_that_are_not_utf8_instead_of_crashing(tmp_path):
     assert found.left_out == (("bad\\xff.png", NOT_UTF8), ("dir\\xfe/x.jpg", NOT_UTF8))
     assert printable_id("plain/é.png") == "plain/é.png"
     assert scan_images(tmp_path) == ["ok.png"]
+
+
+def test_16_bit_grey_images_are_scaled_not_clipped_to_white(tmp_path):
+    from PIL import Image
+
+    from al_bench.data.images import ImageFiles, inspect_image, load_rgb
+
+    grey = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # the same picture in 16 bits
+    files = ImageFiles(tmp_path, ["g8.png", "g16.png"])
+    assert Image.open(tmp_path / "g16.png").mode.startswith("I")
+    a8, a16 = (np.asarray(load_rgb(files, i), np.int16) for i in (0, 1))
+    assert np.abs(a8 - a16).max() <= 1 and a16.mean() < 200  # not all 255
+    assert abs(inspect_image(tmp_path / "g8.png")[1] - inspect_image(tmp_path / "g16.png")[1]) < 1

@@ -459,6 +459,25 @@ def test_cache_key_covers_the_model_file(tmp_path, images6):
     np.testing.assert_array_equal(again.scores, a.scores)
 
 
+def test_cache_key_covers_what_the_weights_do_not_say_and_the_file_as_loaded(tmp_path, images6):
+    cache_dir = tmp_path / "cache"
+    lo, hi = tiny(dropout=0.1), tiny(dropout=0.6)
+    hi.load_state_dict(lo.state_dict())  # same weights, another dropout rate
+    a = run_provider(SegmentationModel(lo), images6, provider="bald", mc_samples=3, cache_dir=cache_dir, progress=False)
+    b = run_provider(SegmentationModel(hi), images6, provider="bald", mc_samples=3, cache_dir=cache_dir, progress=False)
+    assert not b.from_cache and not np.allclose(a.scores, b.scores)
+    # a file rewritten after loading: the outputs are stored under the bytes that were loaded
+    net = tiny()
+    torch.jit.script(net).save(str(tmp_path / "m.pt"))
+    loaded = load_segmentation_model(tmp_path / "m.pt")
+    with torch.no_grad():
+        net.head.bias[0] += 1.0
+    torch.jit.script(net).save(str(tmp_path / "m.pt"))
+    old = run_provider(loaded, images6, cache_dir=cache_dir, progress=False)
+    new = run_provider(load_segmentation_model(tmp_path / "m.pt"), images6, cache_dir=cache_dir, progress=False)
+    assert not new.from_cache and not np.allclose(old.scores, new.scores)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 def test_bad_files_give_one_line_user_errors(state_file, tiny_files, tmp_path, images):
     png = images.path(0)
