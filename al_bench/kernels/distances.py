@@ -99,6 +99,17 @@ def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, ep
     np.minimum.at(best, r, exact)
     return best
 
+def farthest_from_mean(x: np.ndarray) -> int:
+    """The row farthest from the rows' mean (squared distance in float32, in row chunks: no
+    N × d temporary) — k-center's first pick when nothing is labeled and no rng is given."""
+    mu = x.mean(0)
+    far = np.empty(len(x), np.float32)
+    for s in range(0, len(x), _CHUNK):
+        diff = x[s : s + _CHUNK] - mu
+        far[s : s + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
+    return int(np.argmax(far))
+
+
 def pick_distances(x: np.ndarray, picks: np.ndarray, labeled: np.ndarray) -> np.ndarray:
     """Euclidean distance of each pick to the nearest labeled item or earlier pick. (n,)"""
     if labeled.size:

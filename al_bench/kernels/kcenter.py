@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .distances import _CHUNK, _check_features, _exact_min_sq_dist, nearest_center
+from .distances import _check_features, _exact_min_sq_dist, farthest_from_mean, nearest_center
 
 __all__ = ["kcenter_greedy"]
 
@@ -253,13 +253,8 @@ def kcenter_greedy(
     if lab.size == 0:
         if rng is not None:
             first = int(rng.integers(N))
-        else:  # farthest from the mean, in row chunks (no N × d temporary)
-            mu = x.mean(0)
-            far = np.empty(N, np.float32)
-            for s in range(0, N, _CHUNK):
-                diff = x[s : s + _CHUNK] - mu
-                far[s : s + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
-            first = int(np.argmax(far))
+        else:
+            first = farthest_from_mean(x)
     if N - lab.size <= _DENSE:  # few rows can be picked: all their pairwise distances at once
         unl = np.setdiff1d(np.arange(N), lab)
         xu = np.ascontiguousarray(x[unl])

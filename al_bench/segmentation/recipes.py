@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ..kernels.distances import _check_features, _exact_min_sq_dist
+from ..kernels.distances import _check_features, _exact_min_sq_dist, farthest_from_mean
 from ..kernels.kcenter import kcenter_greedy
 from ..kernels.kmeanspp import kmeans_pp
 
@@ -159,13 +159,8 @@ def uncertainty_coreset(features: np.ndarray, uncertainty: np.ndarray, n: int, w
     if lab is None:  # every distance is infinite: the first pick by the rule in the docstring
         if w > 0:
             first = int(np.argmax(u))
-        else:  # farthest from the mean, computed as kcenter_greedy does (float32)
-            mu = x.mean(0)
-            far = np.empty(N, np.float32)
-            for s in range(0, N, _ROWS):
-                diff = x[s : s + _ROWS] - mu
-                far[s : s + _ROWS] = np.einsum("ij,ij->i", diff, diff)
-            first = int(np.argmax(far))
+        else:  # kcenter_greedy's own rule
+            first = farthest_from_mean(x)
         picks[0], start = first, 1
         d2[first] = -np.inf
         _sq_dist_to(x, x[first], d2)
