@@ -27,7 +27,6 @@ from ..errors import UserError
 __all__ = ["Selection", "select", "select_top", "SCORE_MEANING", "score_meaning"]
 
 WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start round
-_SEGMENTATION_RECIPES = ("uncertainty", "kcenter", "hybrid", "alges", "alges_coreset", "uncertainty_coreset")
 STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance: min_distance stops it
 
 
@@ -57,10 +56,16 @@ class _ScoreMeaning(Mapping):
 SCORE_MEANING: Mapping[str, str] = _ScoreMeaning()
 
 
+def _segmentation_recipes() -> tuple[str, ...]:
+    from ..segmentation.select import SEGMENTATION_STRATEGIES
+
+    return SEGMENTATION_STRATEGIES
+
+
 def score_meaning(strategy: str) -> str:
     """What the scores of a selection by ``strategy`` mean; ``task:scorer`` names (from
     :func:`select_top` in the command) are precomputed task scores."""
-    if strategy.startswith("segmentation:") and strategy.split(":", 1)[1] in _SEGMENTATION_RECIPES:
+    if strategy.startswith("segmentation:") and strategy.split(":", 1)[1] in _segmentation_recipes():
         return ("the image's uncertainty under the segmentation model (--provider, reduced per image; higher = more "
                 f"uncertain); picks in {strategy.split(':', 1)[1]}'s order")
     if ":" in strategy:
