@@ -202,6 +202,7 @@ class LabelingProject:
         self.db_path = self.folder / DB_FILE
         self._features: _Features | None = None
         self._anchor: sqlite3.Connection | None = None
+        self._model_cache: tuple[int, Any] | None = None  # (round, parsed model): predictions are asked per image
         self._features_lock = threading.Lock()  # threads of one server share one embedding
 
     # -- opening -------------------------------------------------------------------------------
@@ -494,7 +495,7 @@ class LabelingProject:
                                     + ", ".join(f"{Path(k).name}: {old!r} here, {new!r} in the CSV" for k, old, new in clash[:3])
                                     + "); nothing was added. Relabel them in the app, or drop those rows", key=what)
                 labels = {k: v for k, v in labels.items() if keys[k] not in have}
-            n_lab = self._write_labels(con, labels, selection=None) if labels else 0
+            n_lab = self._write_labels(con, labels) if labels else 0
         self._features = None
         return AddReport(added, n_lab, tuple(skipped), already)
 
@@ -585,6 +586,13 @@ class LabelingProject:
             raise UserError(f"{len(missing)} id(s) are not images of this project (first: {', '.join(missing[:3])})")
         return out
 
+    def items_info(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """id, key, name and label (or None) of each of ``keys`` (item keys), in one read."""
+        with self._read() as con:
+            rows = {k: (i, n, lab) for i, k, n, lab in con.execute(
+                "SELECT i.id, i.key, i.name, l.label FROM items i LEFT JOIN labels l ON l.item = i.id")}
+        return [{"id": rows[k][0], "key": k, "name": rows[k][1], "label": rows[k][2]} for k in keys]
+
     def item(self, item_id: int) -> dict[str, Any]:
         with self._read() as con:
             row = con.execute("SELECT i.id, i.key, i.name, i.real, s.kind, s.path, l.label FROM items i "
@@ -616,12 +624,14 @@ class LabelingProject:
                 "GROUP BY s.id ORDER BY s.id")]
 
     # -- labels --------------------------------------------------------------------------------
-    def _write_labels(self, con, labels: Mapping[str, str], selection: str | None) -> int:
+    def _write_labels(self, con, labels: Mapping[str, str], selection_of: Mapping[str, str] | None = None) -> int:
+        """Write key → label, each tagged with ``selection_of[key]`` (the batch it answers) or none."""
         by_key = {k: i for i, k in self._keys(con).items()}
         now = _now()
         n = 0
         for key, label in labels.items():
             item = by_key[key]
+            selection = None if selection_of is None else selection_of.get(key)
             prev = con.execute("SELECT label FROM labels WHERE item=?", (item,)).fetchone()
             con.execute("INSERT OR REPLACE INTO labels(item, label, at, selection) VALUES(?,?,?,?)",
                         (item, label, now, selection))
@@ -645,13 +655,8 @@ class LabelingProject:
             keys = self._keys(con)
             last = self._last_selection(con)
             in_last = set(last.ids) if last else set()
-            out = {}
-            for i, (_, lab) in zip(ids, pairs):
-                out[keys[i]] = str(lab)
-            n = 0
-            for key, lab in out.items():  # one call, one selection tag per label
-                n += self._write_labels(con, {key: lab}, last.name if key in in_last else None)
-        return n
+            out = {keys[i]: str(lab) for i, (_, lab) in zip(ids, pairs)}
+            return self._write_labels(con, out, {k: last.name for k in out if k in in_last})
 
     def remove_label(self, key: str | int) -> str | None:
         """Take an image's label back (undo); returns the label it had, or None."""
@@ -923,14 +928,15 @@ class LabelingProject:
         before the first fit or when it was fitted on features the project no longer has."""
         from .model_file import read_model_bytes
 
+        checksum = self._feature_table().checksum  # (may embed: not inside the read transaction)
         with self._read() as con:
-            row = con.execute("SELECT blob, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        f = self._feature_table()
-        if row[1] != f.checksum:
-            return None
-        return read_model_bytes(bytes(row[0]))
+            row = con.execute("SELECT round, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
+            if row is None or row[1] != checksum:
+                return None
+            if self._model_cache is None or self._model_cache[0] != row[0]:  # a round names one model for good
+                blob = con.execute("SELECT blob FROM models WHERE round=?", (row[0],)).fetchone()[0]
+                self._model_cache = (row[0], read_model_bytes(bytes(blob)))
+        return self._model_cache[1]
 
     def predict(self, keys: Sequence[str | int]) -> np.ndarray:
         """Calibrated class probabilities (N, C) of the current model for ``keys``."""

@@ -257,9 +257,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         last = project.last_selection() if s else None
         batch = None
         if last is not None:
-            ids = project.item_ids(last.ids)
-            names = {i: project.item(i)["name"] for i in ids}
-            items = [{"id": i, "name": names[i], "label": labels.get(k)} for i, k in zip(ids, last.ids)]
+            items = [{"id": it["id"], "name": it["name"], "label": it["label"]} for it in project.items_info(last.ids)]
             batch = {"selection": last.name, "strategy": last.strategy, "items": items,
                      "done": sum(it["label"] is not None for it in items), "total": len(items)}
         n_items = len(project.items)
@@ -372,7 +370,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         item = _int(data.get("item"), "item")
         project.add_labels({item: str(data.get("label", ""))})
         last = project.last_selection()
-        done = last is not None and all(k in project.labels for k in last.ids)
+        labels = project.labels
+        done = last is not None and all(k in labels for k in last.ids)
         if done:
             start_advance()
         return JSONResponse({"ok": True, "batch_done": bool(done)})
