@@ -424,46 +424,37 @@ def _segmentation_model(args: argparse.Namespace, scan, is_labeled: np.ndarray, 
     """--task segmentation --model: run the network on the candidates (cached), embed the
     images when the recipe reads feature-model embeddings, pick. (Selection, embedder or None)."""
     from ..data.images import ImageFiles
-    from ..segmentation.provider import load_segmentation_model, run_provider
-    from ..segmentation.select import NEEDS, select_segmentation
+    from ..segmentation.provider import load_segmentation_model
+    from ..segmentation.select import select_with_model
 
-    good = list(scan.good)
-    need = NEEDS[args.strategy]
+    images = ImageFiles(scan.root, list(scan.good))
     model = load_segmentation_model(args.model, arch=args.arch, num_classes=args.num_classes, device=args.device,
                                     hook_layer=args.hook_layer)
-    cidx = np.flatnonzero(cand)
     scorer = _kv(args.scorer_param, "--scorer-param")
-    variants = (str(params["variant"]),) if "alges" in need else ()
-    t0 = time.perf_counter()
-    out = run_provider(model, ImageFiles(scan.root, [good[i] for i in cidx]), provider=args.provider,
-                       reduce=str(scorer.get("reduce", "mean")), topk_fraction=float(scorer.get("topk_fraction", 0.1)),
-                       mc_samples=args.mc_samples, image_size=args.image_size, batch_size=args.batch_size,
-                       alges=variants, seed=args.seed, cache_dir=cache_dir, progress=not args.quiet)
-    _say(f"ran {model.name} on {len(cidx)} candidate(s) ({args.provider}) in {time.perf_counter() - t0:.1f} s "
-         f"({'from cache' if out.from_cache else 'cached at ' + str(out.cache_file)})")
-    scores = np.full(len(good), np.nan)
-    scores[cidx] = out.scores
-    alges = None
-    if variants:
-        e = out.alges[variants[0]]
-        alges = np.full((len(good), e.shape[1]), np.nan, np.float32)
-        alges[cidx] = e
-    features = embedder = None
-    if "features" in need:
+    options = {"provider": args.provider, "reduce": str(scorer.get("reduce", "mean")),
+               "topk_fraction": float(scorer.get("topk_fraction", 0.1)), "mc_samples": args.mc_samples,
+               "image_size": args.image_size, "batch_size": args.batch_size}
+    used = []
+
+    def features() -> np.ndarray:
         from ..embedders import embed
 
         t1 = time.perf_counter()
-        emb = embed(ImageFiles(scan.root, good), np.arange(len(good)), args.embedder, scan.fingerprint, cache_dir, 0,
-                    **emb_opts)
-        features, embedder = emb.features, emb.embedder
-        _say(f"embedded {len(good)} image(s) with {emb.embedder} in {time.perf_counter() - t1:.1f} s")
-    sel = select_segmentation(good, args.n, args.strategy, scores=scores, alges=alges, features=features,
-                              labeled=is_labeled, candidates=cand, rng=args.seed, **params)
-    provider = {"model": str(args.model), "arch": args.arch, "provider": args.provider,
-                "reduce": str(scorer.get("reduce", "mean"))}
+        emb = embed(images, np.arange(len(images)), args.embedder, scan.fingerprint, cache_dir, 0, **emb_opts)
+        used.append(emb.embedder)
+        _say(f"embedded {len(images)} image(s) with {emb.embedder} in {time.perf_counter() - t1:.1f} s")
+        return emb.features
+
+    t0 = time.perf_counter()
+    sel, out = select_with_model(model, images, args.n, args.strategy, labeled=is_labeled, candidates=cand,
+                                 features=features, seed=args.seed, cache_dir=cache_dir, progress=not args.quiet,
+                                 provider_options=options, **params)
+    if out is not None:
+        _say(f"ran {model.name} on {int(cand.sum())} candidate(s) ({args.provider}) in {time.perf_counter() - t0:.1f} s "
+             f"({'from cache' if out.from_cache else 'cached at ' + str(out.cache_file)})")
     from dataclasses import replace
 
-    return replace(sel, strategy=f"segmentation:{args.strategy}", params={**sel.params, **provider}), embedder
+    return replace(sel, params={**sel.params, "model": str(args.model), "arch": args.arch}), (used[0] if used else None)
 
 
 def run(args: argparse.Namespace) -> Path:

@@ -1031,35 +1031,22 @@ class LabelingProject:
         from dataclasses import replace
 
         from ..data.images import ImageFiles
-        from ..segmentation.provider import load_segmentation_model, run_provider
-        from ..segmentation.select import NEEDS, segmentation_params, select_segmentation
+        from ..segmentation.provider import load_segmentation_model
+        from ..segmentation.select import select_with_model
 
-        p = segmentation_params(strategy, params)
         load_keys = ("arch", "num_classes", "device", "hook_layer")
         source = str(model) if isinstance(model, (str, Path)) else getattr(model, "name", type(model).__name__)
-        if isinstance(model, (str, Path)):
-            model = load_segmentation_model(model, **{k: options.pop(k) for k in load_keys if k in options})
-        unknown = set(options) - {"provider", "reduce", "topk_fraction", "mc_samples", "image_size", "batch_size"}
+        unknown = set(options) - set(load_keys) - {"provider", "reduce", "topk_fraction", "mc_samples", "image_size",
+                                                   "batch_size"}
         if unknown:
             raise UserError(f"segmentation options are arch, num_classes, device, hook_layer, provider, reduce, "
                             f"topk_fraction, mc_samples, image_size, batch_size; not {sorted(unknown)}")
-        need = NEEDS[strategy]
-        cidx = np.flatnonzero(cand)
-        variants = (str(p["variant"]),) if "alges" in need else ()
-        out = run_provider(model, ImageFiles(Path("/"), [f.keys[i] for i in cidx]), alges=variants, seed=seed,
-                           cache_dir=self.folder / CACHE, progress=False, **options)
-        scores = np.full(len(f.keys), np.nan)
-        scores[cidx] = out.scores
-        alges = None
-        if variants:
-            e = out.alges[variants[0]]
-            alges = np.full((len(f.keys), e.shape[1]), np.nan, np.float32)
-            alges[cidx] = e
-        sel = select_segmentation(f.keys, n, strategy, scores=scores, alges=alges,
-                                  features=f.x if "features" in need else None, labeled=is_lab, candidates=cand,
-                                  rng=seed, **p)
-        return replace(sel, strategy=f"segmentation:{strategy}",
-                       params={**sel.params, "segmentation_model": source, **{k: v for k, v in options.items()}})
+        if isinstance(model, (str, Path)):
+            model = load_segmentation_model(model, **{k: options.pop(k) for k in load_keys if k in options})
+        sel, _ = select_with_model(model, ImageFiles(Path("/"), f.keys), n, strategy, labeled=is_lab, candidates=cand,
+                                   features=f.x, seed=seed, cache_dir=self.folder / CACHE, progress=False,
+                                   provider_options=options, **params)
+        return replace(sel, params={**sel.params, "segmentation_model": source})
 
     def next_batch(self, progress: Progress = _quiet) -> NamedSelection | None:
         """The app's next batch: nothing while the last selection has unlabeled images; else the

@@ -20,7 +20,8 @@ Recipes (``SEGMENTATION_STRATEGIES``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from ..errors import UserError
 from ..picking.api import Selection, _candidates, _check_n
 
-__all__ = ["SEGMENTATION_STRATEGIES", "NEEDS", "select_segmentation", "segmentation_params"]
+__all__ = ["SEGMENTATION_STRATEGIES", "NEEDS", "select_segmentation", "segmentation_params", "select_with_model"]
 
 # recipe → what it reads: "scores" (per-image uncertainty), "alges" (gradient embeddings),
 # "features" (feature-model embeddings of every image, labeled ones included)
@@ -135,3 +136,47 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
     sc = np.asarray(scores, np.float64)[positions] if scores is not None else np.full(positions.size, np.nan)
     used = {**p, **({"seed": seed} if seed is not None else {})}
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, np.ones(positions.size, bool))
+
+
+def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
+                      labeled: Sequence[str] | np.ndarray | None = None,
+                      candidates: Sequence[str] | np.ndarray | None = None,
+                      features: np.ndarray | Callable[[], np.ndarray] | None = None, seed: int = 0,
+                      cache_dir=None, progress: bool = True, provider_options: dict[str, Any] | None = None,
+                      **params: Any):
+    """Run ``model`` (a :class:`~al_bench.segmentation.provider.SegmentationModel`) on the
+    candidates of ``images`` (:class:`~al_bench.data.images.ImageFiles`; ids = its relative
+    paths) when the recipe reads its outputs, then pick with :func:`select_segmentation`.
+    ``features``: the images' feature-model embeddings, or a function giving them (called only
+    when the recipe reads them). ``provider_options`` go to :func:`run_provider` (provider,
+    reduce, topk_fraction, mc_samples, image_size, batch_size). Returns (the selection, named
+    ``segmentation:<recipe>`` with the provider options among its parameters; the provider's
+    outputs, or None when the model did not need to run)."""
+    from ..data.images import ImageFiles
+    from .provider import run_provider
+
+    ids = list(images.relpaths)
+    p = segmentation_params(strategy, dict(params))
+    need = NEEDS[strategy]
+    options = dict(provider_options or {})
+    lab, cand = _candidates(ids, labeled, candidates)
+    _check_n(n, ids, lab, cand)
+    scores = alges = out = None
+    if need & {"scores", "alges"}:
+        variants = (str(p["variant"]),) if "alges" in need else ()
+        out = run_provider(model, ImageFiles(images.root, [ids[i] for i in cand]), alges=variants, seed=seed,
+                           cache_dir=cache_dir, progress=progress, **options)
+        scores = np.full(len(ids), np.nan)
+        scores[cand] = out.scores
+        if variants:
+            e = out.alges[variants[0]]
+            alges = np.full((len(ids), e.shape[1]), np.nan, np.float32)
+            alges[cand] = e
+    if "features" in need and callable(features):
+        features = features()
+    is_lab, is_cand = np.zeros(len(ids), bool), np.zeros(len(ids), bool)
+    is_lab[lab], is_cand[cand] = True, True
+    sel = select_segmentation(ids, n, strategy, scores=scores, alges=alges,
+                              features=features if "features" in need else None, labeled=is_lab,
+                              candidates=is_cand, rng=seed, **p)
+    return replace(sel, strategy=f"segmentation:{strategy}", params={**sel.params, **options}), out
