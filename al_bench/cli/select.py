@@ -262,7 +262,7 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
             raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
                             "--labeled CSV with a 'label' column to train a head on the labeled images")
     elif args.task == "segmentation" and args.model is not None:
-        from ..segmentation.select import SEGMENTATION_STRATEGIES, PARAMS, segmentation_params
+        from ..segmentation.select import SEGMENTATION_STRATEGIES
 
         args.strategy = args.strategy or "uncertainty"
         if args.strategy not in SEGMENTATION_STRATEGIES:
@@ -561,7 +561,7 @@ def run_project(args: argparse.Namespace) -> Path:
     project = LabelingProject.open(args.project.expanduser(), create=False)
     seg_options = None
     if seg:
-        from ..segmentation.select import PARAMS, SEGMENTATION_STRATEGIES
+        from ..segmentation.select import SEGMENTATION_STRATEGIES
 
         strategy = args.strategy = args.strategy or "uncertainty"
         if strategy not in SEGMENTATION_STRATEGIES:

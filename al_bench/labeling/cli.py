@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import logging
-import os
 import socket
 import sys
 from pathlib import Path

@@ -324,10 +324,23 @@ def test_a_checkpoint_killed_midway_leaves_no_listed_or_partial_checkpoint(proje
 
 
 def test_a_read_only_project_folder_is_one_clear_error(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes through permissions")
+    """An existing project on a read-only bind mount (root: permissions do not stop root), else a
+    folder without write permission."""
     d = tmp_path / "ro"
     d.mkdir()
+    if os.geteuid() == 0:
+        src = tmp_path / "src"
+        LabelingProject.open(src).setup("x", "a, b", embedder="pixels")
+        if subprocess.run(["mount", "--bind", str(src), str(d)], capture_output=True).returncode:
+            pytest.skip("cannot bind-mount here")
+        try:
+            if subprocess.run(["mount", "-o", "remount,ro,bind", str(d)], capture_output=True).returncode:
+                pytest.skip("cannot remount read-only here")
+            with pytest.raises(UserError):
+                LabelingProject.open(d)
+        finally:
+            subprocess.run(["umount", "-l", str(d)], check=False)
+        return
     d.chmod(0o500)
     try:
         with pytest.raises(UserError):
