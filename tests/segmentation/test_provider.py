@@ -196,6 +196,7 @@ def test_three_loaders_give_the_same_lraspp_probabilities_and_scores(lraspp, by_
         run_provider(exported, images, alges=("image",), progress=False)
 
 
+@pytest.mark.slow  # a torchvision LRASPP (≈2 s to build and warm up); the tiny network covers the fast tier
 def test_lraspp_by_name_matches_the_network_and_its_entropy(lraspp, by_name, images):
     assert by_name.kind == "torchvision" and by_name.num_classes == 3  # read off the state dict's classifier
     x = pixels(images, range(4))
@@ -238,6 +239,7 @@ def test_tiny_network_as_module_torchscript_and_export_agree(tiny_files, images6
         SegmentationModel(exported.program, hook_layer="head")
 
 
+@pytest.mark.slow  # a torchvision LRASPP (≈2 s to build and warm up); the tiny network covers the fast tier
 def test_reduce_topk_and_max_follow_the_pixel_map(lraspp, by_name, images):
     with torch.inference_mode():
         p = lraspp(pixels(images, range(4)))["out"].softmax(1).double()
@@ -251,6 +253,7 @@ def test_reduce_topk_and_max_follow_the_pixel_map(lraspp, by_name, images):
 
 
 # -- the last layer's inputs ----------------------------------------------------------------------
+@pytest.mark.slow  # a torchvision LRASPP (≈2 s to build and warm up); the tiny network covers the fast tier
 def test_hook_on_lraspp_captures_the_high_classifier_inputs(lraspp, by_name, images):
     model = by_name
     x = pixels(images, range(4))
@@ -395,6 +398,7 @@ def test_mc_dropout_in_torchscript_only_when_scripted(tmp_path, images):
     assert not load_segmentation_model(tmp_path / "traced.pt").has_dropout  # tracing froze training=False
 
 
+@pytest.mark.slow  # a torchvision LRASPP (≈2 s to build and warm up); the tiny network covers the fast tier
 def test_mc_dropout_without_dropout_is_a_user_error(by_name, images):
     model = by_name
     assert not model.has_dropout
