@@ -31,6 +31,20 @@ def _scores(scores: np.ndarray) -> np.ndarray:
     return s
 
 
+def _scaled(beta: float, x: np.ndarray) -> np.ndarray:
+    """β · x as log-weights. A β so large that β · x overflows (``strategy.beta=1e308``) is the
+    top-k limit, not an error: the draw does not change when every log-weight is shifted by one
+    constant, so the product is then taken of x − max(x), where it can only underflow to −inf
+    (weight 0) and the largest scores keep log-weight 0. Below overflow the plain product is
+    kept, so that runs that never overflowed draw exactly as before."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = beta * x
+        finite = np.isfinite(x)
+        if not np.isfinite(y[finite]).all():
+            y = beta * (x - x[finite].max())
+    return y
+
+
 def log_weights(scores: np.ndarray, sampling: str, beta: float) -> np.ndarray:
     """log w_i of each score for ``sampling`` (``power``, ``softmax`` or ``softrank``). (N,) → (N,)
 
@@ -50,9 +64,9 @@ def log_weights(scores: np.ndarray, sampling: str, beta: float) -> np.ndarray:
         if beta == 0:  # uniform, zeros included (0^0 = 1)
             return np.zeros(s.size)
         with np.errstate(divide="ignore"):
-            return np.where(s > 0, beta * np.log(np.where(s > 0, s, 1.0)), -np.inf)
+            return _scaled(beta, np.where(s > 0, np.log(np.where(s > 0, s, 1.0)), -np.inf))
     if sampling == "softmax":
-        return beta * s
+        return _scaled(beta, s)
     if sampling == "softrank":
         order = np.argsort(-s, kind="stable")
         ordinal = np.empty(s.size, np.float64)

@@ -208,3 +208,18 @@ def test_pool_scores_are_what_the_strategy_ranks(name, head_cache):
         a, _ = select_batch(name, view, 8, np.random.default_rng(10), sampling=sampling)
         b, _ = select_batch(name, view, 8, np.random.default_rng(10), sampling=sampling)
         assert a.tolist() == b.tolist() and np.unique(a).size == 8 and np.isin(a, view.unlabeled).all()
+
+
+def test_a_beta_so_large_it_overflows_is_the_top_k_limit(fixed_scorer):
+    """β = 1e308 overflows β · s to inf (a ValueError in the draw, i.e. a failed run, before):
+    it is the top-k limit, so the batch is the highest scores in order, for every sampling, and
+    a β that does not overflow keeps its exact log-weights."""
+    s = np.array([0.1, 2.3, 2.2, 0.0, 1.0])
+    for sampling in ("power", "softmax", "softrank"):
+        lw = log_weights(s, sampling, 1e308)
+        assert not np.isnan(lw).any() and not np.isposinf(lw).any()
+        assert gumbel_top_k(lw, 3, np.random.default_rng(0)).tolist() == [1, 2, 4]
+    view = _pool_view()
+    picks, _ = select_batch(fixed_scorer, view, 2, np.random.default_rng(1), sampling="softmax", beta=1e308)
+    assert picks.tolist() == np.argsort(-SCORES)[:2].tolist()
+    np.testing.assert_array_equal(log_weights(s, "softmax", 3.0), 3.0 * s)
