@@ -331,3 +331,40 @@ def test_a_job_the_launcher_loses_is_reported_after_aggregating_what_finished(tm
     assert "aggregate: 1 finished run(s)" in out and "seed1" in out and "never started" in out
     assert "LAUNCHER: jobs #0-#0: the launcher stopped: RuntimeError: Job 4242_1" in out
     assert "(state: CANCELLED by 0)" in out  # submitit's second line says what happened
+
+
+def test_a_single_run_on_a_read_only_outputs_folder_ends_in_one_line(tmp_path, capsys):
+    """Hydra makes the run folder right after the config check, with a 55-line OSError traceback
+    on a read-only file system: the check says it in one line first (a real read-only bind mount
+    as root; a folder without write permission otherwise), exit 1, nothing made."""
+    import os
+    import subprocess
+
+    from al_bench.cli.callbacks import CheckConfig
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "--bind", str(ro), str(ro)], capture_output=True).returncode == 0:
+            mounted = subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)], capture_output=True).returncode == 0
+            if not mounted:
+                subprocess.run(["umount", "-l", str(ro)], check=False)
+        if not mounted:
+            pytest.skip("root cannot be kept from writing without a read-only mount")
+    else:
+        ro.chmod(0o555)
+    try:
+        cfg = _compose("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={ro / 'out'}")
+        with pytest.raises(SystemExit) as exc:
+            CheckConfig().on_run_start(cfg)
+        assert exc.value.code == 1
+        err = capsys.readouterr().err
+        what = "read-only file system" if mounted else "permission denied"
+        assert err == f"al_bench: cannot write: {what} ({ro / 'out'}); nothing was started\n"
+        assert not (ro / "out").exists()
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(ro)], check=False)
+        else:
+            ro.chmod(0o755)
