@@ -467,7 +467,8 @@ def run(args: argparse.Namespace) -> Path:
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
     exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
     if args.list_ids:
-        print("\n".join(find_images(args.images_dir, exclude, _say, follow_links=args.follow_links)[1]))
+        # flushed here, so a reader that stopped early (`| head`) is seen in main, not at exit
+        print("\n".join(find_images(args.images_dir, exclude, _say, follow_links=args.follow_links)[1]), flush=True)
         return args.images_dir
     params, emb_opts = check_args(args)
 
@@ -603,6 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"al-bench-select: error: {exc.worded(flag_for)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed by its reader (`--list-ids | head`): stop quietly
+        import os
+
+        # the interpreter flushes stdout at exit; pointed at devnull, that flush cannot fail again
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        return 141  # 128 + SIGPIPE, what a command killed by the closed pipe reports
     return 0
 
 
