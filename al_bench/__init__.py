@@ -24,10 +24,10 @@ def _register_resolver() -> None:
         return
 
     def resolve(*, _root_) -> str:
-        from .runfiles import run_dir_of
+        from .config import run_dir_of_config
 
         try:
-            return run_dir_of(_root_)
+            return run_dir_of_config(_root_)
         except Exception:  # noqa: BLE001 - a config the checks refuse before anything is written
             return "invalid-config"
 

@@ -24,7 +24,7 @@ from .runfiles import check_name
 from .strategies import SAMPLINGS, STRATEGIES, check_param_values, check_sampling, features_only
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
-           "BudgetSettings", "parse_settings"]
+           "BudgetSettings", "parse_settings", "canonical_config", "run_dir_of_config"]
 
 
 @dataclass(frozen=True)
@@ -210,3 +210,58 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     _keys("paths", p, {"data_dir", "outputs_dir"})
     return RunSettings(dataset, embedder, model, strategy, budget, seed,
                        Path(str(p["data_dir"])).expanduser(), Path(str(p["outputs_dir"])).expanduser(), threads)
+
+
+def canonical_config(cfg: Mapping[str, Any], settings: RunSettings | None = None) -> dict[str, Any]:
+    """``cfg`` (plain, composed) with every value it gives written as its declared type, so
+    that the same value typed two ways is one run: ``strategy.params.shortlist_factor=2``
+    against its float default 2.0, ``strategy.random_fraction=0``, ``budget.fractions=[0.05,
+    1]`` become floats; ``budget.initial=20.0`` (a count, as :func:`parse_settings` reads it)
+    becomes 20. Keys are never added or dropped. The shipped configs already give every value
+    as its declared type, so their run ids (and every existing run folder made from them) are
+    unchanged; only a config that typed a value the other way gets another id than before.
+    ``settings``: :func:`parse_settings` of ``cfg`` when already at hand."""
+    import copy
+
+    s = settings if settings is not None else parse_settings(cfg)
+    out = copy.deepcopy(dict(cfg))
+
+    def put(node: dict, key: str, value: Any) -> None:
+        if key in node:
+            node[key] = value
+
+    d = out["dataset"]
+    for key in ("test_fraction", "calibration_fraction", "near_duplicates", "near_duplicate_noise",
+                "near_duplicate_copies"):
+        put(d, key, getattr(s.dataset, key))
+    m = out["model"]
+    for key in list(m):
+        if key in ("temperature_scaling", "ece_bins"):
+            put(m, key, getattr(s.model, key))
+        elif hasattr(s.model.settings, key) and isinstance(m[key], (int, float)):
+            m[key] = getattr(s.model.settings, key)
+    st = out["strategy"]
+    put(st, "random_fraction", s.strategy.random_fraction)
+    put(st, "beta", s.strategy.beta)
+    defaults = STRATEGIES.entry(s.strategy.name).options
+    for key, value in (st.get("params") or {}).items():
+        default = defaults[key]  # parse_settings refused unknown parameters
+        if isinstance(default, float) and not isinstance(value, bool) and isinstance(value, int):
+            st["params"][key] = float(value)
+    b = out["budget"]
+    if b.get("fractions") is not None:
+        b["fractions"] = list(s.budget.fractions)
+    if b.get("per_class") is not None:
+        b["per_class"] = list(s.budget.per_class)
+    put(b, "initial", s.budget.initial)
+    put(b, "batch_size", s.budget.batch_size)
+    out["seed"] = s.seed
+    return out
+
+
+def run_dir_of_config(cfg: Any) -> str:
+    """The run folder (:func:`al_bench.runfiles.run_dir_of`) of a composed config, named by its
+    :func:`canonical_config`: what ``${al_bench_run_dir:}`` resolves to."""
+    from .runfiles import plain, run_dir_of
+
+    return run_dir_of(canonical_config(plain(cfg)))

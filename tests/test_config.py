@@ -1,7 +1,12 @@
 """Config checks (al_bench.config): strategy parameters are checked for type and range, and NaN
 is refused, before any job runs: each in one line naming the key."""
 
+import json
+from pathlib import Path
+
 import pytest
+
+import al_bench
 
 from al_bench.cli.run import ConfigCheckError, settings_from
 from al_bench.errors import UserError
@@ -134,3 +139,59 @@ def test_run_identity_separates_sampling_and_beta():
            _ids("strategy=entropy", "strategy.sampling=softrank")]
     assert len({i["dir"] for i in ids}) == len({i["strategy"] for i in ids}) == len({i["config"] for i in ids}) == 5
     assert len({i["comparison"] for i in ids} | {_ids("strategy=random")["comparison"]}) == 1
+
+
+# -- the same value typed two ways is one run ------------------------------------------------------
+
+def _run_dir(*overrides):
+    from support import compose_config
+
+    return str(compose_config("dataset=digits", "embedder=pixels", "budget=smoke", *overrides).hydra.sweep.subdir)
+
+
+@pytest.mark.parametrize("typed, declared", [
+    (["strategy=hybrid", "strategy.params.shortlist_factor=2"], ["strategy=hybrid", "strategy.params.shortlist_factor=2.0"]),
+    (["strategy.random_fraction=0"], ["strategy.random_fraction=0.0"]),
+    (["budget.fractions=[0.05,0.1,1]"], ["budget.fractions=[0.05,0.1,1.0]"]),
+    (["budget.initial=20.0"], ["budget.initial=20"]),
+    (["model.lr=1"], ["model.lr=1.0"]),
+    (["dataset.test_fraction=0.2", "strategy=entropy", "strategy.sampling=softmax", "strategy.beta=2"],
+     ["dataset.test_fraction=0.2", "strategy=entropy", "strategy.sampling=softmax", "strategy.beta=2.0"]),
+])
+def test_a_value_typed_as_an_integer_names_the_same_run(typed, declared):
+    """``shortlist_factor=2`` against its default 2.0 made a second folder with byte-identical
+    curves, reported as a second strategy with half the seeds; values are hashed as their
+    declared type now, so both spellings name one run folder (and one config.yaml)."""
+    from support import compose_config
+
+    from al_bench.cli.run import settings_from
+
+    assert _run_dir(*typed) == _run_dir(*declared)
+    a = settings_from(compose_config("dataset=digits", "embedder=pixels", *typed))[1]
+    b = settings_from(compose_config("dataset=digits", "embedder=pixels", *declared))[1]
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_other_values_still_name_other_runs():
+    assert _run_dir("strategy=hybrid", "strategy.params.shortlist_factor=3") != _run_dir("strategy=hybrid")
+    assert _run_dir("budget.initial=0.2") != _run_dir("budget.initial=20")
+
+
+STRATEGY_NAMES = sorted(p.stem for p in (Path(al_bench.__file__).parent / "conf" / "strategy").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group, options", [
+    ("strategy", STRATEGY_NAMES), ("model", ["linear", "linear_std", "resnet18"]),
+    ("budget", ["standard", "quick", "smoke", "low"]), ("dataset", ["digits", "cifar10", "bdd100k_weather", "auto"]),
+    ("embedder", ["pixels", "kmeans_patches", "dinov2_vits14", "auto"]), ("experiment", ["smoke"])])
+def test_shipped_configs_are_already_canonical(group, options):
+    """Every value the shipped configs give is already its declared type, so canonicalizing
+    leaves their run ids, and so every existing run folder made from them, as they were."""
+    from support import compose_config
+
+    from al_bench.cli.run import plain_config
+    from al_bench.config import canonical_config
+
+    for option in options:
+        d = plain_config(compose_config(f"{group}={option}"))
+        assert json.dumps(canonical_config(d), sort_keys=True) == json.dumps(d, sort_keys=True), option

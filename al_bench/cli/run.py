@@ -15,7 +15,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import RunSettings, parse_settings
+from ..config import RunSettings, canonical_config, parse_settings
 from ..errors import UserError
 
 log = logging.getLogger("al_bench")
@@ -40,9 +40,12 @@ def plain_config(cfg: DictConfig) -> dict[str, Any]:
 
 
 def settings_from(cfg: DictConfig) -> tuple[RunSettings, dict[str, Any]]:
+    """Typed settings and the plain config with each value as its declared type
+    (:func:`al_bench.config.canonical_config`: what config.yaml holds and the run ids hash)."""
     d = plain_config(cfg)
     try:
-        return parse_settings(d), d
+        settings = parse_settings(d)
+        return settings, canonical_config(d, settings)
     except UserError as exc:
         raise ConfigCheckError(str(exc)) from None
 
