@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "remote_warning"]
 
 DEFAULT_PORT = 8765
 LOCK_FILE = ".server.lock"
@@ -27,9 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1, this machine only; another address lets other "
-                        "machines label and read your images: a warning is printed)")
+                        "machines label, read your images and have the server read and write files by path: "
+                        "a warning says what)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     return p
+
+
+def remote_warning(host: str) -> str:
+    """The warning printed when serving on ``host``, a network address: what any client that
+    reaches it may do, there being no password (what the API allows, as the server's user)."""
+    return (f"al-bench-label: WARNING: listening on {host}, with no password: anyone who can reach it can view "
+            "every image of the project and download its exports, label, checkpoint and restore, upload images "
+            "and import a model file,\n  and make this server (as your user) open files by path: add any folder "
+            "or CSV file it can read (then view those images) and write label exports into new folders anywhere "
+            "it can write")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -67,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         host, port = sock.getsockname()[:2]
         hosts = LOCAL_HOSTS
         if args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(f"al-bench-label: WARNING: listening on {args.host}: anyone who can reach this address can "
-                  "see the project's images and change its labels", file=sys.stderr, flush=True)
+            print(remote_warning(args.host), file=sys.stderr, flush=True)
             hosts = None  # other machines reach it by any of this machine's names or addresses
         app = create_app(project, allowed_hosts=hosts)
         shown = "127.0.0.1" if host in ("127.0.0.1", "0.0.0.0") else (f"[{host}]" if ":" in host else host)

@@ -15,11 +15,20 @@ Safety rules (tests: ``tests/labeling/test_server.py``):
 - Image bytes come only from the files recorded when they were added, looked up by integer id
   (no path in any URL); a file since replaced by a link elsewhere is refused.
 - Uploads: at most ``MAX_UPLOAD`` bytes each; names sanitized (:func:`.project.safe_file_name`).
+- Request values are checked before use (tests: ``tests/labeling/test_hostile_server.py``): ids and
+  counts are JSON integers (2.9 or true is refused, not rounded), within SQLite's 64-bit range;
+  names and paths are strings, paths without NUL; a JSON body nests at most ``MAX_DEPTH`` deep. A
+  CSV is read by path only when it is a ``.csv`` file, so no other file's first line can come
+  back in an error.
+- Every error is one line of JSON: 400 for the user's mistakes; a 500 names only the exception's
+  type (its text, which may quote a file, goes to the server's log).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sqlite3
 import threading
 import time
@@ -46,6 +55,9 @@ MAX_UPLOAD = 20 * 2**20
 MAX_JSON = 2**20
 STATIC = Path(__file__).with_name("static")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id overflows in the query (a 500)
+MAX_DEPTH = 32  # JSON nesting; the page sends at most 2 (a list of labels in an object)
+MAX_ERROR = 1000  # characters of an error message
 
 
 class Worker:
@@ -91,11 +103,11 @@ class Worker:
                                       seconds=round(time.time() - self.state["started"], 2))
             except UserError as exc:
                 with self._lock:
-                    self.state.update(state="failed", error=str(exc), message="failed")
-            except Exception as exc:  # shown in the page; the traceback goes to the server's log
+                    self.state.update(state="failed", error=_one_line(str(exc)), message="failed")
+            except Exception as exc:  # shown in the page: its type only (the text may quote a file); the log has it all
                 log.error("job %s failed:\n%s", kind, traceback.format_exc())
                 with self._lock:
-                    self.state.update(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed")
+                    self.state.update(state="failed", error=_internal(exc), message="failed")
 
         def run_then_next() -> None:
             run()
@@ -156,7 +168,18 @@ def advance(project: LabelingProject, progress) -> str:
 
 
 def _error(msg: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": msg}, status_code=status)
+    return JSONResponse({"error": _one_line(msg)}, status_code=status)
+
+
+def _one_line(msg: str) -> str:
+    """``msg`` on one line (line breaks → spaces), at most ``MAX_ERROR`` characters."""
+    msg = " ".join(msg.splitlines())
+    return msg if len(msg) <= MAX_ERROR else msg[: MAX_ERROR - 1] + "…"
+
+
+def _internal(exc: BaseException) -> str:
+    """What a client learns of a bug: the exception's type, not its text (which may quote a file)."""
+    return f"internal error ({type(exc).__name__}); the server's log has the details"
 
 
 def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None = LOCAL_HOSTS,
@@ -220,8 +243,11 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
             data = json.loads(raw or b"{}")
         except ValueError:
             raise UserError("the request body is not valid JSON") from None
+        except RecursionError:  # the parser recurses per level: [[[[... a 100,000 deep
+            raise UserError(f"the request body is nested too deeply (at most {MAX_DEPTH} levels)") from None
         if not isinstance(data, dict):
             raise UserError("the request body must be a JSON object")
+        _check_json(data)
         return data
 
     def endpoint(fn):
@@ -243,7 +269,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
                 return _error(f"cannot write the project database ({exc}); nothing was saved by this request", 503)
             except Exception as exc:
                 log.error("%s %s failed:\n%s", request.method, request.url.path, traceback.format_exc())
-                return _error(f"internal error ({type(exc).__name__}: {exc})", 500)
+                return _error(_internal(exc), 500)
         return wrapped
 
     def start_advance(queue: bool = True) -> bool:
@@ -290,11 +316,12 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
     def sources(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
         if data.get("folder"):
-            rep = project.add_folder(str(data["folder"]))
+            rep = project.add_folder(_path(data["folder"], "folder"))
         elif data.get("csv_path"):
-            rep = project.add_csv(str(data["csv_path"]))
+            rep = project.add_csv(_csv_path(data["csv_path"]))
         elif data.get("csv_text") is not None:
-            rep = project.add_csv(text=str(data["csv_text"]), name=str(data.get("csv_name") or "uploaded.csv"))
+            rep = project.add_csv(text=_text(data["csv_text"], "csv_text"),
+                                  name=_text(data.get("csv_name"), "csv_name") or "uploaded.csv")
         else:
             raise UserError("give a folder path, a CSV path or a CSV file")
         if project.is_setup and rep.added:
@@ -313,11 +340,15 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         if not project.items:  # before anything is written
             raise UserError("add images first: a folder, a CSV or uploads")
         labels = data.get("labels", "")
+        if isinstance(labels, list):
+            labels = [_text(x, "labels") for x in labels]
+        else:
+            labels = _text(labels, "labels")
+        name, batch_size = _text(data.get("name"), "name"), _int(data.get("batch_size", 20), "batch size")
+        strategy = _text(data.get("strategy"), "strategy") or "least_confidence"
+        embedder = _text(data.get("embedder"), "embedder") or "auto"
         with worker.hold("setup"):
-            project.setup(str(data.get("name", "")), labels if isinstance(labels, (str, list)) else str(labels),
-                          strategy=str(data.get("strategy") or "least_confidence"),
-                          batch_size=_int(data.get("batch_size", 20), "batch size"),
-                          embedder=str(data.get("embedder") or "auto"))
+            project.setup(name, labels, strategy=strategy, batch_size=batch_size, embedder=embedder)
         if data.get("model") != "imported":  # else the import (next request) starts the first batch
             start_advance()
         return state(request, b"")
@@ -327,7 +358,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         if not project.is_setup:
             raise UserError("create the project (its labels) before importing a model for it")
         try:
-            rnd = project.import_model(raw, None if not classes else _int(classes, "number of classes"),
+            rnd = project.import_model(raw, None if not classes else _query_int(classes, "number of classes"),
                                        what="the model file")
         except UserError as exc:
             if project.last_selection() is None:  # set up to wait for this import: go on without it
@@ -342,8 +373,11 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
     def image(request: Request) -> Response:
         if not host_ok(request):
             return _error("unknown Host header", 403)
+        item = request.path_params["item"]
+        if not 0 < item <= MAX_ID:
+            return _error("no such image", 404)
         try:
-            path = project.image_file(int(request.path_params["item"]))
+            path = project.image_file(item)
         except (KeyError, ValueError):
             return _error("no such image", 404)
         except PermissionError as exc:
@@ -351,8 +385,10 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
 
     def predict(request: Request, raw: bytes) -> JSONResponse:
-        item = int(request.path_params["item"])
+        item = request.path_params["item"]  # an int: the route's {item:int}
         try:
+            if not 0 < item <= MAX_ID:
+                raise KeyError(item)
             project.item(item)
         except KeyError:
             return _error("no such image", 404)
@@ -368,7 +404,9 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
     def label(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
         item = _int(data.get("item"), "item")
-        project.add_labels({item: str(data.get("label", ""))})
+        if not 0 < item <= MAX_ID:
+            raise UserError(f"{_shown(item)} is not an image of this project", key="item")
+        project.add_labels({item: _text(data.get("label"), "label")})
         last = project.last_selection()
         labels = project.labels
         done = last is not None and all(k in labels for k in last.ids)
@@ -400,13 +438,13 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
     # -- checkpoints and export --------------------------------------------------------------
     def checkpoint(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
-        project.checkpoint(str(data.get("name", "")))
+        project.checkpoint(_text(data.get("name"), "name"))
         return state(request, b"")
 
     def restore(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
         with worker.hold("restore"):
-            project.restore(str(data.get("name", "")))
+            project.restore(_text(data.get("name"), "name"))
         return state(request, b"")
 
     def export_model(request: Request, raw: bytes) -> JSONResponse:
@@ -416,9 +454,9 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
 
     def export_labels(request: Request, raw: bytes) -> JSONResponse:
         data = body_json(request, raw)
-        fmt = str(data.get("format", "csv"))
-        out = project.export_labels(fmt, dest=data.get("dest") or None if fmt == "imagefolder" else None,
-                                    mode=str(data.get("mode", "copy")))
+        fmt = _text(data.get("format"), "format") or "csv"
+        dest = _path(data["dest"], "dest") if fmt == "imagefolder" and data.get("dest") else None
+        out = project.export_labels(fmt, dest=dest, mode=_text(data.get("mode"), "mode") or "copy")
         dl = f"/api/download/{out['name']}" if fmt != "imagefolder" else None
         return JSONResponse({**out, "download": dl})
 
@@ -472,8 +510,79 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _shown(value: Any) -> str:
+    """``value`` as an error message quotes it: repr, at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _int(value: Any, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{value!r} is not a whole number", key=what) from None
+    """A JSON integer as it came: a float (2.9, 1e400), a boolean or a string is refused, not
+    converted (int(2.9) labeled image 2, int(True) image 1)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{_shown(value)} is not a whole number", key=what)
+    return value
+
+
+def _query_int(text: str, what: str) -> int:
+    """A count in a query string: ASCII digits only (int() would take " 3", "+3" and "3_0")."""
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise UserError(f"{_shown(text)} is not a whole number", key=what)
+    return int(text)
+
+
+def _text(value: Any, what: str) -> str:
+    """A JSON string (missing or null: ""); a number, list or object is refused, not turned
+    into its repr (a label "['red']")."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UserError(f"give text, not {_shown(value)}", key=what)
+    return value
+
+
+def _path(value: Any, what: str) -> str:
+    """A path from a request: text without NUL (which os functions refuse with a ValueError),
+    ``~`` expanded here (pathlib raises RuntimeError for the home of an unknown user)."""
+    text = _text(value, what)
+    if "\0" in text:
+        raise UserError("the path contains a NUL character", key=what)
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        raise UserError(f"{_shown(text)}: no such user's home folder", key=what)
+    return expanded
+
+
+def _csv_path(value: Any) -> str:
+    """A CSV to read by path: a ``.csv`` file, by its name and by the file a link leads to, so
+    the import cannot be pointed at another file (/etc/passwd, a key) whose first line an
+    error would quote."""
+    text = _path(value, "csv_path")
+    path = Path(text)
+    if path.suffix.lower() != ".csv" or Path(os.path.realpath(path)).suffix.lower() != ".csv":
+        raise UserError("only .csv files are read as CSV (the file, or the one a link leads to, is not named "
+                        "*.csv); nothing was read", key=f"CSV {text}")
+    return text
+
+
+def _check_json(data: Any) -> None:
+    """Refuse a request body nested deeper than ``MAX_DEPTH`` or holding a string that is not
+    valid text (a lone surrogate such as "\\ud800", which os and sqlite calls refuse)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError("the request holds text that is not valid Unicode (a lone surrogate)") from None
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise UserError(f"the request body is nested too deeply (at most {MAX_DEPTH} levels)")
+        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        for k, v in items:
+            if k is not None:
+                stack.append((k, depth))
+            stack.append((v, depth + 1))
