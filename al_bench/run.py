@@ -220,9 +220,12 @@ def _locked_run(s: RunSettings, run_dir: Path, config: dict[str, Any], progress:
             atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
         result, data_fp = _run(s, run_dir, progress, fp, ckpt, config)
         ckpt.remove()
+        from .runfiles import file_checksums
+
+        # the sha256 of every file written: a reader tells a cut or changed file from the run's own
         write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
                      n_points=len(result.curve), fingerprint=fp, data_fingerprint=data_fp, threads=threads,
-                     host=platform.node())
+                     host=platform.node(), sha256=file_checksums(run_dir))
     except (KeyboardInterrupt, Interrupted) as exc:
         # the checkpoint of the last completed round stays: rerunning the command resumes there
         _last_status(run_dir, "interrupted", started=started, finished=_now(), signal=signal_name(_signum(exc)),

@@ -3,15 +3,19 @@
 A run folder (``<outputs_dir>/runs/<run_dir_name>``) holds ``curve.csv`` (one row per budget
 point, replayable columns only), ``timing.csv`` (wall times and memory per budget point),
 ``selected.csv`` (what each round bought), ``config.yaml`` (the resolved run config) and
-``status.json`` (running / ok / failed, with the traceback). Every file is written to a
-temporary name and renamed into place, so a reader never sees half a file. The run folder's
+``status.json`` (running / ok / failed, with the traceback; once ok, the sha256 of every file
+above: :func:`file_checksums`). Every file is written to a temporary name and renamed into
+place, so a reader never sees half a file; a file cut or changed later (a copy interrupted, an
+edit) is caught on reading by :func:`checksum_problem` and :func:`read_csv_strict`. The run folder's
 name is built here alone: Hydra's ``hydra.sweep.subdir`` calls :func:`run_dir_name` through
 the ``al_bench_run_dir`` resolver.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -23,13 +27,15 @@ from typing import IO, Any, Callable, Mapping
 import pandas as pd
 
 __all__ = ["atomic_write", "atomic_write_text", "write_csv", "csv_text", "write_status", "read_status", "RunRecord", "find_runs",
-           "run_dir_name", "run_dir_of", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
+           "run_dir_name", "run_dir_of", "file_checksums", "checksum_problem", "read_csv_strict", "DamagedFile", "CHECKED", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
            "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
 CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
+# the files status.json vouches for once a run ends ok (their sha256, under "sha256")
+CHECKED = (CURVE, SELECTED, TIMING, CONFIG, SKIPPED)
 LOCK = ".lock"  # held (flock) by the process running the run; who holds it is written inside
 # runs are only compared within one group: same data, features, head and budget schedule, and
 # the same everything else (comparison_id: the config but for the strategy and the seed)
@@ -217,3 +223,73 @@ class RunRecord:
 def find_runs(root: Path) -> list[RunRecord]:
     """Every run folder under ``root`` (a folder with a status.json), sorted by path."""
     return [RunRecord(p.parent, read_status(p.parent)) for p in sorted(Path(root).rglob(STATUS))]
+
+
+class DamagedFile(ValueError):
+    """A run file that does not read back completely; the message names the file and what is wrong."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_checksums(run_dir: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the :data:`CHECKED` files present in ``run_dir``: what a run's
+    ok status records, so that a reader can tell the files are the ones the run wrote."""
+    return {name: _sha256(Path(run_dir) / name) for name in CHECKED if (Path(run_dir) / name).is_file()}
+
+
+def checksum_problem(run_dir: Path, status: Mapping[str, Any]) -> str | None:
+    """None when every file that ``status["sha256"]`` names has that sha256, or when the status
+    has no checksums (written by a version before them); else one line naming the file."""
+    sums = status.get("sha256")
+    if sums is None:
+        return None
+    if not isinstance(sums, Mapping) or not all(isinstance(v, str) for v in sums.values()):
+        return f"{STATUS}: its sha256 field is not a map of file names to checksums"
+    for name, digest in sums.items():
+        path = Path(run_dir) / str(name)
+        if not path.is_file():
+            return f"{name}: missing ({STATUS} vouches for it)"
+        if _sha256(path) != digest:
+            return f"{name}: not the file the run wrote (its sha256 differs from the one in {STATUS}: cut short or changed since)"
+    return None
+
+
+def read_csv_strict(path: Path, required: tuple[str, ...] = (), not_null: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``path`` as a frame, only if it reads back whole: raises :class:`DamagedFile` (naming the
+    file) when it is not UTF-8, does not end in a line end (cut short), has a row with more or
+    fewer cells than its header, has no rows, lacks a ``required`` column, or has an empty cell
+    in a ``not_null`` column it has. pandas alone fills a short last row with NaN instead."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise DamagedFile(f"{path.name}: unreadable ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise DamagedFile(f"{path.name}: not UTF-8 text") from None
+    if not text.endswith("\n"):  # every run file ends in a line end: without one it was cut
+        raise DamagedFile(f"{path.name}: cut short (the last line has no line end)")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DamagedFile(f"{path.name}: not CSV ({exc})") from None
+    header = rows[0] if rows else []
+    for k, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header):
+            raise DamagedFile(f"{path.name}: row {k} has {len(row)} cells, the header {len(header)}")
+    if len(rows) < 2:
+        raise DamagedFile(f"{path.name}: no rows")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DamagedFile(f"{path.name}: no column {', '.join(missing)}")
+    frame = pd.read_csv(io.StringIO(text))
+    for col in not_null:
+        if col in frame and frame[col].isna().any():
+            rows_na = (frame.index[frame[col].isna()] + 1).tolist()
+            raise DamagedFile(f"{path.name}: {col} is empty in row(s) {', '.join(map(str, rows_na[:5]))}")
+    return frame

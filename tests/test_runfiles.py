@@ -83,3 +83,44 @@ def test_a_signal_inside_a_file_write_takes_effect_after_it(tmp_path, sig, raise
     assert type(exc.value).__name__ == raised
     assert np.load(tmp_path / "ckpt.npz")["a"].sum() == np.arange(100_000).sum()  # whole, in place
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temporary left
+
+
+def test_a_csv_is_read_only_when_it_reads_back_whole(tmp_path):
+    """read_csv_strict: cells with quoted line ends read as written; a cut file, a short row, a
+    missing column or an empty identity cell is a DamagedFile naming the file (pandas alone
+    fills a short last row with NaN and reads on)."""
+    from al_bench.runfiles import DamagedFile, read_csv_strict
+
+    ids = ["plain.jpg", "cr\rname.jpg", "nl\nname.jpg", "comma,name.jpg"]
+    write_csv(pd.DataFrame({"id": ids, "n": [1, 2, 3, 4]}), tmp_path / "s.csv")
+    assert read_csv_strict(tmp_path / "s.csv", ("id",), ("id", "n"))["id"].tolist() == ids
+    text = (tmp_path / "s.csv").read_bytes()
+    for damaged, message in [(text[:-4], "s.csv: cut short (the last line has no line end)"),
+                             (text + b"x\r\n", "s.csv: row 5 has 1 cells, the header 2"),
+                             (text.split(b"\r\n")[0] + b"\r\n", "s.csv: no rows"),
+                             (text.replace(b"plain.jpg", b""), "s.csv: id is empty in row(s) 1")]:
+        (tmp_path / "s.csv").write_bytes(damaged)
+        with pytest.raises(DamagedFile) as exc:
+            read_csv_strict(tmp_path / "s.csv", ("id",), ("id", "n"))
+        assert str(exc.value) == message
+    (tmp_path / "s.csv").write_bytes(text)
+    with pytest.raises(DamagedFile, match=r"^s\.csv: no column label$"):
+        read_csv_strict(tmp_path / "s.csv", ("id", "label"))
+
+
+def test_checksums_name_the_file_that_changed_or_went_missing(tmp_path):
+    from al_bench.runfiles import checksum_problem, file_checksums
+
+    write_csv(pd.DataFrame({"budget": [0.1]}), tmp_path / "curve.csv")
+    write_csv(pd.DataFrame({"pool_position": [3]}), tmp_path / "selected.csv")
+    (tmp_path / "notes.txt").write_text("not a run file")
+    status = {"status": "ok", "sha256": file_checksums(tmp_path)}
+    assert sorted(status["sha256"]) == ["curve.csv", "selected.csv"]
+    assert checksum_problem(tmp_path, status) is None
+    assert checksum_problem(tmp_path, {"status": "ok"}) is None  # written before checksums: not checked
+    (tmp_path / "curve.csv").write_text("budget\n0.2\n")
+    assert checksum_problem(tmp_path, status).startswith("curve.csv: not the file the run wrote")
+    (tmp_path / "selected.csv").unlink()
+    status["sha256"].pop("curve.csv")
+    assert checksum_problem(tmp_path, status) == "selected.csv: missing (status.json vouches for it)"
+    assert checksum_problem(tmp_path, {"sha256": "abc"}).startswith("status.json: its sha256 field")

@@ -1,6 +1,7 @@
 """``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--heads MODEL ...] [--no-log-x]`` (also
 ``al-bench-aggregate``): aggregate the runs, print the summary (with the verdict per budget
-point) and the gains; exit 1 when a run was left out, 2 when OUTPUTS_DIR does not exist."""
+point) and the gains; exit 1 when a run was left out (failed, unfinished, damaged, or a second copy of a run),
+2 when OUTPUTS_DIR does not exist."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _description() -> str:
     lines = ["Aggregate run files into tables and figures. Reads files only.", "",
              "writes, under OUTPUTS_DIR:",
              f"  {'tables/results.csv':<30}every curve row of every finished run (long form)",
-             f"  {'tables/run_status.csv':<30}every run found, with its status (failed / unfinished are listed)"]
+             f"  {'tables/run_status.csv':<30}every run found, with its status (failed, unfinished, damaged "
+                                            "and duplicate runs are listed)"]
     for e in ordered():
         lines.append(f"  {e.output:<30}{(e.obj.__doc__ or e.name).strip().splitlines()[0]}")
     return "\n".join(lines)

@@ -13,7 +13,9 @@ cache its run wrote), the labeled set at a budget point is the first ``n_labeled
 kept under ``OUTPUTS/rescored/<head>/<run>.csv`` with the sha256 of the run's ``selected.csv``,
 the head's settings and the code version: anything else is scored again, never reused. A run
 whose rebuilt split or embedding differs from the one its ``curve.csv`` records (e.g. a relative
-``dataset.path`` read from another working directory) is not scored, and is named.
+``dataset.path`` read from another working directory) is not scored, and is named; so is a run
+whose ``selected.csv`` cannot be the purchases its ``curve.csv`` counts (fewer or more rows than
+the last budget point's ``n_labeled``, a pool position twice, or one outside the pool).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..runfiles import CONFIG, CURVE, SELECTED, atomic_write_text
+from ..runfiles import CONFIG, CURVE, SELECTED, DamagedFile, atomic_write_text, read_csv_strict
 from .reports.head_agreement import PREFIX as HEAD_PREFIX
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,19 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
     version = code_version()
     scores: dict[str, dict[tuple[str, float], float]] = {h: {} for h in heads}
     todo: dict[str, list[tuple[str, Path, str, str, dict]]] = {}  # data key → (run, folder, digest, head, config)
-    for run in results["run"].unique().tolist():
+    n_labeled: dict[str, int] = {}  # run → labels at its last budget point
+    pool_size: dict[str, int | None] = {}  # run → its pool's size, as its curve.csv records it
+    for run, rows in results.groupby("run", sort=False):
         run_dir = Path(runs_dir) / run
+        # the purchases must be the ones the curve counts, or the fits would be of other labeled sets
+        # (the pool's size from curve.csv; from the rebuilt pool below where an old curve lacks it)
+        known = "pool_size" in rows and pd.notna(rows["pool_size"].iloc[0])
+        pool_size[run] = int(rows["pool_size"].iloc[0]) if known else None
+        n_labeled[run] = int(rows["n_labeled"].max())
+        problem = _selected_problem(run_dir, n_labeled[run], pool_size[run])
+        if problem:
+            problems.append(f"{run}: {problem}, so it was not re-scored with {', '.join(heads)}")
+            continue
         digest = hashlib.sha256((run_dir / SELECTED).read_bytes()).hexdigest()
         for h in heads:
             cached = _cached(outputs_dir, h, run, digest, configs[h], version)
@@ -92,6 +105,10 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
                                 f"embedding {data['identity'][1]}) are not the run's ({was[0]}, {was[1]}), so it was not "
                                 f"re-scored with {h}; run the report from the folder the runs were started in")
                 continue
+            problem = pool_size[run] is None and _selected_problem(run_dir, n_labeled[run], len(data["x_pool"]))
+            if problem:
+                problems.append(f"{run}: {problem}, so it was not re-scored with {h}")
+                continue
             acc = _score(run_dir, config, configs[h], data)
             _store(outputs_dir, h, run, digest, configs[h], version, acc)
             scores[h].update({(run, b): a for b, a in acc.items()})
@@ -103,6 +120,33 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
     for h in heads:
         out[HEAD_PREFIX + h] = [scores[h].get(k, np.nan) for k in keys]
     return out, problems
+
+
+def _purchases(run_dir: Path) -> np.ndarray:
+    """The pool positions of ``selected.csv`` in purchase order (P,), read strictly."""
+    frame = read_csv_strict(run_dir / SELECTED, ("pool_position",), ("pool_position",))
+    pos = frame["pool_position"]
+    if not pd.api.types.is_integer_dtype(pos):
+        raise DamagedFile(f"{SELECTED}: pool_position holds values that are not whole numbers")
+    return pos.to_numpy(np.int64)
+
+
+def _selected_problem(run_dir: Path, n_labeled: int, pool_size: int | None) -> str | None:
+    """Why ``selected.csv`` cannot be the labeled sets of a curve whose last budget point has
+    ``n_labeled`` labels in a pool of ``pool_size`` (None: not known here), or None."""
+    try:
+        bought = _purchases(run_dir)
+    except DamagedFile as exc:
+        return str(exc)
+    if len(bought) != n_labeled:
+        return f"{SELECTED} has {len(bought)} purchases, its {CURVE} ends at {n_labeled} labels"
+    if len(np.unique(bought)) != len(bought):
+        return f"{SELECTED} buys a pool position twice"
+    if bought.min() < 0:
+        return f"{SELECTED} has a negative pool position ({int(bought.min())})"
+    if pool_size is not None and bought.max() >= pool_size:
+        return f"{SELECTED} has pool position {int(bought.max())}, outside the pool of {pool_size} items"
+    return None
 
 
 def _config(run_dir: Path) -> dict | None:
@@ -142,7 +186,7 @@ def _score(run_dir: Path, config: dict, model: dict, data: dict) -> dict[float, 
     if entry.inputs != "features":
         raise UserError(f"--heads: {s.model.name!r} trains on images; re-scoring fits heads on the embeddings only")
     curve = pd.read_csv(run_dir / CURVE)
-    bought = pd.read_csv(run_dir / SELECTED)["pool_position"].to_numpy(np.int64)
+    bought = _purchases(run_dir)
     out = {}
     for budget, n in zip(curve["budget"].astype(float), curve["n_labeled"].astype(int)):
         rows = bought[:n]

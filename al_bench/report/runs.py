@@ -2,26 +2,41 @@
 belongs to comes from the columns of ``curve.csv``, never from a folder's name.
 
 - ``expected_runs``: the run folders sweeps announced before launching (``sweeps/*.txt``);
-- ``read_run``: one finished run's ``curve.csv`` with its ``timing.csv`` columns beside it;
-- ``read_runs``: every run under a folder → :class:`Runs` (results, status, problems).
+- ``read_run``: one finished run's ``curve.csv`` with its ``timing.csv`` columns beside it, read
+  strictly (checksums from ``status.json`` when it has them, whole rows, identity columns);
+- ``read_runs``: every run under a folder → :class:`Runs` (results, status, problems). A run
+  whose files do not read back whole is "damaged" and left out, never half-read; two folders
+  holding the same run (same config_id and seed, e.g. a copied folder) count once when their
+  results are byte-identical and not at all when they differ, so no seed is paired twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..runfiles import CURVE, RUN_KEYS, TIMING, RunRecord, find_runs
+from ..runfiles import (CURVE, RUN_KEYS, SELECTED, SKIPPED, TIMING, DamagedFile, RunRecord, checksum_problem,
+                        find_runs, read_csv_strict)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "STATUS_COLUMNS", "SORT_KEYS"]
+__all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "DamagedFile",
+           "STATUS_COLUMNS", "SORT_KEYS"]
 
 STATUS_COLUMNS = ["run", "status", "error"]  # tables/run_status.csv
 SORT_KEYS = RUN_KEYS + ["budget"]  # the row order of tables/results.csv
+# what every curve.csv has, whatever version wrote it; none of these may be empty
+CURVE_REQUIRED = ("dataset", "embedder", "model", "schedule", "strategy", "seed", "budget", "n_labeled", "accuracy")
+# columns that say which run a row belongs to: one value per file, never empty (the ids only
+# where the file has them: runs written before them lack the columns)
+IDENTITY = ("dataset", "embedder", "model", "schedule", "strategy", "seed", "comparison_id", "strategy_id", "config_id")
+# the files whose bytes say whether two folders hold the same results (timing.csv and
+# status.json record when and where, config.yaml where files went: they differ between reruns)
+RESULT_FILES = (CURVE, SELECTED, SKIPPED)
 
 
 @dataclass
@@ -54,15 +69,78 @@ def listed_runs(listing: Path, outputs_dir: Path) -> list[Path]:
     return out
 
 
-def read_run(run_dir: Path) -> pd.DataFrame:
+def read_run(run_dir: Path, status: dict | None = None) -> pd.DataFrame:
     """One run's curve rows, with the wall times and memory of ``timing.csv`` (when present)
-    merged in by budget point."""
-    frame = pd.read_csv(run_dir / CURVE)
+    merged in by budget point. Raises :class:`DamagedFile` (one line naming the file) unless
+    the files read back whole: the sha256 of each file ``status`` vouches for (runs written
+    before checksums have none), every row complete, the identity columns filled and one value
+    per file, one row per budget point, as many rows as ``status["n_points"]`` says."""
+    run_dir = Path(run_dir)
+    problem = checksum_problem(run_dir, status or {})
+    if problem:
+        raise DamagedFile(problem)
+    frame = read_csv_strict(run_dir / CURVE, CURVE_REQUIRED, CURVE_REQUIRED + IDENTITY)
+    varying = [c for c in IDENTITY if c in frame and frame[c].nunique() > 1]
+    if varying:
+        raise DamagedFile(f"{CURVE}: rows of more than one run ({', '.join(varying)} differ between rows)")
+    if frame["budget"].duplicated().any():
+        raise DamagedFile(f"{CURVE}: budget point {frame['budget'][frame['budget'].duplicated()].iloc[0]:g} twice")
+    n_points = (status or {}).get("n_points")
+    if isinstance(n_points, int) and n_points != len(frame):
+        raise DamagedFile(f"{CURVE}: {len(frame)} budget point row(s), the run ended ok with {n_points}")
     if (run_dir / TIMING).is_file():  # wall times and memory sit beside the results
-        timing = pd.read_csv(run_dir / TIMING)
+        timing = read_csv_strict(run_dir / TIMING, ("budget",), ("budget",))
+        if sorted(timing["budget"].tolist()) != sorted(frame["budget"].tolist()):
+            raise DamagedFile(f"{TIMING}: its budget points are not those of {CURVE}")
         frame = frame.merge(timing[["budget", *[c for c in timing.columns if c.endswith(("_seconds", "_mb"))]]],
                             on="budget", how="left", validate="one_to_one")
     return frame
+
+
+def _run_identity(frame: pd.DataFrame) -> str:
+    """What names the run a curve belongs to: its config_id and seed; for runs written before
+    config_id, every identity column the file has."""
+    cols = ["config_id", "seed"] if "config_id" in frame else [c for c in IDENTITY if c in frame]
+    return ", ".join(f"{c} {frame[c].iloc[0]}" for c in cols)
+
+
+def _results_digest(run_dir: Path) -> str:
+    """sha256 over the run's result files (absent ones marked as absent)."""
+    h = hashlib.sha256()
+    for name in RESULT_FILES:
+        path = run_dir / name
+        h.update(name.encode() + (b"\1" + hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"\0"))
+    return h.hexdigest()
+
+
+def _one_per_run(found: list[tuple[str, Path, pd.DataFrame]], status: dict[str, dict],
+                 problems: list[str]) -> list[pd.DataFrame]:
+    """The frames of ``found`` (run, folder, curve) with each run once. Folders that hold the
+    same run (:func:`_run_identity`) with byte-identical results count once, as the first in
+    folder order; with different results none counts. Either way ``status`` and ``problems``
+    name every folder involved."""
+    by_run: dict[str, list[tuple[str, Path, pd.DataFrame]]] = {}
+    for item in found:
+        by_run.setdefault(_run_identity(item[2]), []).append(item)
+    kept = []
+    for ident, items in by_run.items():
+        if len(items) == 1:
+            kept.append(items[0][2])
+            continue
+        names = [rel for rel, _, _ in items]
+        if len({_results_digest(d) for _, d, _ in items}) == 1:
+            kept.append(items[0][2])
+            for rel in names[1:]:
+                status[rel].update(status="duplicate", error=f"a copy of {names[0]} ({ident}; identical results)")
+                problems.append(f"{rel}: a copy of {names[0]} ({ident}; identical results): counted once, as {names[0]}")
+        else:
+            for rel in names:
+                others = ", ".join(n for n in names if n != rel)
+                status[rel].update(status="conflicting copies",
+                                   error=f"the same run as {others} ({ident}) with different results")
+            problems.append(f"{' and '.join(names)}: the same run ({ident}) with different results: none of them "
+                            "is included (keep the right folder, move the others away)")
+    return kept
 
 
 def _relative(run_dir: Path, runs_dir: Path) -> str:
@@ -74,16 +152,21 @@ def read_runs(runs_dir: Path, outputs_dir: Path) -> Runs:
     that never started. A run is in ``results`` only if its status is ok and it has a curve."""
     runs_dir, outputs_dir = Path(runs_dir), Path(outputs_dir)
     records: list[RunRecord] = find_runs(runs_dir)
-    frames, status_rows, problems = [], [], []
+    found, status_rows, problems = [], [], []
     for r in records:
         rel = _relative(r.run_dir, runs_dir)
         st = r.status.get("status", "unknown")
         status_rows.append({"run": rel, "status": st if st != "ok" or r.ok else "missing curve.csv",
                             "error": r.status.get("error", "")})
         if r.ok:
-            frames.append(read_run(r.run_dir).assign(run=rel))
-        else:
-            problems.append(f"{rel}: {status_rows[-1]['status']}" + (f" ({r.status['error']})" if r.status.get("error") else ""))
+            try:
+                found.append((rel, r.run_dir, read_run(r.run_dir, r.status).assign(run=rel)))
+                continue
+            except DamagedFile as exc:  # listed, never half-read
+                status_rows[-1].update(status="damaged", error=str(exc))
+        problems.append(f"{rel}: {status_rows[-1]['status']}"
+                        + (f" ({status_rows[-1]['error']})" if status_rows[-1]["error"] else ""))
+    frames = _one_per_run(found, {row["run"]: row for row in status_rows}, problems)
     seen = {r.run_dir.resolve() for r in records}
     for listed in sorted(expected_runs(outputs_dir) - seen):
         rel = _relative(listed, runs_dir.resolve())

@@ -28,6 +28,17 @@ def runs(tmp_path_factory):
     return out
 
 
+def _restamp(run_dir):
+    """The run's status.json with the sha256 of its files as they are now: the deliberate edits
+    below stand for a run that wrote these files (an edit alone makes the run damaged)."""
+    import json
+
+    from al_bench.runfiles import STATUS, file_checksums
+
+    status = json.loads((run_dir / STATUS).read_text())
+    (run_dir / STATUS).write_text(json.dumps({**status, "sha256": file_checksums(run_dir)}))
+
+
 @pytest.mark.slow  # four real runs and their re-fits
 def test_the_runs_own_head_reproduces_its_accuracy_and_another_head_differs(runs, monkeypatch):
     report = aggregate(runs, heads=("linear", "linear_std"))
@@ -53,6 +64,7 @@ def test_the_runs_own_head_reproduces_its_accuracy_and_another_head_differs(runs
     sel = pd.read_csv(run)
     sel.iloc[-1], sel.iloc[-2] = sel.iloc[-2].copy(), sel.iloc[-1].copy()
     sel.to_csv(run, index=False)
+    _restamp(run.parent)
     aggregate(runs, heads=("linear_std",))
     assert calls == [run.parent]
 
@@ -73,12 +85,14 @@ def test_a_run_without_its_config_is_left_unscored_and_named(runs):
 
     shutil.rmtree(runs / "rescored", ignore_errors=True)  # kept scores would serve without the config
     run = sorted((runs / "runs").rglob("config.yaml"))[0].parent
-    saved = (run / "config.yaml").read_text()
+    saved, status = (run / "config.yaml").read_text(), (run / "status.json").read_text()
     (run / "config.yaml").unlink()
+    _restamp(run)
     try:
         report = aggregate(runs, heads=("linear_std",))
     finally:
         (run / "config.yaml").write_text(saved)
+        (run / "status.json").write_text(status)
     rel = run.relative_to(runs / "runs").as_posix()
     assert [p for p in report.problems if "not re-scored" in p] == [
         f"{rel}: no readable config.yaml, so it was not re-scored with linear_std"]
@@ -97,14 +111,16 @@ def test_a_run_whose_data_rebuilds_differently_is_not_scored(runs):
 
     shutil.rmtree(runs / "rescored", ignore_errors=True)
     cfg_path = sorted((runs / "runs").rglob("config.yaml"))[0]
-    saved = cfg_path.read_text()
+    saved, status = cfg_path.read_text(), (cfg_path.parent / "status.json").read_text()
     cfg = yaml.safe_load(saved)
     cfg["dataset"]["test_fraction"] = 0.3  # another split than the run's
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    _restamp(cfg_path.parent)
     try:
         report = aggregate(runs, heads=("linear_std",))
     finally:
         cfg_path.write_text(saved)
+        (cfg_path.parent / "status.json").write_text(status)
     rel = cfg_path.parent.relative_to(runs / "runs").as_posix()
     problems = [p for p in report.problems if "not re-scored" in p]
     assert len(problems) == 1 and problems[0].startswith(f"{rel}: the split and embedding rebuilt")
