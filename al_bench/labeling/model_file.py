@@ -94,7 +94,8 @@ def model_bytes(head, classes: list[str], embedder: dict[str, Any], **meta: Any)
 
 
 def read_model_bytes(data: bytes, what: str = "model file") -> ExportedModel:
-    """Parse a model file's bytes; a file that is not one fails with a message saying why."""
+    """Parse a model file's bytes; a file that is not one, or whose weights are not all finite,
+    fails with a one-line message saying why."""
     try:
         m = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many kinds for a file that is not a torch archive
@@ -112,11 +113,19 @@ def read_model_bytes(data: bytes, what: str = "model file") -> ExportedModel:
     if not (isinstance(w, torch.Tensor) and isinstance(b, torch.Tensor) and w.ndim == 2 and b.shape == (w.shape[0],)
             and len(m["classes"]) == w.shape[0]):
         raise UserError("weight must be (C, d), bias (C,) and classes C names", key=what)
-    t = float(m["temperature"])
+    w, b = w.to(torch.float32), b.to(torch.float32)  # as the head computes (a float64 1e300 becomes inf here)
+    for name, tensor in (("weight", w), ("bias", b)):  # a NaN weight makes every prediction NaN: refuse it at import
+        if not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"its {name} holds NaN or infinite values; export the model again from a project "
+                            "whose fit succeeded", key=what)
+    try:
+        t = float(m["temperature"])
+    except (TypeError, ValueError):  # a list or a word: no number at all
+        raise UserError("temperature must be a positive number", key=what) from None
     if not (np.isfinite(t) and t > 0):
         raise UserError(f"temperature must be a positive number, got {t}", key=what)
     meta = {k: v for k, v in m.items() if k not in ("weight", "bias")}
-    return ExportedModel(w.to(torch.float32).numpy().copy(), b.to(torch.float32).numpy().copy(), t,
+    return ExportedModel(w.numpy().copy(), b.numpy().copy(), t,
                          tuple(str(c) for c in m["classes"]), dict(m["embedder"]), meta)
 
 
