@@ -344,9 +344,12 @@ def _check_export_archive(path: Path, data: bytes) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - bad zip directory, damaged or unsupported compression (zlib.error, …)
         raise refuse(f"not a readable zip archive ({type(exc).__name__})") from None
-    try:  # torch's reader: the names and bytes torch.export.load's current-format loader reads
-        import torch
+    import torch
 
+    if not hasattr(torch._C, "PyTorchFileReader"):  # fail closed: a torch whose reader cannot be asked
+        raise refuse(f"this torch ({torch.__version__}) has no archive reader al_bench can check an export with; "
+                     "give a state dict with --arch instead")
+    try:  # torch's reader: the names and bytes torch.export.load's current-format loader reads
         reader = torch._C.PyTorchFileReader(io.BytesIO(data))
         records = list(reader.get_all_records())
     except Exception:  # noqa: BLE001 - torch's reader cannot open it, so that loader reads nothing
