@@ -29,7 +29,7 @@ from .interrupts import Interrupted, signal_name
 from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
 from .runfiles import (CHECKPOINT, CONFIG, CURVE, LOCK, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
                        read_status, write_csv, write_status)
-from .runfiles import comparison_id, config_id, run_dir_of, strategy_id
+from .runfiles import checksum_problem, comparison_id, config_id, file_checksums, run_dir_of, strategy_id
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,10 @@ def finished(run_dir: Path, config: Mapping[str, Any], s: RunSettings,
     old = read_status(run_dir)
     if not (old.get("status") == "ok" and old.get("fingerprint") == config_fingerprint(dict(config))
             and (run_dir / CURVE).is_file()):
+        return False
+    damaged = checksum_problem(run_dir, old)
+    if damaged:  # a file cut or changed since the run wrote it: the run is done again, not skipped
+        log.info("%s: %s: running it again", run_dir, damaged)
         return False
     key = json.dumps([s.dataset.name, str(s.data_dir), s.dataset.options], sort_keys=True, default=str)
     if data_fps is None:
@@ -220,8 +224,6 @@ def _locked_run(s: RunSettings, run_dir: Path, config: dict[str, Any], progress:
             atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
         result, data_fp = _run(s, run_dir, progress, fp, ckpt, config)
         ckpt.remove()
-        from .runfiles import file_checksums
-
         # the sha256 of every file written: a reader tells a cut or changed file from the run's own
         write_status(run_dir, "ok", started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3),
                      n_points=len(result.curve), fingerprint=fp, data_fingerprint=data_fp, threads=threads,

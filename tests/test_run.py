@@ -471,6 +471,22 @@ def test_a_finished_run_reruns_when_its_data_file_changed(tmp_path):
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
 
 
+def test_a_finished_run_whose_files_were_cut_runs_again(tmp_path):
+    """A finished run whose curve.csv was cut since (a copy interrupted) is damaged: the same
+    command runs it again instead of skipping it, so the folder does not stay damaged."""
+    from al_bench.run import run
+
+    s, plain = _settings(tmp_path, "model.steps=30", "budget.fractions=[0.05,0.1]")
+    run_dir = tmp_path / "out" / "run"
+    assert run(s, run_dir, plain) is not None
+    good = (run_dir / "curve.csv").read_bytes()
+    assert run(s, run_dir, plain) is None  # unchanged: skipped
+    (run_dir / "curve.csv").write_bytes(good[:-40])
+    assert run(s, run_dir, plain) is not None  # damaged: run again
+    assert (run_dir / "curve.csv").read_bytes() == good
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
+
+
 # -- two processes on one run: the folder's lock ----------------------------------------------
 
 def test_a_second_process_on_the_same_run_is_refused_and_writes_nothing(tmp_path):
