@@ -17,6 +17,18 @@ Items are named by their absolute path (``key``) and carry an integer id (the ap
 it, never a path). Queries run :func:`al_bench.select`, the code path of the simulation, on the
 project's embedding; with a fitted model, that model (calibrated) serves the strategy.
 
+Images that change on disk: each item keeps the size, mtime and SHA-256 of its file as last
+checked. The files are checked again (a ``stat``; the bytes are hashed only when size or mtime
+differ) when the project is opened, when a source is added again, before features are computed
+for :meth:`features`, :meth:`fit` or a query, and for the images being labeled. Same bytes (a
+``touch``, a copy with a new mtime) change nothing. Other bytes give the item a new revision: its
+features are computed anew, and a label given before the change is *a label of an earlier
+version*: it stays on record (table, log, checkpoints) and is reported as ``earlier_label`` with
+``changed: true`` (:meth:`items_info`), but the image counts as unlabeled — left out of
+:attr:`labels`, fitting, exports and the labeled set of queries — until it is labeled again; the
+app's next batch brings such images back first (strategy ``changed``). An image added before
+hashes were recorded whose size or mtime differs counts as changed (its old bytes are unknown).
+
 Durability: every change is one SQLite transaction (WAL journal, ``synchronous=FULL``), so a
 label is on disk when :meth:`add_labels` returns and a killed process loses nothing that was
 acknowledged; several processes or threads may write at once (SQLite's locking, with a busy
@@ -33,6 +45,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 import unicodedata
@@ -68,6 +81,15 @@ CACHE = "cache"
 CSV_PATH_COLUMNS = ("path", "image", "file", "filename")
 CSV_LABEL_COLUMNS = ("label",)
 STALE_TMP_SECONDS = 600
+MAX_CSV_BYTES = 256 * 2**20  # a path typed by mistake (a disk image, /dev/zero) is refused, never read whole
+HASH_CHUNK = 2**20
+# columns added to items after schema 1 (older projects get them on open): the file as last
+# checked (size, mtime, SHA-256 of its bytes), how often its content changed, and when last
+ITEM_COLUMNS = (("sha256", "TEXT"), ("checked_size", "INTEGER"), ("checked_mtime_ns", "INTEGER"),
+                ("revision", "INTEGER NOT NULL DEFAULT 0"), ("changed_at", "TEXT"))
+# a label is current unless the file changed after it was given (see the module docstring)
+CURRENT_LABEL = "(i.changed_at IS NULL OR l.at >= i.changed_at)"
+CHANGED_STRATEGY = "changed"
 # what a checkpoint restores (sources and items stay: images are never removed from a project)
 STATE_TABLES = ("labels", "label_log", "selections", "selection_items", "subsets", "models")
 RESTORED_META = ("settings",)
@@ -145,6 +167,42 @@ def safe_file_name(name: str) -> str:
     return (stem[: MAX_NAME - len(ext) - 1] + ("." + ext if ext else "")).lstrip(".")
 
 
+def user_path(value: str | os.PathLike, what: str) -> Path:
+    """A path a person gave (``~`` expanded), refused as a user error when no file could have
+    that name: a NUL byte or text the file system cannot encode (os functions raise ValueError)."""
+    s = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(s, str):
+        raise UserError("give a path as text", key=what)
+    if "\0" in s:
+        raise UserError("the path contains a NUL byte, which no file name can hold", key=what)
+    try:
+        os.fsencode(s)
+    except UnicodeEncodeError:
+        raise UserError("the path holds characters no file name on this system can hold", key=what) from None
+    return Path(os.path.expanduser(s))  # os.path's: an unknown ~user stays as typed
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """A seed: a whole number >= 0 (numpy's generators refuse negatives; True or 1.5 are typos)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UserError(f"{seed!r}: give a whole number >= 0", key=what)
+    return int(seed)
+
+
+def _file_digest(path: str) -> tuple[str, os.stat_result]:
+    """(SHA-256 of the file's bytes, its stat taken on the open file before reading): a change
+    during the read shows as a later stat that differs, so it is found at the next check."""
+    h = hashlib.sha256()
+    # non-blocking open: a file swapped for a FIFO since its stat is refused, not waited on
+    with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        while chunk := fh.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest(), st
+
+
 @dataclass(frozen=True)
 class NamedSelection:
     """A query kept in the project: its strategy and parameters, when, and the ids it picked."""
@@ -204,12 +262,13 @@ class LabelingProject:
         self._anchor: sqlite3.Connection | None = None
         self._model_cache: tuple[int, Any] | None = None  # (round, parsed model): predictions are asked per image
         self._features_lock = threading.Lock()  # threads of one server share one embedding
+        self._local = threading.local()  # per thread: files_checked while next_batch runs a query
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, folder: str | Path, create: bool = True) -> "LabelingProject":
         """Open the project in ``folder`` (created with an empty project when ``create``)."""
-        folder = Path(folder).expanduser().resolve()
+        folder = user_path(folder, "project folder").resolve()
         if not (folder / DB_FILE).exists():
             if not create:
                 raise UserError(f"no labeling project there (no {DB_FILE})", key=str(folder))
@@ -238,12 +297,17 @@ class LabelingProject:
                     con.execute("INSERT INTO meta VALUES('project_id', ?)", (uuid.uuid4().hex,))
                 elif int(row[0]) > SCHEMA_VERSION:
                     raise UserError(f"was written by a newer al_bench (schema {row[0]})", key=str(p.db_path))
+                have = {r[1] for r in con.execute("PRAGMA table_info(items)")}
+                for col, decl in ITEM_COLUMNS:  # additive: older al_bench versions still read the project
+                    if col not in have:
+                        con.execute(f"ALTER TABLE items ADD COLUMN {col} {decl}")
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
                 raise UserError("is on a read-only file system or not writable", key=str(folder)) from None
             raise UserError(f"is not a usable project database ({exc})", key=str(p.db_path)) from None
         p._anchor.execute("SELECT COUNT(*) FROM meta").fetchone()  # the anchor now holds the WAL open
         p._clean_temporaries()
+        p.check_files()  # images replaced while the project was closed
         return p
 
     def _connect(self) -> sqlite3.Connection:
@@ -351,6 +415,7 @@ class LabelingProject:
         batch_size = int(batch_size)
         if not 1 <= batch_size <= 10_000:
             raise UserError(f"{batch_size}: give 1 to 10000", key="batch size")
+        seed = check_seed(seed)
         with self._tx() as con:
             old = self._meta(con, "settings", {}) or {}
             used = [r[0] for r in con.execute("SELECT DISTINCT label FROM labels")]
@@ -375,84 +440,102 @@ class LabelingProject:
         return settings
 
     # -- sources -------------------------------------------------------------------------------
-    def _insert_items(self, con, source: int, rows: list[tuple[str, str, str, int, int, float]]) -> tuple[int, int]:
-        """Insert (key, name, real, size, mtime_ns, brightness) rows; (added, already there)."""
-        added = 0
+    def _insert_items(self, con, source: int, rows: list[tuple[str, str, str, int, int, float]]) -> tuple[list[int], int]:
+        """Insert (key, name, real, size, mtime_ns, brightness) rows; (ids added, how many were there)."""
+        added: list[int] = []
         for key, name, real, size, mtime, bright in rows:
             cur = con.execute("INSERT OR IGNORE INTO items(key, name, source, real, size, mtime_ns, brightness) "
                               "VALUES(?,?,?,?,?,?,?)", (key, name, source, real, size, mtime, bright))
-            added += cur.rowcount
-        return added, len(rows) - added
+            if cur.rowcount:
+                added.append(cur.lastrowid)
+        return added, len(rows) - len(added)
 
-    def _new_source(self, con, kind: str, path: str) -> int:
+    def _source(self, con, kind: str, path: str) -> int:
+        """The source ``kind`` at ``path``: the one added before (a folder added again is one
+        source, listed once), else a new one."""
+        row = con.execute("SELECT id FROM sources WHERE kind=? AND path=? ORDER BY id LIMIT 1", (kind, path)).fetchone()
+        if row is not None:
+            return row[0]
         return con.execute("INSERT INTO sources(kind, path, added) VALUES(?,?,?)", (kind, path, _now())).lastrowid
 
+    def _record_problems(self, con, src: int, kind: str, path: str, skipped: Sequence[tuple[str, str]],
+                         replace: bool) -> None:
+        """List ``skipped`` (name, reason) under source ``src``. With ``replace`` (a folder: its
+        scan lists every problem under it) earlier lists of that source give way; otherwise only
+        problems not listed yet are added. Either way a problem found again is listed once."""
+        if replace:  # sources of the same path from before sources were reused included
+            con.execute("DELETE FROM problems WHERE source IN (SELECT id FROM sources WHERE kind=? AND path=?)",
+                        (kind, path))
+        have = {(n, r) for n, r in con.execute("SELECT name, reason FROM problems WHERE source=?", (src,))}
+        new = list(dict.fromkeys(p for p in skipped if tuple(p) not in have))
+        con.executemany("INSERT INTO problems(source, name, reason) VALUES(?,?,?)", [(src, n, r) for n, r in new])
+
     def add_folder(self, folder: str | Path, follow_links: bool = False, progress: Progress = _quiet) -> AddReport:
-        """Every image under ``folder`` (recursively; unreadable ones skipped and listed; links
-        leading outside the folder left out unless ``follow_links``)."""
+        """Every image under ``folder`` (recursively; unreadable ones skipped and listed, once
+        however often the folder is added; links leading outside the folder left out unless
+        ``follow_links``). Images added before are checked for changed content."""
         from ..picking.folder import scan_folder
 
-        folder = Path(folder).expanduser()
+        folder = user_path(folder, "folder")
         if not folder.is_absolute():
             raise UserError("give an absolute path", key=f"folder {folder}")
+        try:
+            os.stat(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # the scan words it ("no such folder")
+        except OSError as exc:  # a name too long, a loop of links, no permission
+            raise UserError(f"cannot read it ({exc.strerror or exc})", key=f"folder {folder}") from None
         progress(f"checking the images under {folder}", None)
         scan = scan_folder(folder, self.folder / CACHE, progress=False, exclude=[self.folder], what="folder",
                            follow_links=follow_links)
         rows = []
+        skipped = list(scan.bad) + list(scan.left_out)
         for rel, b in zip(scan.good, scan.brightness):
             path = scan.root / rel
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError as exc:  # removed since the scan
+                skipped.append((rel, f"cannot read it ({exc.strerror or exc})"))
+                continue
             rows.append((str(path), rel, os.path.realpath(path), st.st_size, st.st_mtime_ns, float(b)))
-        skipped = tuple(scan.bad) + tuple(scan.left_out)
         with self._tx() as con:
-            src = self._new_source(con, "folder", str(scan.root))
+            src = self._source(con, "folder", str(scan.root))
             added, already = self._insert_items(con, src, rows)
-            con.executemany("INSERT INTO problems(source, name, reason) VALUES(?,?,?)",
-                            [(src, n, r) for n, r in skipped])
+            self._record_problems(con, src, "folder", str(scan.root), skipped, replace=True)
         self._features = None
-        return AddReport(added, 0, skipped, already)
+        self.check_files(new=added)
+        return AddReport(len(added), 0, tuple(skipped), already)
 
     def add_csv(self, csv_file: str | Path | None = None, text: str | None = None, name: str = "uploaded.csv") -> AddReport:
         """Images listed in a CSV (a ``path`` column — or ``image``, ``file``, ``filename`` —
         and optionally ``label``): the labels given become labeled images. Relative paths are
         relative to the CSV file's folder (an uploaded CSV's ``text`` needs absolute paths).
-        Unknown columns, repeated paths or labels not among the project's labels fail before
-        anything is added; missing or unreadable files are skipped and listed."""
+        Unknown columns, rows with more cells than the header, repeated paths or labels not
+        among the project's labels fail before anything is added; missing or unreadable files are
+        skipped and listed. Errors name the line; a file whose first line names no path column
+        is not taken for a CSV, and none of its text is repeated."""
         if (csv_file is None) == (text is None):
             raise UserError("give a CSV file or its text")
         if csv_file is not None:
-            csv_file = Path(csv_file).expanduser()
+            csv_file = user_path(csv_file, "CSV file")
             what = f"CSV {csv_file}"
-            try:
-                text = csv_file.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UserError(f"cannot read it ({getattr(exc, 'strerror', None) or exc})", key=what) from None
+            text = _read_csv_file(csv_file, what)
             base = csv_file.resolve().parent
         else:
             what, base = f"CSV {name}", None
-            text = text.lstrip("\ufeff")
-        try:
-            reader = csv.DictReader(io.StringIO(text))
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            records = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
-        except csv.Error as exc:
-            raise UserError(f"is not a readable CSV ({exc})", key=what) from None
-        path_cols = [c for c in header if c.lower() in CSV_PATH_COLUMNS]
-        unknown = [c for c in header if c.lower() not in CSV_PATH_COLUMNS + CSV_LABEL_COLUMNS]
-        if len(path_cols) != 1 or unknown:
-            raise UserError(f"needs one image-path column ({' or '.join(CSV_PATH_COLUMNS)}) and optionally 'label'; "
-                            f"has {header}" + (f" (unknown: {unknown})" if unknown else ""), key=what)
-        pc = path_cols[0]
+            text = str(text).lstrip("\ufeff")
+        header, records = _parse_csv(text, what)
+        pc = next(c for c in header if c.lower() in CSV_PATH_COLUMNS)
         lc = next((c for c in header if c.lower() == "label"), None)
         classes = self.classes
         rows, labels, skipped, seen = [], {}, [], set()
         bad_labels = []
-        for i, r in enumerate(records, start=2):
-            raw = r.get(pc, "")
+        for line, r in records:
+            raw = r[pc]
             if not raw:
-                skipped.append((f"row {i}", "empty path"))
+                skipped.append((f"line {line}", "empty path"))
                 continue
-            p = Path(raw).expanduser()
+            p = Path(os.path.expanduser(raw))
             if not p.is_absolute():
                 if base is None:
                     skipped.append((raw, "relative path in an uploaded CSV (give absolute paths)"))
@@ -460,35 +543,39 @@ class LabelingProject:
                 p = base / p
             p = Path(os.path.abspath(p))
             if str(p) in seen:
-                raise UserError(f"lists {raw} twice (row {i})", key=what)
+                raise UserError(f"lists {raw} twice (line {line})", key=what)
             seen.add(str(p))
-            label = r.get(lc, "") if lc else ""
+            label = r[lc] if lc else ""
             if label and classes and label not in classes:
-                bad_labels.append(f"{label!r} (row {i})")
-            if not p.is_file():
-                skipped.append((raw, "no such file" if not p.exists() else "not a file"))
+                bad_labels.append(f"{label!r} (line {line})")
+            try:
+                if not p.is_file():
+                    skipped.append((raw, "no such file" if not p.exists() else "not a file"))
+                    continue
+                if p.suffix.lower() not in IMAGE_EXTENSIONS:
+                    skipped.append((raw, f"not an image file name ({' '.join(IMAGE_EXTENSIONS)})"))
+                    continue
+                reason, b = inspect_image(p)
+                if reason:
+                    skipped.append((raw, reason))
+                    continue
+                st = p.stat()
+            except (OSError, ValueError) as exc:  # a name too long, not encodable, a file gone meanwhile
+                skipped.append((raw, f"cannot read it ({getattr(exc, 'strerror', None) or type(exc).__name__})"))
                 continue
-            if p.suffix.lower() not in IMAGE_EXTENSIONS:
-                skipped.append((raw, f"not an image file name ({' '.join(IMAGE_EXTENSIONS)})"))
-                continue
-            reason, b = inspect_image(p)
-            if reason:
-                skipped.append((raw, reason))
-                continue
-            st = p.stat()
             rows.append((str(p), raw, os.path.realpath(p), st.st_size, st.st_mtime_ns, float(b)))
             if label:
-                labels[str(p)] = check_name(label, f"label in row {i}")
+                labels[str(p)] = check_name(label, f"label on line {line}")
         if bad_labels:
             raise UserError(f"labels not among the project's labels {classes}: {', '.join(bad_labels[:5])}", key=what)
+        source_path = str(csv_file) if csv_file is not None else name
         with self._tx() as con:
-            src = self._new_source(con, "csv", str(csv_file) if csv_file is not None else name)
+            src = self._source(con, "csv", source_path)
             added, already = self._insert_items(con, src, rows)
-            con.executemany("INSERT INTO problems(source, name, reason) VALUES(?,?,?)",
-                            [(src, n, r) for n, r in skipped])
+            self._record_problems(con, src, "csv", source_path, skipped, replace=False)
             if labels:
                 keys = {k: i for i, k in self._keys(con).items()}
-                have = dict(con.execute("SELECT item, label FROM labels"))
+                have = self._current_labels(con)  # a label of an earlier version of the image is no clash
                 clash = [(k, have[keys[k]], v) for k, v in labels.items() if keys[k] in have and have[keys[k]] != v]
                 if clash:
                     raise UserError(f"{len(clash)} image(s) already have another label (first: "
@@ -497,7 +584,8 @@ class LabelingProject:
                 labels = {k: v for k, v in labels.items() if keys[k] not in have}
             n_lab = self._write_labels(con, labels) if labels else 0
         self._features = None
-        return AddReport(added, n_lab, tuple(skipped), already)
+        self.check_files(new=added)
+        return AddReport(len(added), n_lab, tuple(skipped), already)
 
     def add_upload(self, file_name: str, data: bytes) -> AddReport:
         """One uploaded image, stored under ``uploads/`` with a sanitized, unused name."""
@@ -527,11 +615,12 @@ class LabelingProject:
         st = dest.stat()
         with self._tx() as con:
             src = con.execute("SELECT id FROM sources WHERE kind='upload'").fetchone()
-            src = src[0] if src else self._new_source(con, "upload", str(up))
+            src = src[0] if src else self._source(con, "upload", str(up))
             added, already = self._insert_items(con, src, [(str(dest), dest.name, os.path.realpath(dest), st.st_size,
                                                              st.st_mtime_ns, float(b))])
         self._features = None
-        return AddReport(added, 0, (), already)
+        self.check_files(ids=added, new=added)  # its hash; the other images are not re-read per upload
+        return AddReport(len(added), 0, (), already)
 
     # -- what the project holds -----------------------------------------------------------------
     def _keys(self, con) -> dict[int, str]:
@@ -543,11 +632,19 @@ class LabelingProject:
         with self._read() as con:
             return list(self._keys(con).values())
 
+    def _current_labels(self, con) -> dict[int, str]:
+        """item id → label, of the labels given to the image's current content (a label given
+        before the file changed is not one: see the module docstring)."""
+        return dict(con.execute(f"SELECT l.item, l.label FROM labels l JOIN items i ON i.id = l.item "
+                                f"WHERE {CURRENT_LABEL} ORDER BY l.item"))
+
     @property
     def labels(self) -> dict[str, str]:
-        """key → label of every labeled image."""
+        """key → label of every labeled image (labels given to an earlier version of a changed
+        image left out: :meth:`changed_labels` lists them)."""
         with self._read() as con:
-            return dict(con.execute("SELECT i.key, l.label FROM labels l JOIN items i ON i.id = l.item ORDER BY i.id"))
+            return dict(con.execute(f"SELECT i.key, l.label FROM labels l JOIN items i ON i.id = l.item "
+                                    f"WHERE {CURRENT_LABEL} ORDER BY i.id"))
 
     @property
     def labeled_set(self) -> list[str]:
@@ -556,8 +653,80 @@ class LabelingProject:
     @property
     def unlabeled_set(self) -> list[str]:
         with self._read() as con:
-            return [r[0] for r in con.execute("SELECT key FROM items WHERE id NOT IN (SELECT item FROM labels) "
-                                              "ORDER BY id")]
+            return [r[0] for r in con.execute(f"SELECT i.key FROM items i LEFT JOIN labels l ON l.item = i.id "
+                                              f"WHERE l.item IS NULL OR NOT {CURRENT_LABEL} ORDER BY i.id")]
+
+    def changed_labels(self) -> dict[str, str]:
+        """key → label of the images whose file changed after they were labeled: the label was
+        given to an earlier version and waits for the image to be labeled again."""
+        with self._read() as con:
+            return dict(con.execute(f"SELECT i.key, l.label FROM labels l JOIN items i ON i.id = l.item "
+                                    f"WHERE NOT {CURRENT_LABEL} ORDER BY i.id"))
+
+    def check_files(self, ids: Iterable[int | str] | None = None, new: Iterable[int] = ()) -> list[str]:
+        """Look at the image files again (all, or the items ``ids``: integer ids or keys; others
+        are ignored); the keys whose content
+        changed. A file whose size and mtime are as last checked is taken as unchanged; otherwise
+        its bytes are hashed: the same hash only records the new stat, another gives the item a
+        new revision (its features are computed anew) and the time of the change, which turns a
+        label given before it into a label of an earlier version. ``new``: items just added,
+        whose first hash is recorded. Missing or unreadable files are left alone (serving and
+        embedding them say so)."""
+        new = {int(i) for i in new}
+        cols = "SELECT id, key, size, mtime_ns, sha256, checked_size, checked_mtime_ns FROM items"
+        with self._read() as con:
+            if ids is None:
+                rows = con.execute(f"{cols} ORDER BY id").fetchall()
+            else:  # a few items (the ones being labeled): looked up, not the whole table read
+                want = list(ids)
+                by = {"id": [int(i) for i in want if isinstance(i, (int, np.integer)) and not isinstance(i, bool)],
+                      "key": [i for i in want if isinstance(i, str)]}
+                found = {}
+                for col, values in by.items():
+                    for k in range(0, len(values), 500):
+                        part = values[k:k + 500]
+                        for r in con.execute(f"{cols} WHERE {col} IN ({','.join('?' * len(part))})", part):
+                            found[r[0]] = r
+                rows = [found[i] for i in sorted(found)]
+        fills, touched, changed = [], [], []
+        for item, key, size, mtime, sha, c_size, c_mtime in rows:
+            try:
+                st = os.stat(key)
+            except (OSError, ValueError):
+                continue
+            known = (size, mtime) if c_size is None else (c_size, c_mtime)
+            if (sha is not None and (st.st_size, st.st_mtime_ns) == known) or not stat.S_ISREG(st.st_mode):
+                continue
+            try:
+                digest, st = _file_digest(key)
+            except (OSError, ValueError):
+                continue
+            now = (st.st_size, st.st_mtime_ns)
+            if sha is None and (item in new or now == (size, mtime)):
+                fills.append((digest, *now, item))  # first hash, of the bytes added
+            elif digest == sha:
+                touched.append((*now, item, sha))  # same bytes, new stat (touch, copy): nothing changed
+            else:
+                reason, bright = inspect_image(Path(key))
+                changed.append((digest, *now, None if reason else bright, item, sha, key))
+        if not (fills or touched or changed):
+            return []
+        at = _now()
+        with self._tx() as con:
+            # each update only if the row is still as read: another process may have seen it first
+            con.executemany("UPDATE items SET sha256=?, checked_size=?, checked_mtime_ns=? "
+                            "WHERE id=? AND sha256 IS NULL", fills)
+            con.executemany("UPDATE items SET checked_size=?, checked_mtime_ns=? WHERE id=? AND sha256=?", touched)
+            done = []
+            for digest, c_size, c_mtime, bright, item, sha, key in changed:
+                cur = con.execute("UPDATE items SET sha256=?, checked_size=?, checked_mtime_ns=?, revision=revision+1, "
+                                  "changed_at=?, brightness=COALESCE(?, brightness) WHERE id=? AND sha256 IS ?",
+                                  (digest, c_size, c_mtime, at, bright, item, sha))
+                if cur.rowcount:
+                    done.append(key)
+        if changed:
+            self._features = None
+        return done
 
     @property
     def added_set(self) -> list[str]:
@@ -586,21 +755,33 @@ class LabelingProject:
             raise UserError(f"{len(missing)} id(s) are not images of this project (first: {', '.join(missing[:3])})")
         return out
 
+    # an item's label state: the current label, or the label of an earlier version (changed)
+    _ITEM_STATE = (f"CASE WHEN {CURRENT_LABEL} THEN l.label END, CASE WHEN NOT {CURRENT_LABEL} THEN l.label END, "
+                   "i.revision")
+
+    @staticmethod
+    def _item_state(label: str | None, earlier: str | None, revision: int) -> dict[str, Any]:
+        """label (None while unlabeled, or labeled only before the file changed); changed: the
+        file changed after its label was given; earlier_label: that label; revision: how often
+        the file's content changed (the page asks for the image by it, past its cache)."""
+        return {"label": label, "changed": earlier is not None, "earlier_label": earlier, "revision": int(revision or 0)}
+
     def items_info(self, keys: Sequence[str]) -> list[dict[str, Any]]:
-        """id, key, name and label (or None) of each of ``keys`` (item keys), in one read."""
+        """id, key, name and label state (:meth:`_item_state`) of each of ``keys`` (item keys), in one read."""
         with self._read() as con:
-            rows = {k: (i, n, lab) for i, k, n, lab in con.execute(
-                "SELECT i.id, i.key, i.name, l.label FROM items i LEFT JOIN labels l ON l.item = i.id")}
-        return [{"id": rows[k][0], "key": k, "name": rows[k][1], "label": rows[k][2]} for k in keys]
+            rows = {k: (i, n, st) for i, k, n, *st in con.execute(
+                f"SELECT i.id, i.key, i.name, {self._ITEM_STATE} FROM items i LEFT JOIN labels l ON l.item = i.id")}
+        return [{"id": rows[k][0], "key": k, "name": rows[k][1], **self._item_state(*rows[k][2])} for k in keys]
 
     def item(self, item_id: int) -> dict[str, Any]:
         with self._read() as con:
-            row = con.execute("SELECT i.id, i.key, i.name, i.real, s.kind, s.path, l.label FROM items i "
+            row = con.execute(f"SELECT i.id, i.key, i.name, i.real, s.kind, s.path, {self._ITEM_STATE} FROM items i "
                               "JOIN sources s ON s.id = i.source LEFT JOIN labels l ON l.item = i.id WHERE i.id=?",
                               (int(item_id),)).fetchone()
         if row is None:
             raise KeyError(item_id)
-        return dict(zip(("id", "key", "name", "real", "source_kind", "source_path", "label"), row))
+        return {**dict(zip(("id", "key", "name", "real", "source_kind", "source_path"), row[:6])),
+                **self._item_state(*row[6:])}
 
     def image_file(self, item_id: int) -> Path:
         """The file to serve for ``item_id``: only the file recorded when it was added, still a
@@ -650,6 +831,9 @@ class LabelingProject:
         bad = sorted({str(lab) for _, lab in pairs if str(lab) not in classes})
         if bad:
             raise UserError(f"unknown label(s) {bad}; the project's labels are {classes}")
+        # a file replaced since its last check: its change is recorded first, so this label,
+        # given to the content there now, counts as given to the new version
+        self.check_files(ids=[k for k, _ in pairs])
         with self._tx() as con:
             ids = self._resolve(con, [k for k, _ in pairs])
             keys = self._keys(con)
@@ -688,8 +872,11 @@ class LabelingProject:
                     continue
                 if prev is None:
                     con.execute("DELETE FROM labels WHERE item=?", (item,))
-                else:  # a relabel: back to the label it had before
-                    con.execute("UPDATE labels SET label=?, at=? WHERE item=?", (prev, _now(), item))
+                else:  # a relabel: back to the label it had before, as of when that was given
+                    given = con.execute("SELECT at FROM label_log WHERE item=? AND seq<? AND label=? AND undoes IS NULL "
+                                        "ORDER BY seq DESC LIMIT 1", (item, seq, prev)).fetchone()
+                    # (so a label given before the file changed stays a label of the earlier version)
+                    con.execute("UPDATE labels SET label=?, at=? WHERE item=?", (prev, given[0] if given else _now(), item))
                 con.execute("INSERT INTO label_log(item, label, previous, at, undoes) VALUES(?,?,?,?,?)",
                             (item, prev, label, _now(), seq))
                 return keys[item]
@@ -698,8 +885,8 @@ class LabelingProject:
     def per_class(self) -> dict[str, int]:
         counts = {c: 0 for c in self.classes}
         with self._read() as con:
-            for lab, n in con.execute("SELECT label, COUNT(*) FROM labels GROUP BY label"):
-                counts[lab] = n
+            for lab in self._current_labels(con).values():
+                counts[lab] = counts.get(lab, 0) + 1
         return counts
 
     # -- subsets -------------------------------------------------------------------------------
@@ -729,16 +916,22 @@ class LabelingProject:
     def features(self, progress: Progress = _quiet) -> tuple[list[str], np.ndarray]:
         """(keys, features (N, d)) of every image, from the project's embedder (``auto`` is
         resolved on first use and kept: a project never mixes embedders). Cached in memory and
-        on disk under ``cache/``."""
+        on disk under ``cache/``. The files are checked first (:meth:`check_files`): a changed
+        image gets the features of its bytes now."""
+        self.check_files()
         f = self._feature_table(progress)
         return list(f.keys), f.x
 
     def _items_fingerprint(self, con) -> tuple[str, list[tuple[int, str, int, int]]]:
-        rows = con.execute("SELECT id, key, size, mtime_ns FROM items ORDER BY id").fetchall()
+        """(hash of every item's key, size and mtime as added and content revision, the
+        (id, key, size, mtime) rows); revision 0 adds nothing, so projects from before revisions
+        keep their cached features."""
+        rows = con.execute("SELECT id, key, size, mtime_ns, revision FROM items ORDER BY id").fetchall()
         h = hashlib.sha256()
-        for _, key, size, mtime in rows:
-            h.update(f"{key}\0{size}\0{mtime}\n".encode())
-        return h.hexdigest(), rows
+        for _, key, size, mtime, rev in rows:
+            tail = f"\0r{rev}" if rev else ""
+            h.update(f"{key}\0{size}\0{mtime}{tail}\n".encode())
+        return h.hexdigest(), [r[:4] for r in rows]
 
     def _feature_table(self, progress: Progress = _quiet) -> _Features:
         with self._features_lock:
@@ -791,10 +984,11 @@ class LabelingProject:
     # -- the model -----------------------------------------------------------------------------
     def _labeled_rows(self, f: _Features) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
         """(rows of the feature table, class codes, hash of the labeled set, the classes) of the
-        labeled images, read in one snapshot."""
+        labeled images (current labels only: not one given before its file changed), read in
+        one snapshot."""
         with self._read() as con:
             classes = list((self._meta(con, "settings", {}) or {}).get("classes", []))
-            lab = dict(con.execute("SELECT item, label FROM labels"))
+            lab = self._current_labels(con)
         row_of = {int(i): r for r, i in enumerate(f.ids)}
         items = sorted(i for i in lab if i in row_of)
         rows = np.array([row_of[i] for i in items], np.int64)
@@ -806,18 +1000,20 @@ class LabelingProject:
         """Fit the linear head on the labeled images' features; estimate its accuracy by
         ``CV_FOLDS``-fold cross-validation on the labeled set (when it holds at least
         ``MIN_CV_LABELS`` images) and fit the temperature on the out-of-fold logits. The model is
-        stored (a new round) with the labeled set it saw."""
+        stored (a new round) with the labeled set it saw. The files are checked first: a label
+        given before its image changed is left out until the image is labeled again."""
         from ..heads.calibration import fit_temperature
         from ..heads.linear import LinearHead, LinearSettings
         from .model_file import model_bytes
 
+        self.check_files()
         f = self._feature_table(progress)
         rows, y, lab_hash, classes = self._labeled_rows(f)
         if len(np.unique(y)) < 2:
             raise UserError(f"label images of at least 2 classes before training ({len(y)} labeled so far)")
         t0 = time.perf_counter()
         settings = LinearSettings()
-        seed = int(self.settings.get("seed", 0))
+        seed = check_seed(self.settings.get("seed", 0), "project seed")
         x, c = f.x[rows], len(classes)
         n = len(y)
         folds = min(CV_FOLDS, n) if n >= MIN_CV_LABELS else 0
@@ -963,7 +1159,11 @@ class LabelingProject:
         (``alges``, ``alges_coreset``, ``uncertainty_coreset``, ``uncertainty``, ``kcenter``,
         ``hybrid``): the network runs on the candidates through the provider (``segmentation``:
         its options — ``arch``, ``num_classes``, ``provider``, ``image_size``, ... — cached under
-        the project's ``cache/``) and the recipe picks, coresets on the project's embedding."""
+        the project's ``cache/``) and the recipe picks, coresets on the project's embedding.
+
+        The files are checked first: an image labeled before its file changed is unlabeled
+        here (it may be picked again). ``seed``: a whole number >= 0 (default: from the
+        project's seed and the query's number)."""
         from ..picking import select
         from ..strategies import check_params
 
@@ -973,9 +1173,13 @@ class LabelingProject:
             check_params(strategy, params)
         if name is not None:
             name = check_name(name, "selection name")
+        seed = None if seed is None else check_seed(seed)
+        project_seed = check_seed(settings.get("seed", 0), "project seed")
+        if not getattr(self._local, "files_checked", False):  # next_batch has just checked them
+            self.check_files()
         f = self._feature_table(progress)
         with self._read() as con:
-            labeled = {int(i) for (i,) in con.execute("SELECT item FROM labels")}
+            labeled = set(self._current_labels(con))
             members = None
             if subset is not None:
                 if not con.execute("SELECT 1 FROM subsets WHERE name=?", (subset,)).fetchone():
@@ -998,7 +1202,7 @@ class LabelingProject:
         model = self.model()
         head = model.head() if model is not None else None
         progress(f"picking {n} image(s) with {strategy}", None)
-        qseed = int(settings.get("seed", 0)) * 1_000_003 + seq if seed is None else int(seed)
+        qseed = project_seed * 1_000_003 + seq if seed is None else seed
         if segmentation_model is not None:
             sel = self._segmentation_pick(segmentation_model, dict(segmentation or {}), f, n, strategy, is_lab, cand,
                                           qseed, params)
@@ -1012,7 +1216,7 @@ class LabelingProject:
                 name = f"query-{(con.execute('SELECT MAX(seq) FROM selections').fetchone()[0] or 0) + 1}"
             if con.execute("SELECT 1 FROM selections WHERE name=?", (name,)).fetchone():
                 raise UserError(f"a selection named {name!r} exists; choose another name")
-            lab_now = {int(i) for (i,) in con.execute("SELECT item FROM labels")}
+            lab_now = set(self._current_labels(con))
             if lab_now & {int(i) for i in f.ids[sel.positions]}:  # labeled meanwhile by another writer
                 raise UserError("images were labeled while the query ran; query again")
             s = con.execute("INSERT INTO selections(name, strategy, params, subset, created, n_labeled, model_round) "
@@ -1050,8 +1254,11 @@ class LabelingProject:
 
     def next_batch(self, progress: Progress = _quiet) -> NamedSelection | None:
         """The app's next batch: nothing while the last selection has unlabeled images; else the
-        project's strategy with the current model (before any model, the initial strategy), the
-        batch size, named ``batch-<k>``. None when every image is labeled."""
+        images labeled before their file changed (at most the batch size, named ``changed-<k>``,
+        strategy ``changed``: they wait for a new label); else the project's strategy with the
+        current model (before any model, the initial strategy), the batch size, named
+        ``batch-<k>``. None when every image is labeled."""
+        self.check_files()
         last = self.last_selection()
         if last is not None:
             lab = self.labels
@@ -1065,12 +1272,41 @@ class LabelingProject:
         strategy = s["strategy"]
         if self.model() is None and needs_model(strategy):
             strategy = s.get("initial_strategy", INITIAL_STRATEGY)
+        if self.changed_labels():
+            sel = self._changed_batch(int(s.get("batch_size", 20)))
+            if sel is not None:
+                return sel
         k = len([x for x in self.selections() if x.name.startswith("batch-")]) + 1
         name = f"batch-{k}"
         while name in {x.name for x in self.selections()}:
             k += 1
             name = f"batch-{k}"
-        return self.query(strategy, s.get("batch_size", 20), name=name, progress=progress)
+        self._local.files_checked = True  # just checked above: the query need not stat them again
+        try:
+            return self.query(strategy, s.get("batch_size", 20), name=name, progress=progress)
+        finally:
+            self._local.files_checked = False
+
+    def _changed_batch(self, n: int) -> NamedSelection | None:
+        """A selection of at most ``n`` images labeled before their file changed (id order),
+        ``changed-<k>``, so the app shows them to be labeled again; None when there are none."""
+        with self._tx() as con:
+            items = [i for (i,) in con.execute(f"SELECT l.item FROM labels l JOIN items i ON i.id = l.item "
+                                               f"WHERE NOT {CURRENT_LABEL} ORDER BY l.item LIMIT ?", (n,))]
+            if not items:
+                return None
+            names = {r[0] for r in con.execute("SELECT name FROM selections")}
+            k = len([x for x in names if x.startswith("changed-")]) + 1
+            while f"changed-{k}" in names:
+                k += 1
+            name = f"changed-{k}"
+            why = "the image files changed after they were labeled; label them again"
+            s = con.execute("INSERT INTO selections(name, strategy, params, subset, created, n_labeled, model_round) "
+                            "VALUES(?,?,?,?,?,?,?)", (name, CHANGED_STRATEGY, json.dumps({"reason": why}), None, _now(),
+                                                      len(self._current_labels(con)), None)).lastrowid
+            con.executemany("INSERT INTO selection_items VALUES(?,?,?,?)",
+                            [(s, r, i, None) for r, i in enumerate(items, start=1)])
+            return self._selection(con, s, con.execute("SELECT * FROM selections WHERE seq=?", (s,)).fetchone())
 
     def _selection(self, con, seq: int, row) -> NamedSelection:
         keys = self._keys(con)
@@ -1123,7 +1359,7 @@ class LabelingProject:
         change between the copy and its listing); a name in use fails before any copy."""
         if con.execute("SELECT 1 FROM checkpoints WHERE name=?", (name,)).fetchone():
             raise UserError(f"a checkpoint named {name!r} exists; choose another name")
-        n_lab = con.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+        n_lab = len(self._current_labels(con))
         file = self._snapshot()
         con.execute("INSERT INTO checkpoints VALUES(?,?,?,?)", (name, file, _now(), n_lab))
         return {"name": name, "file": str(self.folder / CHECKPOINTS / file), "n_labeled": n_lab}
@@ -1152,15 +1388,21 @@ class LabelingProject:
         if row is None:
             raise UserError(f"no checkpoint named {name!r}")
         path = self.folder / CHECKPOINTS / row[0]
+        what = f"checkpoint {name!r}"
         if not path.is_file():
-            raise UserError(f"its file {path} is missing", key=f"checkpoint {name!r}")
+            raise UserError(f"its file {path} is missing", key=what)
+        self._check_checkpoint_file(path, what)
+        damaged = f"its file {path.name} is damaged; nothing was restored, the labels are as they were"
         with closing(self._connect()) as con:
-            con.execute("ATTACH DATABASE ? AS c", (str(path),))  # not allowed inside a transaction
+            try:
+                con.execute("ATTACH DATABASE ? AS c", (str(path),))  # not allowed inside a transaction
+            except sqlite3.DatabaseError:
+                raise UserError(damaged, key=what) from None
             con.execute("BEGIN IMMEDIATE")
             try:
                 schema = con.execute("SELECT value FROM c.meta WHERE key='schema'").fetchone()
                 if schema is None or int(schema[0]) != SCHEMA_VERSION:
-                    raise UserError(f"was written with another project schema ({schema})", key=f"checkpoint {name!r}")
+                    raise UserError(f"was written with another project schema ({schema})", key=what)
                 saved = None
                 if keep_current:
                     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -1174,13 +1416,34 @@ class LabelingProject:
                         con.execute("INSERT OR REPLACE INTO main.meta VALUES(?,?)", (k, v[0]))
                 _bump(con)
                 con.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 con.execute("ROLLBACK")
+                # damage the check above missed (it read the file a moment before); an
+                # OperationalError (a full disk, a lock) is about this project's database
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                    raise UserError(damaged, key=what) from None
                 raise
             finally:
                 con.execute("DETACH DATABASE c")
         self._features = None
         return {"name": name, "n_labeled": len(self.labels), "saved_as": saved and saved["name"]}
+
+    def _check_checkpoint_file(self, path: Path, what: str) -> None:
+        """Refuse, before anything is written, a checkpoint file that is no intact project
+        database with the tables a restore copies (a damaged or foreign file)."""
+        damaged = f"its file {path.name} is damaged or not a checkpoint ({{}}); nothing was restored, the labels " \
+                  "are as they were"
+        try:
+            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as c, closing(self._connect()) as main:
+                check = c.execute("PRAGMA quick_check").fetchall()
+                if check != [("ok",)]:
+                    raise UserError(damaged.format("integrity check failed"), key=what)
+                for t in (*STATE_TABLES, "meta"):
+                    cols = [r[1] for r in c.execute(f"PRAGMA table_info({t})")]
+                    if cols != [r[1] for r in main.execute(f"PRAGMA table_info({t})")]:
+                        raise UserError(damaged.format(f"table {t} is missing or has other columns"), key=what)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(damaged.format(f"{type(exc).__name__}: {exc}"), key=what) from None
 
     # -- exports -------------------------------------------------------------------------------
     def _record_export(self, kind: str, path: Path) -> dict[str, Any]:
@@ -1214,16 +1477,17 @@ class LabelingProject:
         (default ``exports/model-<time>.pt``); an existing file is not overwritten."""
         from ..runfiles import atomic_write
 
+        dest = None if path is None else user_path(path, "model file")
         with self._read() as con:
             row = con.execute("SELECT blob, features, round FROM models ORDER BY round DESC LIMIT 1").fetchone()
         if row is None:
             raise UserError("no model yet: label images of at least 2 classes and retrain")
         if row[1] != self._feature_table().checksum:
-            raise UserError("the model was fitted on other features (images were added since): retrain first")
+            raise UserError("the model was fitted on other features (images were added or changed since): retrain first")
         if self.needs_fit():
             raise UserError(f"labels changed since the model of round {row[2]} was fitted: retrain first, so the "
                             "file holds a model of the labels you have")
-        dest = Path(path).expanduser() if path is not None else self.folder / EXPORTS / f"model-{self._stamp()}.pt"
+        dest = dest if dest is not None else self.folder / EXPORTS / f"model-{self._stamp()}.pt"
         _refuse_existing(dest)
         atomic_write(dest, lambda fh: fh.write(bytes(row[0])))
         out = self._record_export("model", dest) if dest.parent == self.folder / EXPORTS else {"path": str(dest)}
@@ -1232,19 +1496,22 @@ class LabelingProject:
     def export_labels(self, format: str = "csv", dest: str | Path | None = None, mode: str = "copy") -> dict[str, Any]:
         """The labeled images as ``csv`` (path, name, label, labeled_at), ``label_studio`` (JSON
         tasks with their choice annotations) or ``imagefolder`` (``dest/<label>/<file>``, links
-        or copies; ``dest`` must not exist — it is built under a temporary name and renamed)."""
+        or copies; ``dest`` must not exist — it is built under a temporary name and renamed).
+        A label given before its image's file changed is not exported (it is not the label of
+        the image there now)."""
         import pandas as pd
 
         from ..runfiles import atomic_write_text, csv_text
 
+        dest = None if not dest else user_path(dest, "destination")
         with self._read() as con:
-            rows = con.execute("SELECT i.key, i.name, l.label, l.at FROM labels l JOIN items i ON i.id = l.item "
-                               "ORDER BY i.id").fetchall()
+            rows = con.execute(f"SELECT i.key, i.name, l.label, l.at FROM labels l JOIN items i ON i.id = l.item "
+                               f"WHERE {CURRENT_LABEL} ORDER BY i.id").fetchall()
         if not rows:
             raise UserError("no labeled images to export")
         if format == "csv":
             df = pd.DataFrame(rows, columns=["path", "name", "label", "labeled_at"])
-            target = Path(dest).expanduser() if dest else self.folder / EXPORTS / f"labels-{self._stamp()}.csv"
+            target = dest if dest else self.folder / EXPORTS / f"labels-{self._stamp()}.csv"
             _refuse_existing(target)
             atomic_write_text(target, csv_text(df))
         elif format == "label_studio":
@@ -1254,7 +1521,7 @@ class LabelingProject:
                       "annotations": [{"result": [{"from_name": "label", "to_name": "image", "type": "choices",
                                                    "value": {"choices": [label]}}]}]}
                      for key, _, label, _ in rows]
-            target = Path(dest).expanduser() if dest else self.folder / EXPORTS / f"labels-{self._stamp()}.json"
+            target = dest if dest else self.folder / EXPORTS / f"labels-{self._stamp()}.json"
             _refuse_existing(target)
             atomic_write_text(target, json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
         elif format == "imagefolder":
@@ -1262,7 +1529,7 @@ class LabelingProject:
                 raise UserError("give a destination folder (it must not exist yet)", key="imagefolder export")
             if mode not in ("copy", "link"):
                 raise UserError(f"mode {mode!r}: use copy or link", key="imagefolder export")
-            target = Path(dest).expanduser()
+            target = dest
             if not target.is_absolute():
                 raise UserError("give an absolute path", key=f"destination {target}")
             _refuse_existing(target)
@@ -1285,6 +1552,68 @@ class LabelingProject:
 def _bump(con) -> None:
     con.execute("INSERT INTO meta VALUES('version', '1') ON CONFLICT(key) DO UPDATE SET "
                 "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+
+
+def _read_csv_file(path: Path, what: str) -> str:
+    """The text of the CSV file at ``path``: a regular file (a device or FIFO would be read for
+    ever) of at most ``MAX_CSV_BYTES``, UTF-8 (a BOM dropped). Errors never quote its content."""
+    try:
+        # non-blocking open: a FIFO is refused by the check below instead of waited on
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UserError("is not a regular file (give the path of a CSV file)", key=what)
+            raw = fh.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read it ({exc.strerror or exc})", key=what) from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise UserError(f"is larger than {MAX_CSV_BYTES // 2**20} MB; a list of images is far smaller", key=what)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError("is not UTF-8 text (a CSV of image paths was expected)", key=what) from None
+
+
+def _parse_csv(text: str, what: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(line number, column → cell)]) of a CSV of images; blank lines skipped. A header
+    naming no image-path column means the file is not such a CSV: the error then quotes none of
+    it (it may be any file a path was typed to). A row with more non-empty cells than the header
+    is refused, by line number."""
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header = _check_header([c.strip() for c in cells], reader.line_num, what)
+                continue
+            if any(c.strip() for c in cells[len(header):]):
+                raise UserError(f"line {reader.line_num}: {len(cells)} cells, the header has {len(header)} "
+                                "(a cell holding a comma needs quotes)", key=what)
+            records.append((reader.line_num, {h: (cells[k].strip() if k < len(cells) else "")
+                                              for k, h in enumerate(header)}))
+    except csv.Error as exc:  # its messages name the problem, not the text
+        raise UserError(f"line {reader.line_num}: not readable as CSV ({exc})", key=what) from None
+    if header is None:
+        raise UserError("is empty; its first line names the columns, e.g. path,label", key=what)
+    return header, records
+
+
+def _check_header(header: list[str], line: int, what: str) -> list[str]:
+    """``header`` if it has one image-path column, optionally ``label``, nothing else."""
+    cols = " or ".join(CSV_PATH_COLUMNS)
+    path_cols = [c for c in header if c.lower() in CSV_PATH_COLUMNS]
+    if not path_cols:  # no CSV of images: its first line is not repeated (it may be any file's)
+        raise UserError(f"line {line}: no image-path column ({cols}); the first line of a CSV of images names "
+                        "its columns, e.g. path,label", key=what)
+    unknown = [c for c in header if c.lower() not in CSV_PATH_COLUMNS + CSV_LABEL_COLUMNS]
+    repeated = sorted({c for c in header if [h.lower() for h in header].count(c.lower()) > 1})
+    if len(path_cols) != 1 or unknown or repeated:
+        raise UserError(f"line {line}: needs one image-path column ({cols}) and optionally 'label'; has {header}"
+                        + (f" (unknown: {unknown})" if unknown else "")
+                        + (f" (repeated: {repeated})" if repeated else ""), key=what)
+    return header
 
 
 def _refuse_existing(path: Path) -> None:

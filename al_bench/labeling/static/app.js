@@ -319,6 +319,14 @@ function buildLabelButtons(classes) {
   });
 }
 
+// The image of item ``id``; its revision (how often its file changed) in the URL, so a file
+// replaced on disk is fetched anew instead of shown from the browser's cache.
+function imageUrl(id) {
+  const item = batchItems().find((it) => it.id === id);
+  const rev = item && Number.isInteger(item.revision) && item.revision > 0 ? `?v=${item.revision}` : "";
+  return `/api/image/${encodeURIComponent(id)}${rev}`;
+}
+
 function setCurrent(id) {
   const changed = id !== ui.currentId;
   ui.currentId = id;
@@ -327,7 +335,7 @@ function setCurrent(id) {
     if (id !== null) {
       const img = $("#image");
       img.classList.remove("broken");
-      img.src = `/api/image/${encodeURIComponent(id)}`;
+      img.src = imageUrl(id);
       loadPrediction(id);
       preloadNext();
     } else {
@@ -344,7 +352,7 @@ function preloadNext() {
   const n = firstUnlabeled(items, idx + 1);
   if (n >= 0 && items[n].id !== ui.currentId) {
     const im = new Image();
-    im.src = `/api/image/${encodeURIComponent(items[n].id)}`;
+    im.src = imageUrl(items[n].id);
   }
 }
 
@@ -386,7 +394,20 @@ function renderItem() {
   $("#next-batch").disabled = jobRunning;
   $("#retrain").disabled = jobRunning;
 
+  // a label given before the image's file changed: shown, not counted, until labeled again
+  const notice = $("#changed-notice");
+  if (item && item.changed) {
+    notice.textContent = `This image's file changed after it was labeled "${item.earlier_label}". ` +
+      "That label was given to an earlier version and is not used: label the image as it is now.";
+    notice.hidden = false;
+  } else {
+    notice.textContent = "";
+    notice.hidden = true;
+  }
+
   if (item) {
+    const url = imageUrl(item.id);
+    if ($("#image").getAttribute("src") !== url) $("#image").src = url; // its file changed meanwhile
     $("#image").alt = item.name;
     const name = $("#item-name");
     name.textContent = item.name;
