@@ -525,6 +525,9 @@ class LabelingProject:
             what, base = f"CSV {name}", None
             text = str(text).lstrip("\ufeff")
         header, records = _parse_csv(text, what)
+        # files changed since their last check are recorded first: a label in the CSV is then
+        # one of the image there now, and a label of an earlier version clashes with nothing
+        self.check_files()
         pc = next(c for c in header if c.lower() in CSV_PATH_COLUMNS)
         lc = next((c for c in header if c.lower() == "label"), None)
         classes = self.classes
