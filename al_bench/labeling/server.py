@@ -283,7 +283,10 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         last = project.last_selection() if s else None
         batch = None
         if last is not None:
-            items = [{"id": it["id"], "name": it["name"], "label": it["label"]} for it in project.items_info(last.ids)]
+            # changed / earlier_label / revision: an image whose file changed since it was labeled
+            # (the page shows a notice and asks for the image by revision, past its cache)
+            items = [{k: it[k] for k in ("id", "name", "label", "changed", "earlier_label", "revision")}
+                     for it in project.items_info(last.ids)]
             batch = {"selection": last.name, "strategy": last.strategy, "items": items,
                      "done": sum(it["label"] is not None for it in items), "total": len(items)}
         n_items = len(project.items)

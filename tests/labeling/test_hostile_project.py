@@ -175,3 +175,18 @@ def test_a_seed_that_is_not_a_whole_number_from_0_is_a_user_error(project, seed)
     with pytest.raises(UserError, match="seed"):
         LabelingProject.open(project.folder.parent / "other").setup("x", "a,b", embedder="pixels", seed=seed)
     assert project.selections() == []
+
+
+def test_the_page_state_says_which_batch_image_changed(project, folder, client):
+    """/api/state passes the project's changed / earlier_label / revision through to the page
+    (it built each batch item from id, name and label only, so the notice never showed)."""
+    root, truth = folder
+    batch = project.next_batch()
+    project.add_labels({k: truth[k] for k in batch.ids})
+    replace_file(batch.ids[0], str(root / "g_019.png"))
+    project.check_files()
+    items = {it["id"]: it for it in client.get("/api/state").json()["batch"]["items"]}
+    assert len(items) == len(batch.ids)
+    changed = [it for it in items.values() if it["changed"]]
+    assert len(changed) == 1 and changed[0]["label"] is None and changed[0]["earlier_label"] == truth[batch.ids[0]]
+    assert changed[0]["revision"] == 1 and all(it["revision"] == 0 for it in items.values() if not it["changed"])
