@@ -27,7 +27,7 @@ def made(tmp_path_factory):
     out = tmp_path_factory.mktemp("made")
     for strategy in ("random", "entropy"):
         for seed in range(2):
-            cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", "model.steps=60",
+            cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", "model.steps=10", "budget.batch_size=null",
                                  f"strategy={strategy}", f"seed={seed}", f"paths.outputs_dir={out}",
                                  f"paths.data_dir={out / 'data'}")
             s, plain = settings_from(cfg)
