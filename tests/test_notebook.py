@@ -1,3 +1,4 @@
+import pytest
 """The walkthrough is a valid jupytext notebook whose code imports only what exists and finds its
 configs from any working directory; CI executes it (SMOKE) as a notebook from another folder."""
 
@@ -42,6 +43,7 @@ def test_every_script_the_walkthrough_runs_exists():
         assert (NB.parents[1] / folder / name).is_file(), f"walkthrough runs {folder}/{name}: no such file"
 
 
+@pytest.mark.slow
 def test_walkthrough_finds_its_configs_when_executed_as_a_notebook_elsewhere(tmp_path):
     """``jupytext --execute --output /elsewhere/w.ipynb`` runs the kernel in /elsewhere: the set-up
     cells (up to ``settings``) and one composition must work there, with nbconvert's machinery."""

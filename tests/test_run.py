@@ -137,6 +137,7 @@ def test_kill_9_mid_run_then_resume_equals_a_clean_run(tmp_path):
     assert not a.duplicated(["strategy", "seed", "budget"]).any()
 
 
+@pytest.mark.slow
 def test_slurm_preset_composes():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
@@ -277,6 +278,7 @@ def _run_job(tmp_path, monkeypatch, failure, *extra):
     return exc.value.code, run_dir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure, code, sig", [(KeyboardInterrupt(), 130, "SIGINT"), ("term", 143, "SIGTERM")])
 def test_a_signal_ends_the_run_interrupted_with_its_checkpoint_and_exit_code(tmp_path, monkeypatch, capsys,
                                                                             failure, code, sig):
@@ -292,6 +294,7 @@ def test_a_signal_ends_the_run_interrupted_with_its_checkpoint_and_exit_code(tmp
     assert len(err.splitlines()) == 1 and sig in err and str(run_dir) in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eno, words", [(errno.ENOSPC, "no space left on device"), (errno.EROFS, "read-only file system")])
 def test_a_full_or_read_only_disk_is_a_truthful_status_and_one_line(tmp_path, monkeypatch, capsys, eno, words):
     target = tmp_path / "out" / "curve.csv"
@@ -320,6 +323,7 @@ def test_status_that_cannot_be_written_does_not_hide_the_cause(tmp_path, monkeyp
     assert storage_problem(exc.value) == f"no space left on device ({tmp_path / 'out' / 'status.json'})"
 
 
+@pytest.mark.slow
 def test_a_data_error_in_a_single_run_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
     from al_bench.errors import UserError
 

@@ -86,6 +86,7 @@ def test_names_that_become_path_parts_are_validated(name):
         settings_from(_compose(f"budget.name={name!r}" if name else "budget.name=''"))
 
 
+@pytest.mark.slow
 def test_a_sweep_with_two_jobs_in_one_folder_is_refused(tmp_path):
     """In process through the sweeper's own check: seed=0,0 are the same run."""
     from hydra_plugins.al_bench_sweeper.al_bench_sweeper import AlBenchSweeper
@@ -193,6 +194,7 @@ def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
     assert selected["id"].str.match(r"^(sunny/\d\d\.png|rainy/(\d\d\.png|full\.jpg))$").all()
 
 
+@pytest.mark.slow
 def test_app_help_names_the_groups_and_examples_not_hydras_default():
     help_cfg = _compose().hydra.help
     assert help_cfg.app_name == "al_bench"
@@ -268,6 +270,7 @@ def _finish(tmp_path, *overrides):
     return run_dir
 
 
+@pytest.mark.slow
 def test_finished_runs_are_left_out_at_submission(tmp_path):
     """A resubmitted sweep submits only what has not finished; every run is still listed."""
     _finish(tmp_path, "dataset=digits", "seed=0")
@@ -277,6 +280,7 @@ def test_finished_runs_are_left_out_at_submission(tmp_path):
     assert len(listed) == 2
 
 
+@pytest.mark.slow
 def test_a_sweep_whose_runs_all_finished_writes_nothing_and_launches_nothing(tmp_path, monkeypatch):
     """A read-only outputs folder: every run finished, so nothing is launched and the sweep goes
     on to aggregation (which says in one line that it cannot write); with a run left to do, the
@@ -302,6 +306,7 @@ def test_a_sweep_whose_runs_all_finished_writes_nothing_and_launches_nothing(tmp
         _sweeper(tmp_path, NoLaunch()).sweep(["dataset=digits", "seed=0,1,2"])
 
 
+@pytest.mark.slow
 def test_a_job_the_launcher_loses_is_reported_after_aggregating_what_finished(tmp_path, capsys):
     """A cancelled SLURM job makes submitit raise inside launch(): the sweep does not stop with a
     traceback; aggregation runs, lists the run that did not finish and the launcher's one line,

@@ -288,6 +288,7 @@ def _pick_all(root, out, tmp_path, n, *extra):
     return rc, pd.read_csv(out / "selection.csv", keep_default_na=False)
 
 
+@pytest.mark.slow
 def test_command_never_scans_what_it_wrote(folder, tmp_path, capsys):
     """--out and --copy-to inside --images-dir, run again and again, also after a rename: no pick ever
     comes from a folder the command wrote (each holds the marker file)."""
@@ -317,6 +318,7 @@ def test_command_never_scans_what_it_wrote(folder, tmp_path, capsys):
         assert rc == 2 and f"error: {flag} {root}: is --images-dir itself" in err
 
 
+@pytest.mark.slow
 def test_command_leaves_links_out_of_the_folder_unless_asked(folder, tmp_path, capsys):
     import shutil
 

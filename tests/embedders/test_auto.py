@@ -7,6 +7,7 @@ from al_bench.embedders import EMBEDDERS, auto, embed
 from al_bench.errors import UserError
 
 
+@pytest.mark.slow
 def test_auto_embedder_choices(dinov2_file, offline_hub, caplog, monkeypatch, stripes):
     monkeypatch.setattr(auto, "_WARNED", set())  # the fallback warns loudly once per process
     digits_like = np.zeros((6, 8, 8, 1), np.uint8)
@@ -22,6 +23,7 @@ def test_auto_embedder_choices(dinov2_file, offline_hub, caplog, monkeypatch, st
     assert auto.resolve_auto(imgs, given, **given) == ("dinov2_vits14", given)
 
 
+@pytest.mark.slow
 def test_auto_is_a_resolver_with_dinov2s_options(dinov2_file, offline_hub, tmp_path, stripes):
     entry = EMBEDDERS.entry("auto")
     assert entry.resolves and entry.obj is auto.resolve_auto

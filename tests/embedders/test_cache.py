@@ -198,6 +198,7 @@ def _embed_in_child(cache_dir, calls, out):
     np.save(out, e.features)
 
 
+@pytest.mark.slow
 def test_parallel_jobs_compute_a_cache_entry_once(tmp_path, register_embedder):
     ctx = mp.get_context("fork")  # children inherit the test embedder registered here
     calls = tmp_path / "calls.txt"

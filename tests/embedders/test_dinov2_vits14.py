@@ -1,3 +1,4 @@
+import pytest
 """DINOv2 as timm builds it with random weights, loaded back from a local file (no network)."""
 
 import numpy as np
@@ -6,6 +7,7 @@ import torch
 from al_bench.embedders import embed
 
 
+@pytest.mark.slow
 def test_dinov2_loads_local_weights_and_matches_a_direct_forward(dinov2_file, offline_hub, tmp_path, stripes):
     net, path = dinov2_file
     imgs, _ = stripes(5, size=20)

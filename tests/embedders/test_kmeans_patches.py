@@ -9,6 +9,7 @@ from al_bench.errors import UserError
 SMALL = dict(image_size=16, patch=4, centroids=8, n_patches=2000, kmeans_iters=5, pca_dim=0)
 
 
+@pytest.mark.slow
 def test_kmeans_patches_shape_determinism_and_pool_only_fit(stripes):
     imgs, y = stripes()
     fit = np.arange(16)

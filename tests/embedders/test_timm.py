@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import torch
 
@@ -5,6 +6,7 @@ from al_bench.embedders import embed
 from al_bench.embedders.weights import DINOV2
 
 
+@pytest.mark.slow
 def test_timm_builds_the_named_model_from_a_local_file(dinov2_file, offline_hub, tmp_path, stripes):
     net, path = dinov2_file
     imgs, _ = stripes(3, size=28)  # already at the model's size: no resize between the two paths

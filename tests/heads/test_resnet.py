@@ -16,6 +16,7 @@ def _images(n=24, seed=0):
     return x, y
 
 
+@pytest.mark.slow
 def test_resnet_head_capabilities_and_determinism():
     x, y = _images()
     a = ResNetModel(0, 3, TINY, seed=1).fit(x, y)

@@ -24,6 +24,7 @@ def test_kmeans_pp_draws_follow_d2():
     np.testing.assert_allclose(counts / 3000, d2 / d2.sum(), atol=0.03)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row_check_max, loose", [(2048, 128), (1, 0)])
 def test_kmeans_pp_later_draws_follow_d2_with_stale_blocks(monkeypatch, row_check_max, loose):
     """Draw 4 of 4 from blocks that missed centers (rejection path; with (1, 0) every stale

@@ -402,6 +402,7 @@ def test_a_model_of_other_images_is_not_imported(tmp_path, project, folder):
         project.import_model(data, 3)  # pixels is fitted (PCA) on each project's own images
 
 
+@pytest.mark.slow
 def test_all_right_out_of_fold_keeps_temperature_one_and_rounds_never_repeat(project, folder):
     truth = folder[1]
     project.add_labels({k: truth[k] for k in project.items[::2]})
@@ -414,6 +415,7 @@ def test_all_right_out_of_fold_keeps_temperature_one_and_rounds_never_repeat(pro
     assert project.fit().round == 3  # not 2 again: a round number names one model
 
 
+@pytest.mark.slow
 def test_an_export_of_a_model_older_than_the_labels_is_refused(project, folder):
     truth = folder[1]
     keys = project.items

@@ -36,6 +36,7 @@ def test_loop_walks_one_nested_trajectory(blobs):
         assert 0 <= row["accuracy"] <= 1 and row["temperature"] > 0
 
 
+@pytest.mark.slow
 def test_runs_are_paired_and_reproducible(blobs):
     a, _, init_a = _run("random", blobs)
     b, _, init_b = _run("margin", blobs)
@@ -80,6 +81,7 @@ def _study(strategy, seed, initial_strategy, labels=None):
     return res, initial
 
 
+@pytest.mark.slow
 def test_cold_start_is_the_same_for_every_strategy_at_a_seed():
     runs = {name: _study(name, 0, "typiclust") for name in ("entropy", "kcenter", "random")}
     sets = {name: initial for name, (_, initial) in runs.items()}
@@ -92,6 +94,7 @@ def test_cold_start_is_the_same_for_every_strategy_at_a_seed():
     assert len(first) == 1 and runs["entropy"][0].curve[0]["n_labeled"] == 10
 
 
+@pytest.mark.slow
 def test_cold_start_differs_across_seeds_and_from_the_random_initial_set():
     _, typ0 = _study("entropy", 0, "typiclust")
     _, typ1 = _study("entropy", 1, "typiclust")
@@ -102,6 +105,7 @@ def test_cold_start_differs_across_seeds_and_from_the_random_initial_set():
     assert rnd0 == initial_labeled(len(split.pool), 10, 0).tolist()
 
 
+@pytest.mark.slow
 def test_cold_start_reads_no_labels():
     """Permuting the labels inside the pool (same split, same features) leaves the initial set
     as it was, while what the head learns — and so what entropy buys next — changes."""
@@ -135,6 +139,7 @@ def test_an_initial_strategy_that_needs_a_model_is_refused():
         initial_set(plan, x[split.pool], 10, 0)
 
 
+@pytest.mark.slow
 def test_sampling_reaches_the_strategy_through_the_loop(blobs):
     """LoopSettings.sampling is what select_batch draws with: power-sampled entropy buys other
     items than top-k entropy from the same state, and reruns the same."""
@@ -226,6 +231,7 @@ def test_run_memo_values_depend_on_seed_and_key_not_on_the_round():
     assert draws == [1, 1]
 
 
+@pytest.mark.slow
 def test_a_run_resumed_right_after_a_budget_point_picks_with_that_points_head(blobs, tmp_path, monkeypatch):
     """Between budget points the head is a cheaper selection head; the round after a point picks with
     the point's own (evaluation) head. A run killed just after a point must do the same on resume."""

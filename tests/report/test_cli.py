@@ -7,6 +7,7 @@ from al_bench.report.cli import main
 from al_bench.runfiles import write_status
 
 
+@pytest.mark.slow
 def test_prints_the_summary_the_verdict_and_the_gains_and_exits_0(curve_results, write_runs, tmp_path, capsys):
     write_runs(tmp_path / "runs", curve_results)
     assert main([str(tmp_path)]) == 0
@@ -22,6 +23,7 @@ def test_prints_the_summary_the_verdict_and_the_gains_and_exits_0(curve_results,
     assert out[-1].split()[:3] == ["d", "random", "0.4000"] and out[-1].split()[-1] == "3"
 
 
+@pytest.mark.slow
 def test_no_log_x_draws_the_learning_curves_on_a_linear_axis(curve_results, write_runs, tmp_path, capsys):
     write_runs(tmp_path / "runs", curve_results)
     figure = tmp_path / "figures" / "learning_curves.png"
@@ -33,6 +35,7 @@ def test_no_log_x_draws_the_learning_curves_on_a_linear_axis(curve_results, writ
     assert figure.read_bytes() == log != linear
 
 
+@pytest.mark.slow
 def test_a_run_left_out_exits_1(curve_results, write_runs, tmp_path, capsys):
     write_runs(tmp_path / "runs", curve_results)
     write_status(tmp_path / "runs" / "broken", "failed", error="boom")
@@ -40,6 +43,7 @@ def test_a_run_left_out_exits_1(curve_results, write_runs, tmp_path, capsys):
     assert "  NOT INCLUDED: broken: failed (boom)" in capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.slow
 def test_runs_dir_flag(curve_results, write_runs, tmp_path, capsys):
     write_runs(tmp_path / "elsewhere", curve_results)
     (tmp_path / "out").mkdir()

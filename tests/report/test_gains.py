@@ -44,6 +44,7 @@ def test_lines_and_bands_in_points_by_hand(table):
     np.testing.assert_allclose(m["band_x"], [200])  # one seed at 20 labels: no interval drawn there
 
 
+@pytest.mark.slow
 def test_writes_one_panel_per_group_even_without_random(table, tmp_path):
     one = plot_gains(table, tmp_path / "figures" / "gains.png")
     assert one == tmp_path / "figures" / "gains.png"

@@ -1,3 +1,4 @@
+import pytest
 import pandas as pd
 from PIL import Image
 
@@ -14,6 +15,7 @@ def test_writes_a_png_atomically_and_makes_the_folder(curve_results, tmp_path):
     assert one_panel[0] > 0 and one_panel[1] > 0
 
 
+@pytest.mark.slow
 def test_one_panel_per_comparison_group(curve_results, tmp_path):
     one, two = tmp_path / "one.png", tmp_path / "two.png"
     plot_learning_curves(curve_results, one)
@@ -28,6 +30,7 @@ def test_a_strategy_without_random_still_plots(curve_results, tmp_path):
     assert path.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_log_x_is_the_default_and_linear_is_an_option(curve_results, tmp_path):
     default = plot_learning_curves(curve_results, tmp_path / "default.png").read_bytes()
     log = plot_learning_curves(curve_results, tmp_path / "log.png", log_x=True).read_bytes()

@@ -1,3 +1,4 @@
+import pytest
 """figures/penalty_matrix.png: written from the same matrix, one panel per comparison group."""
 
 import pandas as pd
@@ -17,6 +18,7 @@ def _table(model="m"):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_writes_a_png_with_one_panel_per_group(tmp_path):
     one = plot_penalty_matrix(_table(), tmp_path / "figures" / "penalty_matrix.png")
     assert one == tmp_path / "figures" / "penalty_matrix.png"

@@ -69,6 +69,7 @@ def test_a_table_does_not_depend_on_row_order(name, curve_results):
     pd.testing.assert_frame_equal(e.obj(curve_results), e.obj(shuffled))
 
 
+@pytest.mark.slow
 def test_aggregate_twice_writes_identical_files(curve_results, write_runs, tmp_path):
     write_runs(tmp_path / "runs", curve_results)
     first = aggregate(tmp_path)
@@ -91,6 +92,7 @@ def test_reports_run_in_declared_order():
     assert [e.name for e in ordered()][:3] == ["budget_gains", "labels_to_match", "learning_curves"]
 
 
+@pytest.mark.slow
 def test_a_new_table_is_one_registration(monkeypatch, curve_results, write_runs, tmp_path):
     monkeypatch.setattr(REPORTS, "_entries", dict(REPORTS._entries))  # the registration ends with the test
     calls = []
@@ -109,6 +111,7 @@ def test_a_new_table_is_one_registration(monkeypatch, curve_results, write_runs,
     assert calls[0].index("seeds_per_strategy") == calls[0].index("budget_gains") + 1
 
 
+@pytest.mark.slow
 def test_run_report_passes_only_the_options_a_report_declares(curve_results, tmp_path):
     lc = REPORTS.entry("learning_curves")
     assert dict(lc.options) == {"log_x": True}

@@ -10,6 +10,7 @@ from al_bench.report import AggregateReport, aggregate, verdict_summary
 from al_bench.runfiles import write_csv, write_status
 
 
+@pytest.mark.slow
 def test_aggregate_reads_files_and_lists_failed_runs(paired_table, tmp_path):
     table = paired_table
     for (strategy, seed), rows in table.groupby(["strategy", "seed"]):
@@ -29,6 +30,7 @@ def test_aggregate_reads_files_and_lists_failed_runs(paired_table, tmp_path):
     assert set(gains["strategy"]) == {"random", "entropy"}
 
 
+@pytest.mark.slow
 def test_the_report_holds_what_was_written(curve_results, write_runs, tmp_path):
     write_runs(tmp_path / "runs", curve_results)
     report = aggregate(tmp_path)
@@ -50,6 +52,7 @@ def test_the_report_holds_what_was_written(curve_results, write_runs, tmp_path):
     assert len(report.summary().splitlines()) == 3 + 2 + 3
 
 
+@pytest.mark.slow
 def test_runs_dir_can_be_elsewhere(curve_results, write_runs, tmp_path):
     write_runs(tmp_path / "elsewhere", curve_results)
     report = aggregate(tmp_path / "out", runs_dir=tmp_path / "elsewhere")
@@ -77,6 +80,7 @@ def test_without_finished_runs_only_the_status_is_written(tmp_path):
 T2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # Student t, 97.5 % quantile, 2 df (closed form)
 
 
+@pytest.mark.slow
 def test_statistics_from_run_files_by_hand(write_runs, tmp_path):
     """Run folders (curve.csv + status.json per strategy and seed) of a hand-made table: every new
     table and figure is written, and its numbers are the hand-computed ones."""
@@ -173,6 +177,7 @@ def test_statistics_from_real_runs_agree_with_an_independent_computation(real_ru
     assert pen.loc["entropy", "random"] == pytest.approx(expected / len(counted))
 
 
+@pytest.mark.slow
 def test_new_tables_keep_groups_and_variants_apart(curve_results, tmp_path):
     """Two comparison groups, two variants of one strategy name (name@id) and a group without
     random: every new table reports them apart, and the group without random has NaN gains."""

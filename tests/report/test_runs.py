@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import pandas as pd
 
@@ -80,6 +81,7 @@ def test_an_announced_run_outside_the_runs_folder_is_named_by_its_full_path(curv
     assert pd.api.types.is_string_dtype(runs.results["run"])
 
 
+@pytest.mark.slow
 def test_runs_of_different_configs_are_never_merged(curve_results, tmp_path):
     """Two comparison groups (e.g. another budget.initial) stay apart in every table, and two
     variants of one strategy name (other parameters) are reported as two strategies."""

@@ -483,6 +483,7 @@ def test_cache_key_covers_what_the_weights_do_not_say_and_the_file_as_loaded(tmp
 
 
 # -- bad input ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_bad_files_give_one_line_user_errors(state_file, tiny_files, tmp_path, images):
     png = images.path(0)
     text = tmp_path / "notes.pt"
