@@ -453,6 +453,7 @@ def test_a_signal_mid_run_through_the_entry_point(tmp_path, sig, code):
     assert (run_dir / "checkpoint.npz").is_file()
 
 
+@pytest.mark.slow
 def test_a_finished_run_reruns_when_its_data_file_changed(tmp_path):
     """Same config and code but another file under the same dataset.path: not a stale skip."""
     from al_bench.cli.run import settings_from

@@ -84,6 +84,7 @@ def test_command_kcenter_writes_every_sink(folder, tmp_path):
     assert not list(out.glob(".partial-*"))
 
 
+@pytest.mark.slow
 def test_command_picks_what_the_library_picks(folder, tmp_path):
     """The command is the library on the folder's ids and features: same picks, same scores."""
     from al_bench.data.images import ImageFiles
@@ -405,6 +406,7 @@ def test_command_and_folder_dataset_list_names_that_are_not_utf8(folder, tmp_pat
     assert all("bad" not in r for r in ds.ids.tolist()) and len(ds.images.fingerprint()) == 64
 
 
+@pytest.mark.slow
 def test_command_labeled_csv_order_does_not_matter(folder, tmp_path):
     ids = _ids(folder)[:12]
     picks = []

@@ -216,6 +216,7 @@ def test_the_exported_model_reloads_with_al_bench_and_plain_torch_to_the_same_pr
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_restore_returns_labels_selections_and_model_and_keeps_the_state_left(project, folder):
     truth = folder[1]
     b1 = project.next_batch()
@@ -389,6 +390,7 @@ def test_a_csv_never_overwrites_a_label(project, tmp_path):
     assert project.add_csv(f).labeled == 1 and project.labels == {k[0]: "red", k[1]: "green"}
 
 
+@pytest.mark.slow
 def test_a_model_of_other_images_is_not_imported(tmp_path, project, folder):
     other_dir = tmp_path / "other"
     truth = make_folder(other_dir, per_class=20, seed=5)  # same size: same feature width

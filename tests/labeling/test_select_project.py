@@ -7,6 +7,7 @@ from al_bench.cli.select import main
 from al_bench.labeling import LabelingProject
 
 
+@pytest.mark.slow
 def test_select_on_a_project_keeps_the_selection_in_it(project, folder, tmp_path, capsys):
     truth = folder[1]
     project.add_labels({k: truth[k] for k in project.items[::6]})

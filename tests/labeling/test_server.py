@@ -47,6 +47,7 @@ def set_up(c, folder):
     return c.get("/api/state").json()
 
 
+@pytest.mark.slow
 def test_setup_label_a_batch_and_the_server_retrains_and_queries_the_next(client, folder):
     truth = folder[1]
     st = set_up(client, folder)
@@ -130,6 +131,7 @@ def test_uploads_are_size_limited_and_renamed(client):
     assert len(client.project.items) == 1
 
 
+@pytest.mark.slow
 def test_checkpoint_restore_and_exports_through_the_api(client, folder, tmp_path):
     truth = folder[1]
     st = set_up(client, folder)

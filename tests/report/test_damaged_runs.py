@@ -97,6 +97,7 @@ def test_two_different_runs_of_one_config_and_seed_are_both_left_out(out):
     assert runs.status.set_index("run").loc[[rel, other_rel], "status"].tolist() == ["conflicting copies"] * 2
 
 
+@pytest.mark.slow
 def test_a_cut_curve_is_damaged_never_half_read(out, capsys):
     """The last 40 bytes of a curve.csv cut off: no "config unknow" group, no n = 1 gains, but
     the run named as damaged, in the printed report (exit 1) and in tables/run_status.csv."""
