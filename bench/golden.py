@@ -1,20 +1,31 @@
 """Golden comparison: the same small sweeps and selections on a baseline commit and on this
 checkout, compared file by file. A restructuring must leave every result byte for byte.
 
-    .venv/bin/python bench/golden.py                      # baseline = the default commit below
-    .venv/bin/python bench/golden.py --baseline HEAD~3    # any commit
+    .venv/bin/python bench/golden.py                      # each scenario against its baseline below
+    .venv/bin/python bench/golden.py --baseline HEAD~3    # every scenario against one commit
+    .venv/bin/python bench/golden.py --scenarios labeling # some scenarios (sweeps, select, labeling)
     .venv/bin/python bench/golden.py --keep DIR           # keep both sides' files in DIR
 
-The baseline is checked out into a temporary git worktree and run with this checkout's
+Each baseline is checked out into a temporary git worktree and run with this checkout's
 virtual environment (its package directory first on ``PYTHONPATH``), so both sides run on the
-same machine with the same libraries: the comparison holds on any CPU. The golden set:
+same machine with the same libraries: the comparison holds on any CPU. A scenario has its own
+baseline commit (``SCENARIOS``): the labeling project did not exist at the sweeps' baseline. The
+golden set:
 
 - ``digits`` with ``pixels`` embeddings, ``budget=smoke``, the eight strategies the baseline has ×
   seeds 0, 1 (named, not ``glob(*)``, so strategies added later do not enter the comparison);
 - the CIFAR-10 subset (``../shared/datasets/cifar10_subset.npz``) with ``kmeans_patches``
   embeddings (reduced to 100 centroids and 20k patches to keep it quick), same sweep;
 - ``al-bench-select`` with kcenter, hybrid and badge (a labeled CSV with labels) on a
-  generated folder of 80 images, ``--embedder pixels``.
+  generated folder of 80 images, ``--embedder pixels``;
+- ``labeling``: a :class:`~al_bench.labeling.LabelingProject` on 96 generated images in 4 colour
+  classes close enough that its model errs (``make_label_folder``; ``pixels`` features), driven
+  through its API as the app and a notebook do (``LABELING_SCRIPT``):
+  three batches (``next_batch``: typiclust, then margin with the model) labeled from the known
+  answers and fitted, a kcenter query, a badge query up to a total within a brightness subset,
+  a last fit and an entropy query; then ``export_model`` and ``export_labels`` (CSV, Label Studio
+  JSON, an ImageFolder of links). The clock is frozen in that process (the model file and the
+  labels carry times).
 
 Compared byte for byte, cell by cell: every run's ``curve.csv`` and ``selected.csv``, the
 aggregated ``results.csv``, ``budget_gains.csv``, ``labels_to_match.csv``, ``run_status.csv``,
@@ -25,8 +36,11 @@ because they identify the code or the moment rather than the method: the columns
 ``code_version``, ``git_commit``, ``config_fingerprint``, the config identity columns
 (``config_id``, ``comparison_id``, ``strategy_id``) and the run folder (``run``; folders are
 matched by their readable part, ``.../seed<k>``, without the config id suffix), wall times
-(``*_seconds``) and peak memory (``*_mb``), and ``created`` in ``selection.yaml``. Exit status
-0 when all match.
+(``*_seconds``) and peak memory (``*_mb``), and ``created`` in ``selection.yaml``. The labeling
+scenario's files are compared whole, byte for byte: the picks (``picks.csv``: selection, strategy,
+rank, image, score), each fit's round, labeled count, temperature and cross-validated accuracy
+(``fits.csv``), the model file, the label exports and the ImageFolder's links. Exit status 0 when
+all match.
 """
 
 from __future__ import annotations
@@ -46,6 +60,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "900472a"  # selection fits of 100 steps between budget points (issue 15 §4); before it 0444f8e, 87243d8
+# the labeling project's API as it stood before issue 24 (the project's split into rooms)
+LABELING_BASELINE = "c18a8c5"
+# scenario → its baseline commit
+SCENARIOS = {"sweeps": BASELINE, "select": BASELINE, "labeling": LABELING_BASELINE}
 SUBSET = ROOT.parent / "shared" / "datasets" / "cifar10_subset.npz"
 # identity, not results: which code and config produced a row, and where its run folder is
 VOLATILE = {"code_version", "git_commit", "config_fingerprint", "config_id", "comparison_id", "strategy_id", "run"}
@@ -55,6 +73,79 @@ SELECT_RUNS = {
     "hybrid": ["--strategy", "hybrid", "--labeled", "{labeled}"],
     "badge": ["--strategy", "badge", "--labeled", "{labeled}"],
 }
+
+# The labeling scenario, run in its own process with one side's package (argv: images, out). It
+# uses only the LabelingProject API the labeling baseline has.
+LABELING_SCRIPT = """
+import csv, datetime, os, sys, types
+from pathlib import Path
+
+from al_bench.labeling import LabelingProject
+
+
+class _FrozenClock(datetime.datetime):
+    # every "now" is one instant: the model file's created and the labels' times match
+    @classmethod
+    def now(cls, tz=None):
+        t = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+        return t.astimezone(tz) if tz is not None else t.replace(tzinfo=None)
+
+
+# the labeling modules call dt.datetime.now(...) on their `import datetime as dt`: they get a copy
+# of the datetime module with the frozen clock (datetime itself stays: C extensions check its type)
+frozen = types.ModuleType("datetime")
+frozen.__dict__.update(vars(datetime), datetime=_FrozenClock)
+patched = [m for n, m in list(sys.modules.items()) if n.startswith("al_bench.labeling") and getattr(m, "dt", None) is datetime]
+for m in patched:
+    m.dt = frozen
+assert patched, "no al_bench.labeling module imports datetime as dt: freeze its clock another way"
+
+images, out = Path(sys.argv[1]), Path(sys.argv[2])
+out.mkdir(parents=True)
+truth = {str(f): f.parent.name for f in sorted(images.rglob("*.png"))}  # <class>/img_<k>.png
+p = LabelingProject.open(out / "project")
+p.setup("golden", [f"class{c}" for c in range(4)], strategy="margin", batch_size=8, embedder="pixels", seed=5)
+p.add_folder(images)
+picks, fits = [], []
+
+
+def keep(sel):
+    picks.extend([sel.name, sel.strategy, r, os.path.relpath(k, images), repr(float(s))]
+                 for r, (k, s) in enumerate(zip(sel.ids, sel.scores), start=1))
+    return sel
+
+
+def label(sel):
+    p.add_labels({k: truth[k] for k in sel.ids})
+
+
+def fit():
+    r = p.fit()
+    fits.append([r.round, r.n_labeled, repr(r.temperature), repr(r.cv_accuracy), repr(r.cv_std), r.folds])
+
+
+for _ in range(3):  # the app's loop: a batch (typiclust first, then margin with the model), labels, a fit
+    label(keep(p.next_batch()))
+    fit()
+label(keep(p.query("kcenter", 6, name="diverse")))
+p.define_brightness_subset("bright", min_brightness=120)
+label(keep(p.query("badge", total=40, subset="bright")))
+fit()
+keep(p.query("entropy", 5))
+p.export_model(out / "model.pt")
+p.export_labels("csv", out / "labels.csv")
+p.export_labels("label_studio", out / "labels.json")
+p.export_labels("imagefolder", out / "imagefolder", mode="link")
+with open(out / "imagefolder.txt", "w") as fh:  # the tree: each link and where it leads
+    for f in sorted((out / "imagefolder").rglob("*")):
+        if f.is_symlink():
+            fh.write(f"{f.relative_to(out / 'imagefolder')} -> {os.path.relpath(os.readlink(f), images)}\\n")
+for name, header, rows in (("picks.csv", ["selection", "strategy", "rank", "image", "score"], picks),
+                           ("fits.csv", ["round", "n_labeled", "temperature", "cv_accuracy", "cv_std", "folds"], fits)):
+    with open(out / name, "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+"""
+LABELING_FILES = ("picks.csv", "fits.csv", "model.pt", "labels.csv", "labels.json", "imagefolder.txt")
 
 
 def _volatile(col: str) -> bool:
@@ -83,8 +174,24 @@ def make_folder(root: Path) -> Path:
     return root
 
 
-def run_side(code: Path, out: Path, folder: Path, python: str) -> None:
-    """Run the golden set with the package in ``code`` into ``out``."""
+def make_label_folder(root: Path) -> Path:
+    """96 small PNGs in 4 colour classes (``<class>/img_<k>.png``) close enough, with a colour
+    cast per image and pixel noise, that the project's model errs: its cross-validation and
+    temperature then have something to measure."""
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    base = np.array([[150, 100, 100], [100, 150, 100], [100, 100, 150], [140, 140, 90]], float)
+    for i in range(96):
+        c = i % 4
+        img = base[c] + rng.normal(0, 35, 3) + rng.normal(0, 50, (16, 16, 3))
+        (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / f"class{c}" / f"img_{i:03d}.png")
+    return root
+
+
+def run_side(code: Path, out: Path, folder: Path, python: str, scenarios: list[str]) -> None:
+    """Run ``scenarios`` of the golden set with the package in ``code`` into ``out``."""
     env = {**os.environ, "PYTHONPATH": str(code), "CI": "1", "HF_HUB_OFFLINE": "1"}
     common = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "budget=smoke", f"strategy={STRATEGIES}",
               "seed=0,1"]
@@ -93,18 +200,25 @@ def run_side(code: Path, out: Path, folder: Path, python: str) -> None:
         "cifar": ["dataset=npz", f"dataset.path={SUBSET}", "embedder=kmeans_patches", "embedder.centroids=100",
                   "embedder.n_patches=20000"],
     }
-    for name, args in sweeps.items():
+    for name, args in sweeps.items() if "sweeps" in scenarios else ():
         cmd = [python, "-m", "al_bench", "-m", *args, *common, f"paths.outputs_dir={out / name}",
                f"paths.data_dir={out / name / 'data'}"]
         print(f"golden: {code.name}: sweep {name}", flush=True)
         subprocess.run(cmd, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
     module = "al_bench.cli.select" if (code / "al_bench" / "cli" / "select.py").is_file() else "al_bench.select_cli"
-    for name, args in SELECT_RUNS.items():
+    for name, args in SELECT_RUNS.items() if "select" in scenarios else ():
         args = [a.format(labeled=folder / "labeled.csv") for a in args]
         cmd = [python, "-m", module, "--images-dir", str(folder / "images"), "-n", "10", "--embedder", "pixels",
                "--out", str(out / "select" / name), "--cache-dir", str(out / "select-cache"), "--quiet", *args]
         print(f"golden: {code.name}: al-bench-select {name}", flush=True)
         subprocess.run(cmd, cwd=code, env=env, check=True, stderr=subprocess.DEVNULL)
+    if "labeling" in scenarios:
+        script = out / "labeling_scenario.py"
+        out.mkdir(parents=True, exist_ok=True)
+        script.write_text(LABELING_SCRIPT)
+        print(f"golden: {code.name}: labeling project", flush=True)
+        subprocess.run([python, str(script), str(folder / "label-images"), str(out / "labeling")], cwd=code,
+                       env=env, check=True)
 
 
 def _csv_cells(path: Path, columns: list[str] | None = None) -> list[list[str]]:
@@ -128,19 +242,21 @@ def _readable(rel: Path) -> Path:
     return Path(re.sub(r"/seed(\d+)-[0-9a-f]{12}/", r"/seed\1/", rel.as_posix()))
 
 
-def _compared_files(out: Path) -> dict[Path, Path]:
-    """Compared name → the file on this side."""
+def _compared_files(out: Path, scenarios: list[str]) -> dict[Path, Path]:
+    """Compared name → the file on this side, for ``scenarios``."""
     files = {}
-    for sweep in ("digits", "cifar"):
+    for sweep in ("digits", "cifar") if "sweeps" in scenarios else ():
         for p in sorted((out / sweep / "runs").rglob("*.csv")):
             if p.name in ("curve.csv", "selected.csv"):
                 rel = p.relative_to(out)
                 files[_readable(rel)] = rel
         for t in ("results.csv", "budget_gains.csv", "labels_to_match.csv", "run_status.csv"):
             files[Path(sweep) / "tables" / t] = Path(sweep) / "tables" / t
-    for name in SELECT_RUNS:
+    for name in SELECT_RUNS if "select" in scenarios else ():
         for f in ("selection.csv", "label_studio.json", "selection.yaml"):
             files[Path("select") / name / f] = Path("select") / name / f
+    for f in LABELING_FILES if "labeling" in scenarios else ():
+        files[Path("labeling") / f] = Path("labeling") / f
     return files
 
 
@@ -155,12 +271,12 @@ def _yaml_diff(a, b, where: str, added: list[str]) -> list[str]:
     return [] if a == b else [where.rstrip(".") or "(value)"]
 
 
-def compare(a: Path, b: Path) -> list[str]:
+def compare(a: Path, b: Path, scenarios: list[str]) -> list[str]:
     """Differences between the two sides' outputs; empty when every compared file matches."""
     import yaml
 
     problems = []
-    files_a, files_b = _compared_files(a), _compared_files(b)
+    files_a, files_b = _compared_files(a, scenarios), _compared_files(b, scenarios)
     names_a, names_b = set(files_a), set(files_b)
     for rel in sorted(names_a ^ names_b):
         problems.append(f"{rel}: only on the {'baseline' if rel in names_a else 'new'} side")
@@ -171,7 +287,10 @@ def compare(a: Path, b: Path) -> list[str]:
             problems.append(f"{rel}: missing on the {'baseline' if not fa.is_file() else 'new'} side")
             continue
         n += 1
-        if rel.suffix == ".csv":
+        if rel.parts[0] == "labeling":  # whole files: picks, model bytes, label exports
+            if fa.read_bytes() != fb.read_bytes():
+                problems.append(f"{rel}: differs{_first_line_diff(fa, fb)}")
+        elif rel.suffix == ".csv":
             # the baseline's columns, by name, must hold the same cells; columns added since are
             # listed, not compared
             ca = _csv_cells(fa)
@@ -198,32 +317,57 @@ def compare(a: Path, b: Path) -> list[str]:
     return problems
 
 
+def _first_line_diff(fa: Path, fb: Path) -> str:
+    """`` (first at line k: <a> vs <b>)`` for text files; empty for binary ones."""
+    try:
+        la, lb = fa.read_text().splitlines(), fb.read_text().splitlines()
+    except UnicodeDecodeError:
+        return ""
+    k = next((i for i, (x, y) in enumerate(zip(la, lb)) if x != y), min(len(la), len(lb)))
+    return f" (first at line {k + 1}: {la[k] if k < len(la) else None!r} vs {lb[k] if k < len(lb) else None!r})"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--baseline", default=BASELINE, help=f"git commit to compare with (default {BASELINE})")
+    ap.add_argument("--baseline", default=None,
+                    help="git commit to compare every scenario with (default: each scenario's, "
+                         + ", ".join(f"{s} {c}" for s, c in SCENARIOS.items()) + ")")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help=f"comma-separated, of {', '.join(SCENARIOS)} (default all)")
     ap.add_argument("--keep", type=Path, default=None, help="keep both sides' outputs in this folder")
     args = ap.parse_args(argv)
-    if not SUBSET.is_file():
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown or not scenarios:
+        ap.error(f"--scenarios: unknown {unknown}; choose from {', '.join(SCENARIOS)}")
+    baselines = {s: args.baseline or SCENARIOS[s] for s in scenarios}
+    if "sweeps" in scenarios and not SUBSET.is_file():
         print(f"golden: the CIFAR-10 subset is missing at {SUBSET}", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="al_bench_golden_")) if args.keep is None else args.keep.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    tree = work / "baseline-tree"
+    trees = {}
     try:
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline], cwd=ROOT, check=True,
-                       capture_output=True)
         folder = make_folder(work / "folder")
-        run_side(tree, work / "baseline", folder, sys.executable)
-        run_side(ROOT, work / "new", folder, sys.executable)
-        problems = compare(work / "baseline", work / "new")
+        make_label_folder(folder / "label-images")
+        for commit in dict.fromkeys(baselines.values()):  # one worktree per baseline commit
+            trees[commit] = work / f"baseline-tree-{commit}"
+            subprocess.run(["git", "worktree", "add", "--detach", str(trees[commit]), commit], cwd=ROOT, check=True,
+                           capture_output=True)
+            run_side(trees[commit], work / "baseline", folder, sys.executable,
+                     [s for s in scenarios if baselines[s] == commit])
+        run_side(ROOT, work / "new", folder, sys.executable, scenarios)
+        problems = compare(work / "baseline", work / "new", scenarios)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+        for tree in trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     for p in problems:
         print(f"golden: MISMATCH {p}")
-    print(f"golden: {'byte-identical' if not problems else f'{len(problems)} mismatch(es)'} "
-          f"(baseline {args.baseline})")
+    said = "; ".join(f"{', '.join(s for s in scenarios if baselines[s] == c)} against {c}"
+                     for c in dict.fromkeys(baselines.values()))
+    print(f"golden: {'byte-identical' if not problems else f'{len(problems)} mismatch(es)'} ({said})")
     return 0 if not problems else 1
 
 
