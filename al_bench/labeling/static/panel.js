@@ -1,0 +1,206 @@
+// The side panel: labels per class, the accuracy plot, model info, checkpoints and exports.
+
+import { $, emptyItem, svg, textLine } from "./dom.js";
+import { changed, ui } from "./state.js";
+
+export function renderSide(st) {
+  const c = st.counts || {};
+  $("#labeled-count").textContent = String(c.labeled ?? 0);
+  $("#unlabeled-count").textContent = String(c.unlabeled ?? 0);
+
+  const classes = (st.project && st.project.classes) || Object.keys(st.per_class || {});
+  const perClass = st.per_class || {};
+  if (changed("per-class", [classes, perClass])) renderPerClass(classes, perClass);
+  if (changed("plot", st.rounds || [])) renderPlot(st.rounds || []);
+  if (changed("model", [st.model, st.project])) renderModelInfo(st);
+  if (changed("checkpoints", st.checkpoints || [])) renderCheckpoints(st.checkpoints || []);
+  renderExports(st.exports || []);
+}
+
+function renderPerClass(classes, perClass) {
+  const max = Math.max(1, ...classes.map((k) => perClass[k] || 0));
+  const list = $("#per-class");
+  list.replaceChildren();
+  for (const cls of classes) {
+    const n = perClass[cls] || 0;
+    const li = document.createElement("li");
+    li.dataset.label = cls;
+    li.dataset.count = String(n);
+    const name = document.createElement("span");
+    name.className = "pc-label";
+    name.textContent = cls;
+    const bar = document.createElement("span");
+    bar.className = "pc-bar";
+    const fill = document.createElement("span");
+    fill.className = "pc-fill";
+    fill.style.width = `${(100 * n) / max}%`;
+    bar.append(fill);
+    const count = document.createElement("span");
+    count.className = "pc-count";
+    count.textContent = String(n);
+    li.append(name, bar, count);
+    list.append(li);
+  }
+}
+
+function renderPlot(rounds) {
+  const box = $("#accuracy-plot");
+  box.replaceChildren();
+  const pts = rounds
+    .filter((r) => r.cv_accuracy !== null && r.cv_accuracy !== undefined && Number.isFinite(Number(r.cv_accuracy)))
+    .map((r) => ({ x: Number(r.n_labeled), y: Number(r.cv_accuracy), sd: Number(r.cv_std) || 0, r }));
+  if (!pts.length) {
+    const last = rounds.length ? rounds[rounds.length - 1] : null;
+    box.append(textLine(last && last.source ? `No estimate yet (${last.source}).`
+      : "No estimate yet: it appears after the first retrain with enough labels."));
+    return;
+  }
+  const W = 280, H = 150, L = 34, R = 10, T = 10, B = 26;
+  let x0 = Math.min(...pts.map((p) => p.x)), x1 = Math.max(...pts.map((p) => p.x));
+  if (x0 === x1) { x0 -= 1; x1 += 1; }
+  let y0 = Math.min(...pts.map((p) => p.y - p.sd)), y1 = Math.max(...pts.map((p) => p.y + p.sd));
+  y0 = Math.max(0, Math.floor(y0 * 10) / 10);
+  y1 = Math.min(1, Math.ceil(y1 * 10) / 10);
+  if (y1 - y0 < 0.1) { y0 = Math.max(0, y1 - 0.1); if (y1 - y0 < 0.1) y1 = y0 + 0.1; }
+  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const sy = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img" });
+  const title = svg("title");
+  title.textContent = "Estimated accuracy against the number of labels";
+  s.append(title);
+  // axes and gridlines
+  for (const yv of [y0, (y0 + y1) / 2, y1]) {
+    s.append(svg("line", { x1: L, x2: W - R, y1: sy(yv), y2: sy(yv), class: "grid" }));
+    const t = svg("text", { x: L - 4, y: sy(yv) + 3, class: "tick", "text-anchor": "end" });
+    t.textContent = yv.toFixed(2);
+    s.append(t);
+  }
+  s.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
+  for (const xv of [x0, x1]) {
+    const t = svg("text", { x: sx(xv), y: H - B + 12, class: "tick", "text-anchor": "middle" });
+    t.textContent = String(Math.round(xv));
+    s.append(t);
+  }
+  const xl = svg("text", { x: (L + W - R) / 2, y: H - 2, class: "axis-label", "text-anchor": "middle" });
+  xl.textContent = "labels";
+  s.append(xl);
+  // ±1 std band, line, points
+  if (pts.length > 1) {
+    const up = pts.map((p) => `${sx(p.x)},${sy(Math.min(1, p.y + p.sd))}`);
+    const down = pts.slice().reverse().map((p) => `${sx(p.x)},${sy(Math.max(0, p.y - p.sd))}`);
+    s.append(svg("polygon", { points: up.concat(down).join(" "), class: "band" }));
+    s.append(svg("polyline", { points: pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), class: "line" }));
+  }
+  for (const p of pts) {
+    const c = svg("circle", { cx: sx(p.x), cy: sy(p.y), r: 3, class: "point", "data-n": p.x, "data-acc": p.y });
+    const t = svg("title");
+    t.textContent = `round ${p.r.round}: ${p.x} labels, ${(p.y * 100).toFixed(1)} % ± ${(p.sd * 100).toFixed(1)}`;
+    c.append(t);
+    s.append(c);
+  }
+  box.append(s);
+
+  const last = pts[pts.length - 1];
+  const summary = document.createElement("p");
+  summary.className = "plot-summary";
+  summary.textContent = `${(last.y * 100).toFixed(1)} % ± ${(last.sd * 100).toFixed(1)} at ${last.x} labels`;
+  box.append(summary);
+  const sources = [...new Set(pts.map((p) => p.r.source).filter(Boolean))];
+  for (const src of sources) {
+    const p = document.createElement("p");
+    p.className = "plot-source muted";
+    p.textContent = src;
+    box.append(p);
+  }
+}
+
+function renderModelInfo(st) {
+  const dl = $("#model-info");
+  dl.replaceChildren();
+  const add = (k, v) => {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  };
+  const p = st.project || {};
+  const m = st.model;
+  if (m) {
+    add("round", String(m.round));
+    add("trained on", `${m.n_labeled} labels`);
+    add("kind", String(m.kind ?? p.model ?? ""));
+    if (m.temperature !== null && m.temperature !== undefined) {
+      add("temperature", Number(m.temperature).toFixed(3));
+    }
+  } else {
+    add("model", "none yet");
+  }
+  if (p.strategy) add("strategy", p.strategy);
+  if (p.batch_size) add("batch size", String(p.batch_size));
+  if (p.embedder) add("embedder", p.embedder_resolved ? `${p.embedder} → ${p.embedder_resolved}` : p.embedder);
+}
+
+function renderCheckpoints(cps) {
+  const list = $("#checkpoints");
+  list.replaceChildren();
+  for (const cp of cps) {
+    const li = document.createElement("li");
+    li.dataset.name = cp.name;
+    const name = document.createElement("span");
+    name.className = "cp-name";
+    name.textContent = cp.name;
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    meta.textContent = ` ${cp.n_labeled} labels${cp.created ? ` · ${shortTime(cp.created)}` : ""} `;
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "restore";
+    btn.dataset.name = cp.name;
+    btn.textContent = "Restore"; // a click is handled by main.js on #checkpoints (data-name)
+    li.append(name, meta, btn);
+    list.append(li);
+  }
+  if (!list.children.length) list.append(emptyItem("No checkpoints yet."));
+}
+
+function shortTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function safeHref(url) {
+  // links only to this server (relative paths); anything else is shown as text
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : null;
+}
+
+export function renderExports(serverExports) {
+  for (const e of serverExports) ui.exports.set(e.name, e);
+  if (!changed("exports", [...ui.exports.values()])) return;
+  const list = $("#exports");
+  list.replaceChildren();
+  const all = [...ui.exports.values()].reverse(); // newest first
+  for (const e of all) {
+    const li = document.createElement("li");
+    li.dataset.name = e.name;
+    li.dataset.kind = e.kind || "";
+    const kind = document.createElement("span");
+    kind.className = "tag";
+    kind.textContent = e.kind || "export";
+    const path = document.createElement("span");
+    path.className = "path";
+    path.textContent = e.path;
+    li.append(kind, " ", path);
+    const href = safeHref(e.download);
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.setAttribute("download", "");
+      a.textContent = "download";
+      li.append(" ", a);
+    }
+    list.append(li);
+  }
+}
