@@ -27,6 +27,7 @@ Safety rules (tests: ``tests/labeling/test_server.py``):
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
 import re
 import sqlite3
@@ -46,6 +47,10 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import UserError
 from .project import LabelingProject
+
+# the page is ES modules, which a browser runs only when served as JavaScript (nosniff is on);
+# Starlette guesses the type from the system's tables, which map .js to text/plain on some machines
+mimetypes.add_type("text/javascript", ".js")
 
 log = logging.getLogger("al_bench.label")
 

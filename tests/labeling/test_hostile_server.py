@@ -151,3 +151,31 @@ def test_the_remote_warning_says_what_a_remote_client_can_do():
     assert text.count("\n") <= 1 and "0.0.0.0" in text
     for what in ("image", "label", "model file", "CSV", "folder", "export"):
         assert what in text, what
+
+
+def test_the_page_modules_are_served_as_javascript_whatever_the_system_tables_say(tmp_path):
+    """The page is ES modules, refused by a browser unless served as JavaScript (nosniff is on):
+    the type does not depend on a machine whose MIME tables map .js to text/plain."""
+    import mimetypes
+
+    from al_bench.labeling import LabelingProject
+    from al_bench.labeling.server import create_app
+
+    saved = mimetypes.types_map.get(".js")
+    mimetypes.add_type("text/plain", ".js")  # as some machines' tables say
+    try:
+        import importlib
+
+        import al_bench.labeling.server as server
+
+        importlib.reload(server)  # the server states the type when it is loaded
+        with TestClient(server.create_app(LabelingProject.open(tmp_path / "p"), autostart=False),
+                        base_url="http://127.0.0.1:8765") as c:
+            r = c.get("/static/main.js")
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+            assert r.headers.get("x-content-type-options") == "nosniff"
+    finally:
+        if saved:
+            mimetypes.add_type(saved, ".js")
+        importlib.reload(server)
+    assert create_app  # the module-level import stays usable
