@@ -125,7 +125,7 @@ def test_a_file_that_is_not_a_csv_is_refused_without_echoing_its_content(project
 
 
 def test_a_csv_path_that_is_not_a_regular_file_or_too_large_is_refused(project, tmp_path, monkeypatch):
-    import al_bench.labeling.project as mod
+    import al_bench.labeling.sources as mod  # the room that reads CSV files
 
     with pytest.raises(UserError, match="not a regular file"):
         project.add_csv("/dev/null")  # a device (a FIFO or /dev/zero would be read for ever)

@@ -1,0 +1,288 @@
+"""The model of a labeling project: the features of its images (one embedder per project,
+cached), fitting the linear head with cross-validated accuracy and a fitted temperature, model
+rounds, importing a model file, and predictions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .checks import check_seed
+from .store import CACHE, Progress, ProjectStore, now_utc, quiet
+
+__all__ = ["CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
+
+CV_FOLDS = 5
+MIN_CV_LABELS = 10  # fewer labels: no accuracy estimate (folds of one or two images say nothing)
+TEMPERATURE_RANGE = (0.05, 20.0)
+
+
+@dataclass(frozen=True)
+class FitReport:
+    round: int
+    n_labeled: int
+    temperature: float
+    cv_accuracy: float | None
+    cv_std: float | None
+    folds: int
+    fit_seconds: float
+    source: str
+
+
+@dataclass
+class FeatureTable:
+    """The embedding of every item, in memory: rows in item-id order."""
+
+    fingerprint: str
+    ids: np.ndarray  # item ids, row order
+    x: np.ndarray
+    embedder: str
+    checksum: str
+    keys: list[str] = field(default_factory=list)
+
+
+class TrainingMixin(ProjectStore):
+    """:meth:`features`, :meth:`embedder_identity`, :meth:`fit`, :meth:`needs_fit`,
+    :meth:`import_model`, :meth:`model`, :meth:`model_info`, :meth:`rounds`, :meth:`predict`.
+    Uses the items room's :meth:`check_files` and :meth:`item_ids`."""
+
+    # -- features ------------------------------------------------------------------------------
+    def features(self, progress: Progress = quiet) -> tuple[list[str], np.ndarray]:
+        """(keys, features (N, d)) of every image, from the project's embedder (``auto`` is
+        resolved on first use and kept: a project never mixes embedders). Cached in memory and
+        on disk under ``cache/``. The files are checked first (:meth:`check_files`): a changed
+        image gets the features of its bytes now."""
+        self.check_files()
+        f = self._feature_table(progress)
+        return list(f.keys), f.x
+
+    def _items_fingerprint(self, con) -> tuple[str, list[tuple[int, str, int, int]]]:
+        """(hash of every item's key, size and mtime as added and content revision, the
+        (id, key, size, mtime) rows); revision 0 adds nothing, so projects from before revisions
+        keep their cached features."""
+        rows = con.execute("SELECT id, key, size, mtime_ns, revision FROM items ORDER BY id").fetchall()
+        h = hashlib.sha256()
+        for _, key, size, mtime, rev in rows:
+            tail = f"\0r{rev}" if rev else ""
+            h.update(f"{key}\0{size}\0{mtime}{tail}\n".encode())
+        return h.hexdigest(), [r[:4] for r in rows]
+
+    def _feature_table(self, progress: Progress = quiet) -> FeatureTable:
+        with self._features_lock:
+            return self._compute_features(progress)
+
+    def _compute_features(self, progress: Progress) -> FeatureTable:
+        from ..data.images import ImageFiles
+        from ..embedders import embed
+
+        settings = self.settings
+        if not settings:
+            raise UserError("set up the project first (name, labels, strategy)")
+        with self._read() as con:
+            fp, rows = self._items_fingerprint(con)
+        if not rows:
+            raise UserError("the project has no images yet: add a folder, a CSV or uploads")
+        if self._features is not None and self._features.fingerprint == fp:
+            return self._features
+        name = settings.get("embedder_resolved") or settings["embedder"]
+        options = dict(settings.get("embedder_options") or {})
+        progress(f"embedding {len(rows)} image(s) with {name}", None)
+        images = ImageFiles(Path("/"), [k for _, k, _, _ in rows])
+        try:
+            emb = embed(images, np.arange(len(rows)), name, fp, self.folder / CACHE, int(settings.get("seed", 0)), **options)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"embedding failed ({type(exc).__name__}: {exc}); an image may have changed or "
+                            "been removed since it was added") from None
+        if settings.get("embedder_resolved") != emb.embedder:
+            with self._tx() as con:
+                cur = self._meta(con, "settings", {})
+                cur["embedder_resolved"] = emb.embedder
+                if emb.embedder != settings["embedder"]:
+                    cur["embedder_options"] = {}  # auto passes its options to dinov2 only
+                con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
+        self._features = FeatureTable(fp, np.array([r[0] for r in rows], np.int64), emb.features, emb.embedder,
+                                   emb.checksum, [k for _, k, _, _ in rows])
+        return self._features
+
+    def embedder_identity(self) -> dict[str, Any]:
+        f = self._feature_table()
+        from ..embedders import EMBEDDERS
+
+        fitted = bool(EMBEDDERS.entry(f.embedder).fitted)
+        return {"name": f.embedder, "options": dict(self.settings.get("embedder_options") or {}),
+                "dim": int(f.x.shape[1]), "fitted_on": f.fingerprint if fitted else None,
+                "features_sha256": f.checksum}
+
+    # -- the model -----------------------------------------------------------------------------
+    def _labeled_rows(self, f: FeatureTable) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+        """(rows of the feature table, class codes, hash of the labeled set, the classes) of the
+        labeled images (current labels only: not one given before its file changed), read in
+        one snapshot."""
+        with self._read() as con:
+            classes = list((self._meta(con, "settings", {}) or {}).get("classes", []))
+            lab = self._current_labels(con)
+        row_of = {int(i): r for r, i in enumerate(f.ids)}
+        items = sorted(i for i in lab if i in row_of)
+        rows = np.array([row_of[i] for i in items], np.int64)
+        y = np.array([classes.index(lab[i]) for i in items], np.int64)
+        h = hashlib.sha256(json.dumps([[int(i), lab[i]] for i in items]).encode()).hexdigest()
+        return rows, y, h, classes
+
+    def fit(self, progress: Progress = quiet) -> FitReport:
+        """Fit the linear head on the labeled images' features; estimate its accuracy by
+        ``CV_FOLDS``-fold cross-validation on the labeled set (when it holds at least
+        ``MIN_CV_LABELS`` images) and fit the temperature on the out-of-fold logits. The model is
+        stored (a new round) with the labeled set it saw. The files are checked first: a label
+        given before its image changed is left out until the image is labeled again."""
+        from ..heads.calibration import fit_temperature
+        from ..heads.linear import LinearHead, LinearSettings
+        from .model_file import model_bytes
+
+        self.check_files()
+        f = self._feature_table(progress)
+        rows, y, lab_hash, classes = self._labeled_rows(f)
+        if len(np.unique(y)) < 2:
+            raise UserError(f"label images of at least 2 classes before training ({len(y)} labeled so far)")
+        t0 = time.perf_counter()
+        settings = LinearSettings()
+        seed = check_seed(self.settings.get("seed", 0), "project seed")
+        x, c = f.x[rows], len(classes)
+        n = len(y)
+        folds = min(CV_FOLDS, n) if n >= MIN_CV_LABELS else 0
+        oof = np.zeros((n, c))
+        fold_acc = []
+        if folds:
+            perm = np.random.default_rng([seed, n]).permutation(n)
+            parts = np.array_split(perm, folds)
+            for k, val in enumerate(parts):
+                progress(f"cross-validation fold {k + 1} of {folds}", k / (folds + 1))
+                train = np.setdiff1d(perm, val)
+                h = LinearHead(x.shape[1], c, settings, seed).fit(x[train], y[train])
+                oof[val] = h.logits(x[val])
+                fold_acc.append(float((oof[val].argmax(1) == y[val]).mean()))
+        progress("fitting the model on every labeled image", folds / (folds + 1) if folds else 0.0)
+        head = LinearHead(x.shape[1], c, settings, seed).fit(x, y)
+        cv_acc = float((oof.argmax(1) == y).mean()) if folds else None
+        # out-of-fold logits that are all right drive the NLL's minimum to the smallest
+        # temperature (arbitrarily sharp); no evidence of over- or under-confidence: keep 1
+        t = fit_temperature(oof, y, lo=TEMPERATURE_RANGE[0], hi=TEMPERATURE_RANGE[1]) if folds and cv_acc < 1.0 else 1.0
+        head.temperature = 1.0 if t <= TEMPERATURE_RANGE[0] * 1.001 else t
+        seconds = time.perf_counter() - t0
+        cv_std = float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else None
+        emb = self.embedder_identity()
+        with self._tx() as con:
+            rnd = self._next_round(con)
+            blob = model_bytes(head, classes, emb, n_labeled=n, round=rnd, created=now_utc(),
+                               project=str(self.settings.get("name", "")))
+            con.execute("INSERT INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (rnd, "linear", n, lab_hash, f.checksum, blob, float(head.temperature), cv_acc, cv_std, folds,
+                         seconds, now_utc()))
+        progress("model fitted", 1.0)
+        return FitReport(rnd, n, float(head.temperature), cv_acc, cv_std, folds, seconds, self.accuracy_source(folds))
+
+    def _next_round(self, con) -> int:
+        """Model rounds never repeat, restores included (a number names one model for good:
+        the page caches predictions by it)."""
+        last = int(self._meta(con, "last_round", 0) or 0)
+        rnd = max(last, con.execute("SELECT MAX(round) FROM models").fetchone()[0] or 0) + 1
+        con.execute("INSERT OR REPLACE INTO meta VALUES('last_round', ?)", (json.dumps(rnd),))
+        return rnd
+
+    @staticmethod
+    def accuracy_source(folds: int) -> str:
+        if not folds:
+            return f"no estimate: fewer than {MIN_CV_LABELS} labeled images"
+        return (f"{folds}-fold cross-validation on the labeled images (picked by the strategy, not at random: "
+                "not an estimate for the whole folder)")
+
+    def needs_fit(self) -> bool:
+        """Whether the labels (spanning at least 2 classes) or the features changed since the
+        current model was fitted or imported."""
+        f = self._feature_table()
+        _, y, lab_hash, _ = self._labeled_rows(f)
+        if len(np.unique(y)) < 2:
+            return False
+        with self._read() as con:
+            row = con.execute("SELECT labeled_hash, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
+        return row is None or row[0] != lab_hash or row[1] != f.checksum
+
+    def import_model(self, data: bytes, n_classes: int | None = None, what: str = "model file") -> int:
+        """Use an exported model file (from this or another project with the same embedder and
+        classes) as the current model; the next :meth:`fit` replaces it. Returns its round."""
+        from .model_file import read_model_bytes
+
+        m = read_model_bytes(data, what)
+        classes = self.classes
+        if n_classes is not None and int(n_classes) != len(m.classes):
+            raise UserError(f"has {len(m.classes)} classes, not {n_classes}", key=what)
+        if list(m.classes) != classes:
+            raise UserError(f"its classes {list(m.classes)} differ from the project's labels {classes}", key=what)
+        f = self._feature_table()
+        if m.weight.shape[1] != f.x.shape[1] or m.embedder.get("name") != f.embedder:
+            raise UserError(f"takes {m.embedder.get('name')} features of dimension {m.weight.shape[1]}; this "
+                            f"project's are {f.embedder}, {f.x.shape[1]}", key=what)
+        ident = self.embedder_identity()
+        if dict(m.embedder.get("options") or {}) != ident["options"] or (
+                ident["fitted_on"] is not None and m.embedder.get("fitted_on") != ident["fitted_on"]):
+            raise UserError(f"was made for {m.embedder.get('name')} features of other images or options; "
+                            f"{ident['name']} is fitted on this project's images, so its features differ", key=what)
+        _, _, lab_hash, _ = self._labeled_rows(f)  # refitted once labels change
+        with self._tx() as con:
+            rnd = self._next_round(con)
+            con.execute("INSERT INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (rnd, "imported", int(m.meta.get("n_labeled", 0) or 0), lab_hash, f.checksum, bytes(data),
+                         m.temperature, None, None, 0, 0.0, now_utc()))
+        return rnd
+
+    def model_info(self) -> dict[str, Any] | None:
+        with self._read() as con:
+            row = con.execute("SELECT round, kind, n_labeled, temperature, cv_accuracy, cv_std, folds, fit_seconds, "
+                              "created, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return dict(zip(("round", "kind", "n_labeled", "temperature", "cv_accuracy", "cv_std", "folds", "fit_seconds",
+                         "created", "features"), row))
+
+    def rounds(self) -> list[dict[str, Any]]:
+        with self._read() as con:
+            rows = con.execute("SELECT round, kind, n_labeled, cv_accuracy, cv_std, folds, fit_seconds, created "
+                               "FROM models ORDER BY round").fetchall()
+        return [{"round": r, "kind": k, "n_labeled": n, "cv_accuracy": a, "cv_std": s, "folds": fo,
+                 "fit_seconds": round(sec, 3), "created": c, "source": self.accuracy_source(fo)}
+                for r, k, n, a, s, fo, sec, c in rows]
+
+    def model(self):
+        """The current model (an :class:`~al_bench.labeling.model_file.ExportedModel`), or None
+        before the first fit or when it was fitted on features the project no longer has."""
+        from .model_file import read_model_bytes
+
+        checksum = self._feature_table().checksum  # (may embed: not inside the read transaction)
+        with self._read() as con:
+            row = con.execute("SELECT round, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
+            if row is None or row[1] != checksum:
+                return None
+            if self._model_cache is None or self._model_cache[0] != row[0]:  # a round names one model for good
+                blob = con.execute("SELECT blob FROM models WHERE round=?", (row[0],)).fetchone()[0]
+                self._model_cache = (row[0], read_model_bytes(bytes(blob)))
+        return self._model_cache[1]
+
+    def predict(self, keys: Sequence[str | int]) -> np.ndarray:
+        """Calibrated class probabilities (N, C) of the current model for ``keys``."""
+        m = self.model()
+        if m is None:
+            raise UserError("no model yet: fit() after labeling images of at least 2 classes")
+        f = self._feature_table()
+        ids = self.item_ids(keys)
+        row_of = {int(i): r for r, i in enumerate(f.ids)}
+        return m.predict_proba(f.x[[row_of[i] for i in ids]])
+
