@@ -95,7 +95,8 @@ class _FrozenClock(datetime.datetime):
 # of the datetime module with the frozen clock (datetime itself stays: C extensions check its type)
 frozen = types.ModuleType("datetime")
 frozen.__dict__.update(vars(datetime), datetime=_FrozenClock)
-patched = [m for n, m in list(sys.modules.items()) if n.startswith("al_bench.labeling") and getattr(m, "dt", None) is datetime]
+patched = [m for n, m in list(sys.modules.items())
+           if n.startswith("al_bench.labeling") and getattr(m, "dt", None) is datetime]
 for m in patched:
     m.dt = frozen
 assert patched, "no al_bench.labeling module imports datetime as dt: freeze its clock another way"
