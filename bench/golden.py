@@ -8,9 +8,8 @@ checkout, compared file by file. A restructuring must leave every result byte fo
 
 Each baseline is checked out into a temporary git worktree and run with this checkout's
 virtual environment (its package directory first on ``PYTHONPATH``), so both sides run on the
-same machine with the same libraries: the comparison holds on any CPU. A scenario has its own
-baseline commit (``SCENARIOS``): the labeling project did not exist at the sweeps' baseline. The
-golden set:
+same machine with the same libraries: the comparison holds on any CPU. Each scenario names its
+baseline commit (``SCENARIOS``; one worktree per distinct commit). The golden set:
 
 - ``digits`` with ``pixels`` embeddings, ``budget=smoke``, the eight strategies the baseline has ×
   seeds 0, 1 (named, not ``glob(*)``, so strategies added later do not enter the comparison);
@@ -59,11 +58,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = "900472a"  # selection fits of 100 steps between budget points (issue 15 §4); before it 0444f8e, 87243d8
-# the labeling project's API as it stood before issue 24 (the project's split into rooms)
-LABELING_BASELINE = "c18a8c5"
-# scenario → its baseline commit
-SCENARIOS = {"sweeps": BASELINE, "select": BASELINE, "labeling": LABELING_BASELINE}
+# the last commit before issue 24 (the second restructuring); the sweeps and selections there are
+# byte-identical to the earlier baseline 900472a (selection fits of 100 steps between budget
+# points, issue 15 §4; before it 0444f8e, 87243d8): 81 files compared, checked when the
+# labeling scenario, which needs a baseline with the labeling app, was added
+BASELINE = "c18a8c5"
+# scenario → its baseline: a deliberate change to one scenario's results moves only its own
+SCENARIOS = {"sweeps": BASELINE, "select": BASELINE, "labeling": BASELINE}
 SUBSET = ROOT.parent / "shared" / "datasets" / "cifar10_subset.npz"
 # identity, not results: which code and config produced a row, and where its run folder is
 VOLATILE = {"code_version", "git_commit", "config_fingerprint", "config_id", "comparison_id", "strategy_id", "run"}
