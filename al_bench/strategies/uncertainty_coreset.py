@@ -4,7 +4,7 @@ Ranked batch-mode sampling after Cardoso et al., "Ranked batch-mode active learn
 Information Sciences 379 (2017): every pick maximizes (1 − weight) · d / max d + weight · u,
 d being the distance (embedding space) to the nearest labeled item or earlier pick and u the
 entropy min-max normalized over the unlabeled pool, re-scored after each pick
-(:func:`al_bench.segmentation.recipes.uncertainty_coreset`). ``weight`` 0 is k-center, 1 is
+(:func:`al_bench.kernels.ranked_batch.ranked_batch`). ``weight`` 0 is k-center, 1 is
 entropy top-k; unlike ``hybrid`` (an entropy shortlist, then k-center) neither criterion is
 applied first. In the first ``cold_rounds`` rounds, and without a model, it is k-center.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import scores
 from ..kernels.kcenter import kcenter_greedy
-from ..segmentation.recipes import uncertainty_coreset as ranked_batch
+from ..kernels.ranked_batch import ranked_batch
 from . import PoolView, register
 from ._uncertainty import scores_of
 
