@@ -10,7 +10,9 @@ import numpy as np
 
 __all__ = ["entropy", "margin", "least_confidence", "bald", "check_probs"]
 
-_SUM_ATOL = 1e-3  # float32 softmax rows sum to 1 within ~1e-6; this only catches real mistakes
+# how far from 1 a row of probabilities may sum: float32 softmax rows sum to 1 within ~1e-6; this
+# only catches real mistakes (public: the segmentation scorers find the pixel a check refused with it)
+SUM_ATOL = 1e-3
 
 
 def check_probs(probs: np.ndarray, name: str = "probs", ndim: int = 2) -> np.ndarray:
@@ -32,7 +34,7 @@ def check_probs(probs: np.ndarray, name: str = "probs", ndim: int = 2) -> np.nda
         where = np.argwhere(p < 0)[0].tolist()
         raise ValueError(f"{name} contains negative values (first at index {where}: {p[tuple(where)]:.3g})")
     sums = p.sum(axis=-1)
-    off = np.abs(sums - 1.0) > _SUM_ATOL
+    off = np.abs(sums - 1.0) > SUM_ATOL
     if off.any():
         where = np.argwhere(off)[0].tolist()
         raise ValueError(
@@ -128,7 +130,7 @@ def bald(mc_probs: np.ndarray) -> np.ndarray:
             list(ex.map(lambda r: work(*r), [(0, min(half, N)), (min(half, N), N)]))
     else:
         work(0, N)
-    if bad[0] or not (np.abs(row_sums - K) <= K * _SUM_ATOL).all():
+    if bad[0] or not (np.abs(row_sums - K) <= K * SUM_ATOL).all():
         check_probs(p, name="mc_probs", ndim=3)  # find and name the problem
         raise ValueError(f"mc_probs rows must sum to 1; the {K} rows of some points do not on average")
     return np.maximum(out, 0.0)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from al_bench import task_scores as ts
+from al_bench.errors import UserError
+from al_bench.task_scores import read_task_scores
 
 CAR, PERSON, DOG = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]
 
@@ -269,3 +271,40 @@ def test_npz_rejects_wrong_shape(tmp_path):
     np.savez(path, good=np.full((2, 1, 1), 0.5), bad=np.zeros((4, 4)))
     with pytest.raises(ValueError, match=r"bad.npz, id 'bad': need shape \(C, H, W\) or \(K, C, H, W\), got shape \(4, 4\)"):
         ts.segmentation_from_npz(path)
+
+
+# ---------------------------------------------------------------- predictions files by task
+# (moved from tests/picking/test_inputs.py with read_task_scores, which picking no longer holds)
+
+
+def test_task_scores_from_detections_and_segmentation(tmp_path):
+    car, dog = [0.9, 0.1], [0.1, 0.9]
+    recs = [{"id": "a", "boxes": [[0, 0, 1, 1]] * 2, "objectness": [1.0, 1.0], "probs": [car, dog]},
+            {"id": "b", "boxes": [], "objectness": [], "probs": []}]
+    f = tmp_path / "d.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in recs))
+    ids, s = read_task_scores(f, "detection", "object_frequency", {})
+    assert ids == ["a", "b"] and s.tolist() == [[2.0], [0.0]]
+    with pytest.raises(UserError, match=r"^--scorer 'nope': detection scorers are \["):
+        read_task_scores(f, "detection", "nope", {})
+    with pytest.raises(UserError) as err:
+        read_task_scores(f, "detection", "box_entropy", {"reduce": "median"})
+    assert str(err.value).startswith(f"--predictions {f} (detection, --scorer box_entropy): ")
+    maps = tmp_path / "s.npz"
+    sure = np.zeros((2, 2, 2))
+    sure[0] = 1
+    half = np.full((2, 2, 2), 0.5)
+    np.savez(maps, a=sure, b=half)
+    ids, s = read_task_scores(maps, "segmentation", "entropy", {})
+    assert ids == ["a", "b"]
+    np.testing.assert_allclose(s[:, 0], [0.0, np.log(2)], atol=1e-12)
+    with pytest.raises(UserError, match=r"^--scorer 'bad': segmentation scorers are \['entropy'"):
+        read_task_scores(maps, "segmentation", "bad", {})
+
+
+def test_a_text_file_named_npz_for_segmentation_says_so(tmp_path):
+    f = tmp_path / "maps.npz"
+    f.write_text("not an archive\n")
+    with pytest.raises(UserError) as err:
+        read_task_scores(f, "segmentation", "entropy", {})
+    assert "is not a zip archive" in str(err.value) and "pickle" not in str(err.value)

@@ -132,12 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--selection-name", default=None, help="with --project: the selection's name (default query-<k>)")
     ap.add_argument("--subset", default=None, help="with --project: pick only among this named subset's images")
     ap.add_argument("-n", type=int, default=None, help="how many images to pick (required unless --list-ids)")
-    from ..segmentation.select import SEGMENTATION_STRATEGIES
+    from ..segmentation.providers import provider_names
+    from ..segmentation.select import RECIPE_ALIASES, SEGMENTATION_STRATEGIES
 
-    ap.add_argument("--strategy", default=None, choices=sorted(set(STRATEGIES) | set(SEGMENTATION_STRATEGIES)),
+    ap.add_argument("--strategy", default=None,
+                    choices=sorted(set(STRATEGIES) | set(SEGMENTATION_STRATEGIES) | set(RECIPE_ALIASES)),
                     help="a registered strategy (default kcenter); with --task detection/segmentation and "
                          "--predictions the ranking is by --scorer instead; with --task segmentation --model: "
-                         f"{', '.join(SEGMENTATION_STRATEGIES)} (default uncertainty)")
+                         f"{', '.join(SEGMENTATION_STRATEGIES)} (default uncertainty; deprecated: "
+                         + ", ".join(f"{old} for {new}" for old, new in RECIPE_ALIASES.items()) + ")")
     ap.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter, e.g. k=20 for bald")
     ap.add_argument("--labeled", type=Path, help="CSV with an 'id' column (and 'label' to train a head): images "
                                                  "already labeled; they seed k-center and are never picked")
@@ -160,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--num-classes", type=int, default=None, help="classes of --arch (default: read from the state dict)")
     seg.add_argument("--hook-layer", default=None, help="the layer whose inputs feed ALGES (default: the last Conv2d "
                                                         "with num-classes outputs)")
-    seg.add_argument("--provider", choices=["entropy", "mc_dropout", "bald"], default="entropy",
+    seg.add_argument("--provider", choices=list(provider_names()), default="entropy",
                      help="per-pixel uncertainty: entropy of one pass, or of the mean of --mc-samples passes with "
                           "dropout on (mc_dropout), or their BALD (default entropy)")
     seg.add_argument("--mc-samples", type=int, default=8, help="passes for mc_dropout / bald (default 8)")
@@ -262,10 +265,10 @@ def check_args(args: argparse.Namespace) -> tuple[dict, dict]:
             raise UserError(f"--strategy {args.strategy} needs model outputs: give --predictions FILE, or a "
                             "--labeled CSV with a 'label' column to train a head on the labeled images")
     elif args.task == "segmentation" and args.model is not None:
-        from ..segmentation.select import SEGMENTATION_STRATEGIES
+        from ..segmentation.select import RECIPE_ALIASES, SEGMENTATION_STRATEGIES
 
         args.strategy = args.strategy or "uncertainty"
-        if args.strategy not in SEGMENTATION_STRATEGIES:
+        if args.strategy not in SEGMENTATION_STRATEGIES and args.strategy not in RECIPE_ALIASES:
             raise UserError(f"--strategy {args.strategy}: with --model the segmentation recipes are "
                             f"{', '.join(SEGMENTATION_STRATEGIES)}")
         given = [f for f, v in (("--predictions", args.predictions), ("--scorer", args.scorer),
@@ -461,7 +464,8 @@ def run(args: argparse.Namespace) -> Path:
     """The command: checks, ids, inputs, features, the pick, sinks. Returns the output folder."""
     from ..picking import select, select_top
     from ..picking.folder import default_cache_dir, find_images, scan_folder
-    from ..picking.inputs import align, read_predictions, read_task_scores
+    from ..picking.inputs import align, read_predictions
+    from ..task_scores import read_task_scores
     from ..picking.sinks import Result, write_sinks
 
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
@@ -562,10 +566,10 @@ def run_project(args: argparse.Namespace) -> Path:
     project = LabelingProject.open(args.project.expanduser(), create=False)
     seg_options = None
     if seg:
-        from ..segmentation.select import SEGMENTATION_STRATEGIES
+        from ..segmentation.select import RECIPE_ALIASES, SEGMENTATION_STRATEGIES
 
         strategy = args.strategy = args.strategy or "uncertainty"
-        if strategy not in SEGMENTATION_STRATEGIES:
+        if strategy not in SEGMENTATION_STRATEGIES and strategy not in RECIPE_ALIASES:
             raise UserError(f"--strategy {strategy}: with --model the segmentation recipes are "
                             f"{', '.join(SEGMENTATION_STRATEGIES)}")
         if args.random_fraction:

@@ -24,7 +24,7 @@ import numpy as np
 from .. import scores as S
 from ..errors import UserError
 
-__all__ = ["Selection", "select", "select_top", "SCORE_MEANING", "score_meaning"]
+__all__ = ["Selection", "select", "select_top", "SCORE_MEANING", "score_meaning", "candidate_positions", "check_n"]
 
 WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start round
 STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance: min_distance stops it
@@ -56,18 +56,10 @@ class _ScoreMeaning(Mapping):
 SCORE_MEANING: Mapping[str, str] = _ScoreMeaning()
 
 
-def _segmentation_recipes() -> tuple[str, ...]:
-    from ..segmentation.select import SEGMENTATION_STRATEGIES
-
-    return SEGMENTATION_STRATEGIES
-
-
 def score_meaning(strategy: str) -> str:
     """What the scores of a selection by ``strategy`` mean; ``task:scorer`` names (from
-    :func:`select_top` in the command) are precomputed task scores."""
-    if strategy.startswith("segmentation:") and strategy.split(":", 1)[1] in _segmentation_recipes():
-        return ("the image's uncertainty under the segmentation model (--provider, reduced per image; higher = more "
-                f"uncertain); picks in {strategy.split(':', 1)[1]}'s order")
+    :func:`select_top` in the command) are precomputed task scores. A selection that knows better
+    carries its own (:attr:`Selection.meaning`, e.g. a segmentation recipe's)."""
     if ":" in strategy:
         task, scorer = strategy.split(":", 1)
         return f"{scorer} score of the {task} predictions (higher = more informative)"
@@ -85,6 +77,9 @@ class Selection:
     positions: np.ndarray = field(repr=False)  # (n,) indices into the ``ids`` given to select()
     by_strategy: np.ndarray = field(repr=False)  # (n,) False for the uniform random share
     stopped: str = "n"  # "n", or "min_distance" when k-center stopped early
+    # what ``scores`` hold when the strategy's name does not say it (a segmentation recipe's
+    # selection sets it); None: score_meaning(strategy)
+    meaning: str | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -152,14 +147,17 @@ def _row_problem(rows: np.ndarray) -> str:
     return f"sum {float(sums[np.argmax(np.abs(sums - 1))]):.4g}"
 
 
-def _candidates(ids: list[str], labeled, candidates) -> tuple[np.ndarray, np.ndarray]:
-    """(labeled positions, candidate positions: those that may be picked, never labeled ones)."""
+def candidate_positions(ids: list[str], labeled, candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(labeled positions, candidate positions: those that may be picked, never labeled ones),
+    both sorted. ``labeled`` / ``candidates``: ids or boolean masks over ``ids`` (None: nothing
+    labeled, every id a candidate); an unknown id is a :class:`UserError`."""
     lab = _positions(ids, labeled, "labeled")
     cand = _positions(ids, candidates, "candidates") if candidates is not None else np.arange(len(ids))
     return lab, np.setdiff1d(cand, lab)
 
 
-def _check_n(n, ids: list[str], lab: np.ndarray, cand: np.ndarray) -> None:
+def check_n(n, ids: list[str], lab: np.ndarray, cand: np.ndarray) -> None:
+    """Fail (:class:`UserError`) unless 0 < n <= the number of candidates."""
     if not 0 < int(n) <= cand.size:
         raise UserError(f"cannot pick n={n}: {cand.size} candidate(s) left (of {len(ids)} ids, {lab.size} labeled)")
 
@@ -222,9 +220,9 @@ def select(
     if rng is None or isinstance(rng, (int, np.integer)):
         seed = 0 if rng is None else int(rng)
         rng = np.random.default_rng(seed)
-    lab, cand = _candidates(ids, labeled, candidates)
+    lab, cand = candidate_positions(ids, labeled, candidates)
     n = int(n)
-    _check_n(n, ids, lab, cand)
+    check_n(n, ids, lab, cand)
     if min_distance is not None and strategy != STOPPING:
         raise UserError(f"min_distance is a k-center stop; strategy {strategy!r} has no such criterion")
     random_fraction = float(random_fraction)
@@ -339,8 +337,8 @@ def select_top(
         raise UserError(f"image_scores must be (N,) with one score per id (N = {len(ids)}), got {sc.shape}")
     seed = 0 if rng is None else (int(rng) if isinstance(rng, (int, np.integer)) else None)
     gen = np.random.default_rng(seed) if seed is not None else rng
-    lab, cand = _candidates(ids, labeled, candidates)
-    _check_n(n, ids, lab, cand)
+    lab, cand = candidate_positions(ids, labeled, candidates)
+    check_n(n, ids, lab, cand)
     if not np.isfinite(sc[cand]).all():
         bad = [ids[i] for i in cand[~np.isfinite(sc[cand])]]
         raise UserError(f"{len(bad)} candidate(s) have no finite score (first: {', '.join(bad[:5])})",

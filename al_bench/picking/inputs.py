@@ -1,6 +1,6 @@
-"""What the selection command reads besides the images: the labeled list, model outputs
-(class probabilities, or detection / segmentation predictions scored per image), and their
-alignment to the folder's ids.
+"""What the selection command reads besides the images: the labeled list, model outputs (class
+probabilities), and their alignment to the folder's ids. Detection and segmentation predictions
+are read and scored per image by their task (:func:`al_bench.task_scores.read_task_scores`).
 
 Errors name the input by ``what`` (the command's flag by default) and carry it as their key.
 """
@@ -12,7 +12,7 @@ import logging
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -20,8 +20,7 @@ from ..errors import UserError
 
 log = logging.getLogger("al_bench.select")
 
-__all__ = ["read_labeled", "has_labels", "read_predictions", "PREDICTION_PARSERS", "align", "read_task_scores",
-           "check_numpy_file"]
+__all__ = ["read_labeled", "has_labels", "read_predictions", "PREDICTION_PARSERS", "align", "check_numpy_file"]
 
 
 # -- the labeled list ---------------------------------------------------------------------------
@@ -141,34 +140,6 @@ def read_predictions(path: Path, found: Sequence[str], what: str = "--prediction
         raise UserError(f"probabilities must be (N, C) or (K, N, C) with one row per id ({len(ids)} ids) and "
                         f"C >= 2 classes; got shape {p.shape}", key=key)
     return ids, p
-
-
-# -- detection and segmentation predictions ---------------------------------------------------
-def read_task_scores(path: Path, task: str, scorer: str, options: Mapping[str, Any],
-                     what: str = "--predictions", scorer_what: str = "--scorer") -> tuple[list[str], np.ndarray]:
-    """(ids, one score per image (N, 1)) from a detection (JSON Lines) or segmentation (.npz)
-    predictions file, scored by ``scorer`` of :mod:`al_bench.task_scores`."""
-    from .. import task_scores as T
-
-    try:
-        if task == "detection":
-            fn = T.DETECTION_SCORERS.get(scorer)
-            if fn is None:
-                raise UserError(f"detection scorers are {sorted(T.DETECTION_SCORERS)}", key=f"{scorer_what} {scorer!r}")
-            ids, dets = T.detections_from_json(path)
-            values = fn(dets, **options)
-        else:
-            if scorer not in T.SEGMENTATION_METHODS:
-                raise UserError(f"segmentation scorers are {list(T.SEGMENTATION_METHODS)}",
-                                key=f"{scorer_what} {scorer!r}")
-            check_numpy_file(path, f"{what} {path}")
-            ids, maps = T.segmentation_from_npz(path)
-            values = T.segmentation_scores(maps, method=scorer, **options)
-    except (ValueError, TypeError, OSError) as exc:
-        if isinstance(exc, UserError):
-            raise
-        raise UserError(str(exc), key=f"{what} {path} ({task}, {scorer_what} {scorer})") from None
-    return list(ids), np.asarray(values, np.float64)[:, None]
 
 
 # -- alignment --------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "strategy": sel.strategy,
         "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in sel.params.items()},
-        "score": score_meaning(sel.strategy),
+        "score": sel.meaning or score_meaning(sel.strategy),
         "source": {"images_dir": str(scan.root), "files_found": len(scan.found), "readable": len(scan.good),
                    "unreadable": len(scan.bad), "left_out": len(scan.left_out), "labeled": r.n_labeled, "dropped_too_dark": r.n_dark,
                    "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,

@@ -1,75 +1,71 @@
-"""Pick images for segmentation labeling from per-image model outputs: the recipes behind
-``al-bench-select --task segmentation --model PATH --strategy …`` and their library form::
+"""Pick images for segmentation labeling from per-image model outputs: the recipes
+(:mod:`al_bench.segmentation.recipes`) behind ``al-bench-select --task segmentation --model PATH
+--strategy …`` and their library form::
 
     from al_bench.segmentation import load_segmentation_model, run_provider, select_segmentation
     model = load_segmentation_model("seg.pt", arch="lraspp_mobilenet_v3_large", num_classes=19)
     out = run_provider(model, ImageFiles(root, candidates), alges=("image",))
-    sel = select_segmentation(ids, 20, "alges_coreset", outputs=out, features=emb, labeled=lab)
+    sel = select_segmentation(ids, 20, "alges_coreset", scores=out.scores, alges=out.alges["image"],
+                              features=emb, labeled=lab)
 
-Recipes (``SEGMENTATION_STRATEGIES``):
-
-- ``uncertainty``: the n most uncertain images (the provider's score, reduced per image);
-- ``kcenter``: coreset on the feature-model embeddings, seeded by the labeled images;
-- ``hybrid``: the ``shortlist_factor`` · n most uncertain, then coreset among them;
-- ``alges``: k-means++ seeding on ALGES gradient embeddings (``variant`` image or semantic);
-- ``alges_coreset``: ALGES picks ``candidate_factor`` · n candidates, coreset on their
-  feature-model embeddings picks n;
-- ``uncertainty_coreset``: one greedy pass scoring (1 − weight) · distance + weight ·
-  uncertainty (Cardoso et al. 2017), :func:`~al_bench.segmentation.recipes.uncertainty_coreset`.
+Recipes (``SEGMENTATION_STRATEGIES``, one module each): ``uncertainty`` (the n most uncertain
+images), ``kcenter`` (the classification strategy on the feature-model embeddings, seeded by the
+labeled images), ``shortlist_kcenter`` (the ``shortlist_factor`` · n most uncertain, then
+k-center among them; formerly ``hybrid``), ``alges`` (k-means++ seeding on ALGES gradient
+embeddings, ``variant`` image or semantic), ``alges_coreset`` (ALGES picks ``candidate_factor`` · n
+candidates, k-center on their feature-model embeddings picks n) and ``ranked_batch`` (one greedy
+pass scoring (1 − weight) · distance + weight · uncertainty, Cardoso et al. 2017; formerly
+``uncertainty_coreset``). The former names still work, with a one-line notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
-from ..picking.api import Selection, _candidates, _check_n
+from ..picking.api import Selection, candidate_positions, check_n
+from .recipes import ALIASES, CandidateView, alias_notice, recipe_entry, recipe_names, recipe_params
 
-__all__ = ["SEGMENTATION_STRATEGIES", "NEEDS", "select_segmentation", "segmentation_params", "select_with_model"]
+__all__ = ["SEGMENTATION_STRATEGIES", "RECIPE_ALIASES", "NEEDS", "PARAMS", "select_segmentation",
+           "segmentation_params", "select_with_model"]
 
+log = logging.getLogger("al_bench.segmentation")
+
+
+class _PerRecipe(Mapping):
+    """recipe or deprecated alias → one of its registration's values, read when asked (so a
+    recipe module added later is listed too)."""
+
+    def __init__(self, value: Callable) -> None:
+        self._value = value
+
+    def _names(self) -> list[str]:
+        return [*recipe_names(), *ALIASES]
+
+    def __getitem__(self, name: str):
+        if name not in self._names():
+            raise KeyError(name)
+        return self._value(recipe_entry(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+SEGMENTATION_STRATEGIES = recipe_names()  # the recipes in their declared order (aliases left out)
+RECIPE_ALIASES = ALIASES  # deprecated name → recipe
 # recipe → what it reads: "scores" (per-image uncertainty), "alges" (gradient embeddings),
 # "features" (feature-model embeddings of every image, labeled ones included)
-NEEDS: dict[str, frozenset[str]] = {
-    "uncertainty": frozenset({"scores"}),
-    "kcenter": frozenset({"features"}),
-    "hybrid": frozenset({"scores", "features"}),
-    "alges": frozenset({"alges"}),
-    "alges_coreset": frozenset({"alges", "features"}),
-    "uncertainty_coreset": frozenset({"scores", "features"}),
-}
-SEGMENTATION_STRATEGIES = tuple(NEEDS)
-PARAMS: dict[str, dict[str, Any]] = {
-    "uncertainty": {},
-    "kcenter": {},
-    "hybrid": {"shortlist_factor": 2.0},
-    "alges": {"variant": "image", "first": "max_norm"},
-    "alges_coreset": {"variant": "image", "candidate_factor": 4.0},
-    "uncertainty_coreset": {"weight": 0.5},
-}
-
-
-def segmentation_params(strategy: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The recipe's parameters: defaults updated by ``given``; unknown names fail."""
-    if strategy not in PARAMS:
-        raise UserError(f"segmentation strategies are {', '.join(SEGMENTATION_STRATEGIES)}", key=f"--strategy {strategy}")
-    unknown = sorted(set(given) - set(PARAMS[strategy]))
-    if unknown:
-        raise UserError(f"{strategy} takes {sorted(PARAMS[strategy]) or 'no parameters'}, not {unknown}", key="--param")
-    out = {**PARAMS[strategy], **given}
-    for k in ("shortlist_factor", "candidate_factor"):
-        if k in out and not (np.isfinite(float(out[k])) and float(out[k]) >= 1):
-            raise UserError(f"{k}={out[k]}: give a number >= 1", key="--param")
-    if "weight" in out and not 0.0 <= float(out["weight"]) <= 1.0:
-        raise UserError(f"weight={out['weight']}: give a number in [0, 1] (0 = k-center, 1 = uncertainty)", key="--param")
-    if out.get("first", "max_norm") not in ("max_norm", "random"):
-        raise UserError(f"first={out['first']}: max_norm or random", key="--param")
-    if out.get("variant", "image") not in ("image", "semantic"):
-        raise UserError(f"variant={out['variant']}: image or semantic", key="--param")
-    return out
+NEEDS: Mapping[str, frozenset[str]] = _PerRecipe(lambda e: e.needs)
+PARAMS: Mapping[str, dict[str, Any]] = _PerRecipe(lambda e: dict(e.options))  # recipe → its parameters' defaults
+segmentation_params = recipe_params  # the name the command and earlier code use
 
 
 def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty", *, scores: np.ndarray | None = None,
@@ -82,22 +78,24 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
     Rows of ``scores`` (N,), ``alges`` (N, E) and ``features`` (N, d) follow ``ids``; only the
     candidates' rows of ``scores`` and ``alges`` are read (others may be NaN), ``features`` of
     labeled ids seed the coreset. ``labeled`` / ``candidates``: ids or boolean masks, as in
-    :func:`al_bench.select`. The selection's scores are the picks' uncertainty when given, else NaN.
+    :func:`al_bench.select`. The selection's scores are the picks' uncertainty when given, else
+    NaN. A deprecated recipe name (``hybrid``, ``uncertainty_coreset``) runs its recipe, logs a
+    one-line notice and names the selection as asked.
     """
-    from ..kernels.kcenter import kcenter_greedy
-    from ..kernels.topk import top_k
-    from .recipes import select_alges, select_alges_coreset, uncertainty_coreset
-
     ids = [str(s) for s in ids]
-    p = segmentation_params(strategy, dict(params))
+    p = recipe_params(strategy, dict(params))
+    entry = recipe_entry(strategy)
+    notice = alias_notice(strategy)
+    if notice is not None:  # one line on stderr, through logging (the command's format, or Python's last resort)
+        log.warning("%s", notice)
     seed = None
     if rng is None or isinstance(rng, (int, np.integer)):
         seed = 0 if rng is None else int(rng)
         rng = np.random.default_rng(seed)
-    lab, cand = _candidates(ids, labeled, candidates)
-    _check_n(n, ids, lab, cand)
+    lab, cand = candidate_positions(ids, labeled, candidates)
+    check_n(n, ids, lab, cand)
     n = int(n)
-    need = NEEDS[strategy]
+    need = entry.needs
 
     def rows(a, what, width: bool) -> np.ndarray:
         if a is None:
@@ -113,26 +111,15 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
     u = rows(scores, "per-image uncertainty scores", False) if "scores" in need else None
     g = rows(alges, "ALGES embeddings", True)[cand] if "alges" in need else None
     x = rows(features, "feature-model embeddings", True) if "features" in need else None
-    xl = None if x is None or lab.size == 0 else np.ascontiguousarray(x[lab], np.float32)
-    if strategy == "uncertainty":
-        local = top_k(u[cand], n, rng)
-    elif strategy == "kcenter":
-        both = np.concatenate([lab, cand])
-        local = kcenter_greedy(np.ascontiguousarray(x[both], np.float32), np.arange(lab.size), n, rng) - lab.size
-    elif strategy == "hybrid":
-        m = min(cand.size, max(n, int(np.ceil(float(p["shortlist_factor"]) * n))))
-        short = top_k(u[cand], m, rng)
-        both = np.concatenate([lab, cand[short]])
-        local = short[kcenter_greedy(np.ascontiguousarray(x[both], np.float32), np.arange(lab.size), n, rng) - lab.size]
-    elif strategy == "alges":
-        local = select_alges(g, n, rng, first=str(p["first"]))
-    elif strategy == "alges_coreset":
-        local = select_alges_coreset(g, np.ascontiguousarray(x[cand], np.float32), n, rng,
-                                     candidate_factor=float(p["candidate_factor"]), labeled_features=xl)
-    else:  # uncertainty_coreset
-        local = uncertainty_coreset(np.ascontiguousarray(x[cand], np.float32), u[cand], n, weight=float(p["weight"]),
-                                    labeled_features=xl)
-    positions = cand[np.asarray(local, np.int64)]
+    view = CandidateView(scores=None if u is None else u[cand], alges=g,
+                         features=None if x is None else np.ascontiguousarray(x[cand], np.float32),
+                         labeled_features=None if x is None or lab.size == 0
+                         else np.ascontiguousarray(x[lab], np.float32))
+    local = np.asarray(entry.obj(view, n, rng, **p), np.int64)
+    if local.shape != (n,) or np.unique(local).size != n or (n and not 0 <= local.min() <= local.max() < cand.size):
+        raise RuntimeError(f"segmentation recipe {entry.name!r} returned {local.tolist()[:10]}, not {n} distinct "
+                           f"candidate indices in [0, {cand.size})")
+    positions = cand[local]
     sc = np.asarray(scores, np.float64)[positions] if scores is not None else np.full(positions.size, np.nan)
     used = {**p, **({"seed": seed} if seed is not None else {})}
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, np.ones(positions.size, bool))
@@ -144,7 +131,7 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
                       features: np.ndarray | Callable[[], np.ndarray] | None = None, seed: int = 0,
                       cache_dir=None, progress: bool = True, provider_options: dict[str, Any] | None = None,
                       **params: Any):
-    """Run ``model`` (a :class:`~al_bench.segmentation.provider.SegmentationModel`) on the
+    """Run ``model`` (a :class:`~al_bench.segmentation.network.SegmentationModel`) on the
     candidates of ``images`` (:class:`~al_bench.data.images.ImageFiles`; ids = its relative
     paths) when the recipe reads its outputs, then pick with :func:`select_segmentation`.
     ``features``: the images' feature-model embeddings, or a function giving them (called only
@@ -156,11 +143,11 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
     from .provider import run_provider
 
     ids = list(images.relpaths)
-    p = segmentation_params(strategy, dict(params))
-    need = NEEDS[strategy]
+    p = recipe_params(strategy, dict(params))
+    need = recipe_entry(strategy).needs
     options = dict(provider_options or {})
-    lab, cand = _candidates(ids, labeled, candidates)
-    _check_n(n, ids, lab, cand)
+    lab, cand = candidate_positions(ids, labeled, candidates)
+    check_n(n, ids, lab, cand)
     scores = alges = out = None
     if need & {"scores", "alges"}:
         variants = (str(p["variant"]),) if "alges" in need else ()
@@ -179,4 +166,6 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
     sel = select_segmentation(ids, n, strategy, scores=scores, alges=alges,
                               features=features if "features" in need else None, labeled=is_lab,
                               candidates=is_cand, rng=seed, **p)
-    return replace(sel, strategy=f"segmentation:{strategy}", params={**sel.params, **options}), out
+    meaning = ("the image's uncertainty under the segmentation model (--provider, reduced per image; higher = more "
+               f"uncertain); picks in {strategy}'s order")
+    return replace(sel, strategy=f"segmentation:{strategy}", params={**sel.params, **options}, meaning=meaning), out

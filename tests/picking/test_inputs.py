@@ -1,13 +1,12 @@
-"""The command's other inputs: the labeled list, predictions in three formats, task scores, alignment."""
-
-import json
+"""The command's other inputs: the labeled list, predictions in three formats, alignment (task
+predictions files: tests/test_task_scores.py)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from al_bench.errors import UserError
-from al_bench.picking.inputs import align, has_labels, read_labeled, read_predictions, read_task_scores
+from al_bench.picking.inputs import align, has_labels, read_labeled, read_predictions
 
 
 def test_read_labeled_ids_and_labels(tmp_path):
@@ -96,31 +95,6 @@ def test_align_reorders_to_the_folder_and_fills_the_rest():
         align(["a", "a"], v[:2], good, np.array([], int), "w")
 
 
-def test_task_scores_from_detections_and_segmentation(tmp_path):
-    car, dog = [0.9, 0.1], [0.1, 0.9]
-    recs = [{"id": "a", "boxes": [[0, 0, 1, 1]] * 2, "objectness": [1.0, 1.0], "probs": [car, dog]},
-            {"id": "b", "boxes": [], "objectness": [], "probs": []}]
-    f = tmp_path / "d.jsonl"
-    f.write_text("\n".join(json.dumps(r) for r in recs))
-    ids, s = read_task_scores(f, "detection", "object_frequency", {})
-    assert ids == ["a", "b"] and s.tolist() == [[2.0], [0.0]]
-    with pytest.raises(UserError, match=r"^--scorer 'nope': detection scorers are \["):
-        read_task_scores(f, "detection", "nope", {})
-    with pytest.raises(UserError) as err:
-        read_task_scores(f, "detection", "box_entropy", {"reduce": "median"})
-    assert str(err.value).startswith(f"--predictions {f} (detection, --scorer box_entropy): ")
-    maps = tmp_path / "s.npz"
-    sure = np.zeros((2, 2, 2))
-    sure[0] = 1
-    half = np.full((2, 2, 2), 0.5)
-    np.savez(maps, a=sure, b=half)
-    ids, s = read_task_scores(maps, "segmentation", "entropy", {})
-    assert ids == ["a", "b"]
-    np.testing.assert_allclose(s[:, 0], [0.0, np.log(2)], atol=1e-12)
-    with pytest.raises(UserError, match=r"^--scorer 'bad': segmentation scorers are \['entropy'"):
-        read_task_scores(maps, "segmentation", "bad", {})
-
-
 def test_read_labeled_finds_repeats_after_stripping_spaces(tmp_path):
     """' a.png' and 'a.png' are the same image: conflicting labels fail instead of one being dropped."""
     f = tmp_path / "l.csv"
@@ -141,11 +115,3 @@ def test_a_text_file_named_like_a_numpy_file_says_so(tmp_path, suffix, kind):
     f.write_bytes(b"")
     with pytest.raises(UserError, match="it is empty"):
         read_predictions(f, ["a.png"])
-
-
-def test_a_text_file_named_npz_for_segmentation_says_so(tmp_path):
-    f = tmp_path / "maps.npz"
-    f.write_text("not an archive\n")
-    with pytest.raises(UserError) as err:
-        read_task_scores(f, "segmentation", "entropy", {})
-    assert "is not a zip archive" in str(err.value) and "pickle" not in str(err.value)
