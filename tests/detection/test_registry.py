@@ -24,8 +24,8 @@ def dets():
 
 
 def test_the_registry_holds_the_documented_scorers():
-    assert sorted(DETECTION_SCORERS) == ["box_entropy", "box_least_confidence", "box_margin", "object_frequency",
-                                         "objectness_least_confidence"]
+    assert set(DETECTION_SCORERS) >= {"box_entropy", "box_least_confidence", "box_margin", "object_frequency",
+                                      "objectness_least_confidence"}
 
 
 @pytest.mark.parametrize("name", sorted(DETECTION_SCORERS))
