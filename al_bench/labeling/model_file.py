@@ -63,7 +63,7 @@ class ExportedModel:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Temperature-scaled class probabilities, (N, C) float64."""
-        from ..heads._common import softmax
+        from ..heads import softmax
 
         return softmax(self.logits(features) / self.temperature)
 
