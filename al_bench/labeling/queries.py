@@ -64,8 +64,9 @@ class QueriesMixin(ProjectStore):
 
         With ``segmentation_model`` (a model file path or a loaded
         :class:`~al_bench.segmentation.SegmentationModel`) the strategy is a segmentation recipe
-        (``alges``, ``alges_coreset``, ``uncertainty_coreset``, ``uncertainty``, ``kcenter``,
-        ``hybrid``): the network runs on the candidates through the provider (``segmentation``:
+        (``al_bench.segmentation.RECIPES``: ``uncertainty``, ``kcenter``, ``shortlist_kcenter``,
+        ``alges``, ``alges_coreset``, ``ranked_batch``; ``hybrid`` and ``uncertainty_coreset``
+        are the former names of two of them): the network runs on the candidates through the provider (``segmentation``:
         its options — ``arch``, ``num_classes``, ``provider``, ``image_size``, ... — cached under
         the project's ``cache/``) and the recipe picks, coresets on the project's embedding.
 
