@@ -27,9 +27,27 @@ from .embedders import embed
 from .heads import HEADS
 from .interrupts import Interrupted, signal_name
 from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
-from .runfiles import (CHECKPOINT, CONFIG, CURVE, LOCK, SELECTED, SKIPPED, STATUS, TIMING, TIMING_COLUMNS, atomic_write_text,
-                       read_status, write_csv, write_status)
-from .runfiles import checksum_problem, comparison_id, config_id, file_checksums, run_dir_of, strategy_id
+from .runfiles import (
+    CHECKPOINT,
+    CONFIG,
+    CURVE,
+    LOCK,
+    SELECTED,
+    SKIPPED,
+    STATUS,
+    TIMING,
+    TIMING_COLUMNS,
+    atomic_write_text,
+    checksum_problem,
+    comparison_id,
+    config_id,
+    file_checksums,
+    read_status,
+    run_dir_of,
+    strategy_id,
+    write_csv,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,9 @@ from typing import IO, Any, Callable, Mapping
 import pandas as pd
 
 __all__ = ["atomic_write", "atomic_write_text", "write_csv", "csv_text", "write_status", "read_status", "RunRecord", "find_runs",
-           "run_dir_name", "run_dir_of", "file_checksums", "checksum_problem", "read_csv_strict", "DamagedFile", "CHECKED", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED", "CONFIG", "STATUS", "SKIPPED", "TIMING",
+           "run_dir_name", "run_dir_of", "file_checksums", "checksum_problem", "read_csv_strict", "DamagedFile",
+           "CHECKED", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED",
+           "CONFIG", "STATUS", "SKIPPED", "TIMING",
            "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"

@@ -22,11 +22,27 @@ from typing import Any
 
 import numpy as np
 
-from .detection import (DETECTION_KEYS, DETECTION_REDUCTIONS, DETECTION_SCORERS, box_uncertainty, check_detections,
-                        detections_from_json, object_frequency, objectness_least_confidence)
+from .detection import (
+    DETECTION_KEYS,
+    DETECTION_REDUCTIONS,
+    DETECTION_SCORERS,
+    box_uncertainty,
+    check_detections,
+    detections_from_json,
+    object_frequency,
+    objectness_least_confidence,
+)
 from .errors import UserError
-from .segmentation.scorers import (PIXEL_SCORERS, SEGMENTATION_METHODS, SEGMENTATION_REDUCTIONS, SEGMENTATION_SCORERS,
-                                   pixel_uncertainty, reduce_map, segmentation_from_npz, segmentation_scores)
+from .segmentation.scorers import (
+    PIXEL_SCORERS,
+    SEGMENTATION_METHODS,
+    SEGMENTATION_REDUCTIONS,
+    SEGMENTATION_SCORERS,
+    pixel_uncertainty,
+    reduce_map,
+    segmentation_from_npz,
+    segmentation_scores,
+)
 
 __all__ = [
     "check_detections", "object_frequency", "objectness_least_confidence", "box_uncertainty",

@@ -24,6 +24,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from _setup import seed_data, settings
+
     from al_bench.data import initial_labeled, load_dataset
     from al_bench.heads import HEADS
     from al_bench.rng import stream

@@ -32,6 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from _setup import seed_data, settings
+
     from al_bench.data import load_dataset
     from al_bench.heads import HEADS
 

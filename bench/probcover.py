@@ -23,8 +23,7 @@ import numpy as np
 
 from al_bench.loop.memory import PeakMemory
 from al_bench.strategies import PoolView, select_batch
-from al_bench.strategies.probcover import (DELTA_GRID, choose_delta, delta_graph, greedy_cover, other_class_distance,
-                                           unit_rows)
+from al_bench.strategies.probcover import DELTA_GRID, choose_delta, delta_graph, greedy_cover, other_class_distance, unit_rows
 
 
 def modes(n: int, d: int, rng: np.random.Generator, classes: int = 10, per_class: int = 20) -> np.ndarray:
@@ -88,14 +87,14 @@ def main() -> None:
     labeled = rng.choice(n, args.labeled, replace=False)
     unlabeled = np.setdiff1d(np.arange(n), labeled)
     for dl in [delta] + [v for v in args.deltas if v != delta]:
-        indptr, indices, used = step(f"graph at δ = {dl:.2f}", lambda: delta_graph(xn, [dl] + [g for g in DELTA_GRID
-                                                                                             if g < dl], cap))
+        indptr, indices, used = step(f"graph at δ = {dl:.2f}", lambda dl=dl: delta_graph(xn, [dl] + [g for g in DELTA_GRID
+                                                                                                   if g < dl], cap))
         pairs = len(indices) // 2
         csr_mb = (indices.nbytes + indptr.nbytes) / 2**20
         print(f"    δ used {used:.2f}: {pairs:,} pairs, mean ball {1 + len(indices) / n:.1f} points, "
               f"CSR {csr_mb:.1f} MB")
-        picks, scores = step(f"greedy cover, {args.picks} picks", lambda: greedy_cover(
-            indptr, indices, labeled, unlabeled, args.picks, np.random.default_rng(0)))
+        picks, scores = step(f"greedy cover, {args.picks} picks", lambda ip=indptr, ix=indices: greedy_cover(
+            ip, ix, labeled, unlabeled, args.picks, np.random.default_rng(0)))
         covered = int(scores.sum())
         print(f"    first picks cover {scores[:5].astype(int).tolist()}; {covered:,} newly covered "
               f"({(scores > 0).sum()} picks before full coverage)")

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 
 import numpy as np
-
 from _setup import seed_data, settings
 
 

@@ -120,7 +120,8 @@ def main() -> None:
     print(by.round(1).to_string())
     print(f"\ntotal wall {total:.1f} s ({total / 60:.1f} min); split: train {df['train'].sum():.1f} s, "
           f"calibration {df['calibration'].sum():.1f} s, selection {df['selection'].sum():.1f} s, "
-          f"evaluation {df['evaluation'].sum():.1f} s, other {total - df[['train', 'calibration', 'selection', 'evaluation']].sum().sum():.1f} s"
+          f"evaluation {df['evaluation'].sum():.1f} s, "
+          f"other {total - df[['train', 'calibration', 'selection', 'evaluation']].sum().sum():.1f} s"
           + (f" (with --jobs {args.jobs} the per-run splits overlap in time and add up to more than the wall)"
              if args.jobs > 1 else ""))
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 import al_bench
-
 from al_bench.cli.run import ConfigCheckError, settings_from
 from al_bench.errors import UserError
-from al_bench.strategies import check_param_values, register, STRATEGIES
+from al_bench.strategies import STRATEGIES, check_param_values, register
 from support import compose_config as _compose
 
 BAD_VALUES = [
@@ -162,9 +161,8 @@ def test_a_value_typed_as_an_integer_names_the_same_run(typed, declared):
     """``shortlist_factor=2`` against its default 2.0 made a second folder with byte-identical
     curves, reported as a second strategy with half the seeds; values are hashed as their
     declared type now, so both spellings name one run folder (and one config.yaml)."""
-    from support import compose_config
-
     from al_bench.cli.run import settings_from
+    from support import compose_config
 
     ca, cb = (compose_config("dataset=digits", "embedder=pixels", "budget=smoke", *o) for o in (typed, declared))
     assert str(ca.hydra.sweep.subdir) == str(cb.hydra.sweep.subdir)
@@ -188,10 +186,9 @@ STRATEGY_NAMES = sorted(p.stem for p in (Path(al_bench.__file__).parent / "conf"
 def test_shipped_configs_are_already_canonical(group, options):
     """Every value the shipped configs give is already its declared type, so canonicalizing
     leaves their run ids, and so every existing run folder made from them, as they were."""
-    from support import compose_config
-
     from al_bench.cli.run import plain_config
     from al_bench.config import canonical_config
+    from support import compose_config
 
     for option in options:
         d = plain_config(compose_config(f"{group}={option}"))

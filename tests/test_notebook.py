@@ -1,4 +1,5 @@
 import pytest
+
 """The walkthrough is a valid jupytext notebook whose code imports only what exists and finds its
 configs from any working directory; CI executes it (SMOKE) as a notebook from another folder."""
 

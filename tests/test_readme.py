@@ -6,10 +6,10 @@ import importlib
 import importlib.util
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from al_bench.cli.run import plain_config
 from al_bench.config import parse_settings

@@ -512,9 +512,10 @@ def test_a_second_process_on_the_same_run_is_refused_and_writes_nothing(tmp_path
 
 def test_a_locked_run_in_a_sweep_is_left_to_its_holder(tmp_path, monkeypatch, caplog):
     """In a multirun the job logs one line and returns; the holder's status is not touched."""
+    from hydra.types import RunMode
+
     import al_bench.cli.run as cli
     from al_bench.run import run_lock
-    from hydra.types import RunMode
     from support import compose_config
 
     cfg = compose_config("dataset=digits", "embedder=pixels", "budget=smoke", f"paths.outputs_dir={tmp_path / 'out'}",

@@ -465,8 +465,8 @@ def run(args: argparse.Namespace) -> Path:
     from ..picking import select, select_top
     from ..picking.folder import default_cache_dir, find_images, scan_folder
     from ..picking.inputs import align, read_predictions
-    from ..task_scores import read_task_scores
     from ..picking.sinks import Result, write_sinks
+    from ..task_scores import read_task_scores
 
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
     exclude = [args.out] + ([args.copy_to] if args.copy_to else [])
@@ -559,7 +559,8 @@ def run_project(args: argparse.Namespace) -> Path:
     if (args.task != "classification" and not seg) or args.embedder != "auto" or args.embedder_opt:
         given.append("task/embedder")
     if given:
-        raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: the project supplies its images, labels, embedder "
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise UserError(f"{flags}: the project supplies its images, labels, embedder "
                         "and model; drop these flags", key="--project")
     if args.n is None or args.n < 1:
         raise UserError("-n: give how many images to pick (a count >= 1)")

@@ -91,7 +91,7 @@ class ResNetModel(HeadBase):
         std = torch.tensor(_STD, device=self.device).view(1, 3, 1, 1)
         return (t - mean) / std
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "ResNetHead":
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "ResNetModel":
         """Train on images (n, H, W, C) uint8 and labels (n,), from the initial weights again."""
         self.backbone, self.classifier = self._build()
         g = torch.Generator().manual_seed(self.seed)

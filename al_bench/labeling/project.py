@@ -74,12 +74,12 @@ from .sources import AddReport, SourcesMixin
 from .store import CACHE as CACHE
 from .store import CHECKPOINTS as CHECKPOINTS
 from .store import CURRENT_LABEL as CURRENT_LABEL
+from .store import DB_FILE
 from .store import EXPORTS as EXPORTS
 from .store import ITEM_COLUMNS as ITEM_COLUMNS
 from .store import SCHEMA_VERSION as SCHEMA_VERSION
 from .store import STALE_TMP_SECONDS as STALE_TMP_SECONDS
 from .store import UPLOADS as UPLOADS
-from .store import DB_FILE
 from .store import Progress as Progress
 from .training import CV_FOLDS as CV_FOLDS
 from .training import MIN_CV_LABELS as MIN_CV_LABELS

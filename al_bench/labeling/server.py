@@ -34,8 +34,8 @@ import sqlite3
 import threading
 import time
 import traceback
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from starlette.applications import Starlette
@@ -191,8 +191,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
                autostart: bool = True) -> Starlette:
     """The app for ``project``. ``allowed_hosts``: host names the Host header may carry (any
     port); None accepts any (a server bound to a network address on purpose)."""
-    from ..strategies import STRATEGIES
     from ..embedders import EMBEDDERS
+    from ..strategies import STRATEGIES
 
     worker = Worker(project)
     hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}

@@ -19,8 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..runfiles import (CURVE, RUN_KEYS, SELECTED, SKIPPED, TIMING, DamagedFile, RunRecord, checksum_problem,
-                        find_runs, read_csv_strict)
+from ..runfiles import (
+    CURVE,
+    RUN_KEYS,
+    SELECTED,
+    SKIPPED,
+    TIMING,
+    DamagedFile,
+    RunRecord,
+    checksum_problem,
+    find_runs,
+    read_csv_strict,
+)
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,7 @@ from __future__ import annotations
 
 from ._base import MODEL_OUTPUTS, ModelAccess, PoolView, RunMemo
 from ._params import check_param_values, check_params, check_sampling
-from ._registry import (REGISTRY, STRATEGIES, features_only, needs_model, reads_features, register, samples_scores,
-                        strategy_params)
+from ._registry import REGISTRY, STRATEGIES, features_only, needs_model, reads_features, register, samples_scores, strategy_params
 from ._sampling import SAMPLINGS
 from ._select import run_strategy, select_batch
 

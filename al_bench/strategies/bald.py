@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.topk import top_k
 from ..errors import UserError
+from ..kernels.topk import top_k
 from . import PoolView, register
 
 

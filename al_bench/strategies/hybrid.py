@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import scores
+from ..errors import UserError
 from ..kernels.distances import pick_distances
 from ..kernels.kcenter import kcenter_greedy
 from ..kernels.topk import top_k
-from ..errors import UserError
 from . import PoolView, register
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
 from ..kernels.distances import unit_rows
 from ..kernels.kmeans import kmeans
-from ..errors import UserError
 from . import PoolView, register
 
 

@@ -15,6 +15,7 @@ import logging
 from typing import Any, List, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
+
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 
 log = logging.getLogger("al_bench")

@@ -14,10 +14,9 @@ from al_bench.cli.run import ConfigCheckError, plain_config, settings_from
 from al_bench.config import parse_settings
 from al_bench.run import run_dir_name
 from al_bench.strategies import REGISTRY
-from support import ROOT
+from support import ROOT, one_run
 from support import compose_config as _compose
 from support import main as _main
-from support import one_run
 
 
 def test_default_config_composes_to_valid_settings():
@@ -181,7 +180,8 @@ def test_own_folder_with_bad_files_runs_end_to_end(tmp_path):
     out = tmp_path / "out"
     r = _main("dataset=folder", f"dataset.root={root}", "embedder=kmeans_patches", "embedder.image_size=16",
               "embedder.patch=4", "embedder.centroids=8", "embedder.n_patches=1000", "budget=smoke",
-              "budget.initial=4", "budget.fractions=[0.2,0.5]", "budget.batch_size=4", "strategy=kcenter", "model.steps=30", f"paths.outputs_dir={out}",
+              "budget.initial=4", "budget.fractions=[0.2,0.5]", "budget.batch_size=4", "strategy=kcenter",
+              "model.steps=30", f"paths.outputs_dir={out}",
               f"paths.data_dir={tmp_path / 'data'}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     run = one_run(out, "folder/kmeans_patches/linear/smoke/kcenter/seed0")

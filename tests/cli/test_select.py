@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from picking.image_folder import DARK, N_GOOD, family, make_folder
+from picking.image_folder import readable_ids as _ids
 from PIL import Image
 
 import al_bench
@@ -18,7 +20,6 @@ from al_bench.errors import UserError
 from al_bench.picking import score_meaning
 from al_bench.picking.sinks import CAPTION, TILE
 from al_bench.strategies import STRATEGIES
-from picking.image_folder import DARK, N_GOOD, family, make_folder, readable_ids as _ids
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ launcher's submission is stood in for (no cluster here); .ci/slurm runs it on a 
 import pytest
 import submitit
 from hydra.core.utils import JobReturn, JobStatus
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 
 from hydra_plugins.al_bench_sweeper.slurm import AlBenchSlurmLauncher
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from support import compose_config
 
 

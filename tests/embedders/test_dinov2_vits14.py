@@ -1,4 +1,5 @@
 import pytest
+
 """DINOv2 as timm builds it with random weights, loaded back from a local file (no network)."""
 
 import numpy as np

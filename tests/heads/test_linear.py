@@ -144,7 +144,7 @@ def test_uint16_draws_equal_numpys_integers_and_leave_the_same_state():
     from al_bench.heads._common import uint16_draws
 
     picker = np.random.default_rng(7)
-    for trial in range(60):
+    for _ in range(60):
         seed = int(picker.integers(0, 1000))
         a, b = np.random.Generator(np.random.PCG64(seed)), np.random.Generator(np.random.PCG64(seed))
         for _ in range(5):

@@ -1,8 +1,8 @@
 """model=resnet18 on CPU, tiny pool: the end-to-end path runs and offers every capability."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from al_bench.heads.resnet import ResNetModel, ResNetSettings
 

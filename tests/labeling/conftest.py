@@ -1,7 +1,6 @@
 """Fixtures: a folder of colour-coded images and a project on it."""
 
 import pytest
-
 from labeling.colour_folder import CLASSES, make_folder
 
 

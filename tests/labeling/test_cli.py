@@ -9,11 +9,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from al_bench.labeling import LabelingProject
-
 from labeling.colour_folder import CLASSES
 from labeling.test_browser import start_server
+
+from al_bench.labeling import LabelingProject
 
 pytestmark = pytest.mark.slow
 

@@ -4,17 +4,15 @@ paths, damaged checkpoint files, negative seeds."""
 
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from labeling.colour_folder import make_folder
 from starlette.testclient import TestClient
 
 from al_bench.errors import UserError
 from al_bench.labeling import LabelingProject
 from al_bench.labeling.server import create_app
-
-from labeling.colour_folder import make_folder
 
 BASE = "http://127.0.0.1:8765"
 H = {"X-AL-Bench": "1"}

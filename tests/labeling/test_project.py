@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from labeling.colour_folder import CLASSES, make_folder
 from PIL import Image
 
 from al_bench.errors import UserError
 from al_bench.labeling import LabelingProject, load_model
 from al_bench.labeling.project import parse_labels, safe_file_name
-
-from labeling.colour_folder import CLASSES, make_folder
 
 
 def label_all(p, sel, truth):

@@ -50,4 +50,5 @@ def test_a_segmentation_recipe_picks_from_a_project_with_a_model_file(project, t
                  str(tmp_path / "seg.pt"), "--arch", "lraspp_mobilenet_v3_large", "--image-size", "64",
                  "--strategy", "uncertainty_coreset", "--out", str(out)]) == 0, capsys.readouterr().err
     last = LabelingProject.open(project.folder).last_selection()
-    assert last.strategy == "segmentation:uncertainty_coreset" and list(pd.read_csv(out / "selection.csv")["id"]) == list(last.ids)
+    assert last.strategy == "segmentation:uncertainty_coreset"
+    assert list(pd.read_csv(out / "selection.csv")["id"]) == list(last.ids)

@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from labeling.colour_folder import CLASSES
 from PIL import Image
 from starlette.testclient import TestClient
 
 from al_bench.labeling import LabelingProject
 from al_bench.labeling.server import MAX_UPLOAD, create_app
-
-from labeling.colour_folder import CLASSES
 
 BASE = "http://127.0.0.1:8765"
 H = {"X-AL-Bench": "1"}

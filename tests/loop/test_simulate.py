@@ -7,9 +7,9 @@ import pytest
 
 from al_bench.cli.run import settings_from
 from al_bench.data import initial_labeled, make_split
+from al_bench.heads.linear import LinearHead, LinearSettings
 from al_bench.loop import LoopSettings, plan_budget, run_loop
 from al_bench.loop.simulate import initial_set
-from al_bench.heads.linear import LinearHead, LinearSettings
 from support import compose_config
 
 

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from picking.image_folder import DARK, N_GOOD, readable_ids
 
 from al_bench.errors import UserError
 from al_bench.picking.folder import SCAN_FILE, default_cache_dir, find_images, scan_folder
-from picking.image_folder import DARK, N_GOOD, readable_ids
 
 
 def test_scan_finds_checks_and_measures_every_image(folder, tmp_path):

@@ -1,5 +1,5 @@
-import pytest
 import pandas as pd
+import pytest
 from PIL import Image
 
 from al_bench.report import plot_learning_curves

@@ -1,4 +1,5 @@
 import pytest
+
 """figures/penalty_matrix.png: written from the same matrix, one panel per comparison group."""
 
 import pandas as pd

@@ -1,6 +1,6 @@
-import pytest
 import numpy as np
 import pandas as pd
+import pytest
 
 from al_bench.report.runs import SORT_KEYS, STATUS_COLUMNS, expected_runs, read_run, read_runs
 from al_bench.runfiles import CURVE, TIMING_COLUMNS, write_csv, write_status

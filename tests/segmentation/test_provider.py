@@ -17,8 +17,14 @@ from torch import nn
 from al_bench.data.images import ImageFiles
 from al_bench.errors import UserError
 from al_bench.segmentation.alges import alges_embedding
-from al_bench.segmentation.provider import (IMAGENET_MEAN, IMAGENET_STD, SegmentationModel, batch_seed,
-                                            load_segmentation_model, run_provider)
+from al_bench.segmentation.provider import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SegmentationModel,
+    batch_seed,
+    load_segmentation_model,
+    run_provider,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 

@@ -9,7 +9,6 @@ from al_bench.kernels.kcenter import kcenter_greedy
 from al_bench.segmentation.recipes.alges import select_alges
 from al_bench.segmentation.recipes.alges_coreset import select_alges_coreset
 
-
 # ---------------------------------------------------------------- select_alges
 
 

@@ -18,8 +18,13 @@ from al_bench.segmentation.network import SegmentationModel
 from al_bench.segmentation.provider import run_provider
 from al_bench.segmentation.providers import PROVIDERS, provider_names
 from al_bench.segmentation.recipes import ALIASES, NEEDS, RECIPES, recipe_entry, recipe_names, recipe_params
-from al_bench.segmentation.scorers import (PIXEL_SCORERS, SEGMENTATION_METHODS, SEGMENTATION_SCORERS,
-                                           pixel_uncertainty, scorer_names)
+from al_bench.segmentation.scorers import (
+    PIXEL_SCORERS,
+    SEGMENTATION_METHODS,
+    SEGMENTATION_SCORERS,
+    pixel_uncertainty,
+    scorer_names,
+)
 from al_bench.segmentation.select import SEGMENTATION_STRATEGIES
 from al_bench.strategies import STRATEGIES
 

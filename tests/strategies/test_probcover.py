@@ -7,8 +7,15 @@ import pytest
 
 from al_bench.errors import UserError
 from al_bench.strategies import PoolView, select_batch
-from al_bench.strategies.probcover import (DELTA_GRID, choose_delta, delta_graph, greedy_cover, other_class_distance,
-                                           purity_delta, unit_rows)
+from al_bench.strategies.probcover import (
+    DELTA_GRID,
+    choose_delta,
+    delta_graph,
+    greedy_cover,
+    other_class_distance,
+    purity_delta,
+    unit_rows,
+)
 
 
 def _circle(degrees, radius=1.0):

@@ -145,8 +145,8 @@ def test_a_new_strategy_is_one_registration_away(extra_strategy, head_cache, tmp
     np.testing.assert_allclose(sel.scores, np.sort(d)[::-1][:5])
     with pytest.raises(UserError, match="strategy.params.pw: not a parameter"):
         al_bench.select(ids, x_pool, 5, strategy=extra_strategy, pw=2.0)
-    from support import compose_config
     from al_bench.cli.run import plain_config
+    from support import compose_config
 
     cfg = plain_config(compose_config())
     cfg["strategy"] = {"name": extra_strategy, "random_fraction": 0.0, "params": {"power": 3.0}}

@@ -11,7 +11,7 @@ from scipy.stats import chisquare
 
 from al_bench.errors import UserError
 from al_bench.kernels.topk import top_k
-from al_bench.strategies import (STRATEGIES, PoolView, check_sampling, register, samples_scores, select_batch)
+from al_bench.strategies import STRATEGIES, PoolView, check_sampling, register, samples_scores, select_batch
 from al_bench.strategies._sampling import gumbel_top_k, log_weights
 
 DRAWS = 20_000

@@ -3,7 +3,6 @@ unlabeled point, typicality = 1 / mean distance to the k nearest unlabeled point
 k = min(k_neighbors, half of them)."""
 
 import numpy as np
-import pytest
 
 from al_bench.kernels.kmeans import kmeans
 from al_bench.strategies import PoolView, select_batch

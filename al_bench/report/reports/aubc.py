@@ -26,7 +26,8 @@ import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
 from ..runs import with_identity
-from ..stats import aubc as area, paired_t
+from ..stats import aubc as area
+from ..stats import paired_t
 from . import BASELINE, register
 
 __all__ = ["aubc", "COLUMNS"]

@@ -11,8 +11,8 @@ import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
 from . import BASELINE, register
-from .budget_gains import budget_gains
 from ._figure import budget_axis, group_title, save_figure
+from .budget_gains import budget_gains
 
 __all__ = ["plot_gains", "gain_series"]
 

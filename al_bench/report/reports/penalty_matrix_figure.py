@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from . import register
-from .penalty_matrix import group_penalties
 from ._figure import save_figure
+from .penalty_matrix import group_penalties
 
 __all__ = ["plot_penalty_matrix"]
 
