@@ -27,7 +27,8 @@ from typing import IO, Any, Callable, Mapping
 import pandas as pd
 
 __all__ = ["atomic_write", "atomic_write_text", "write_csv", "csv_text", "write_status", "read_status", "RunRecord", "find_runs",
-           "run_dir_name", "run_dir_of", "file_checksums", "checksum_problem", "read_csv_strict", "DamagedFile",
+           "run_dir_name", "run_dir_of", "free_space_problem", "write_problem", "file_checksums", "checksum_problem",
+           "read_csv_strict", "DamagedFile",
            "CHECKED", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED",
            "CONFIG", "STATUS", "SKIPPED", "TIMING",
            "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
@@ -145,19 +146,39 @@ def _umask() -> int:
 MIN_FREE_BYTES = 1 << 20
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` or its nearest existing parent (what a mkdir of ``folder`` would write into)."""
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
 def free_space_problem(folder: Path, need: int = MIN_FREE_BYTES) -> str | None:
     """``"no space left on device (<folder>: 8 KiB free)"`` when the file system that holds
     ``folder`` (or its nearest existing parent) has less than ``need`` bytes free, else None."""
     import shutil
 
-    probe = Path(os.path.abspath(folder))
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _nearest_existing(folder)
     try:
         free = shutil.disk_usage(probe).free
     except OSError:  # cannot tell: let the writes say it
         return None
     return f"no space left on device ({folder}: {free // 1024} KiB free)" if free < need else None
+
+
+def write_problem(folder: Path) -> str | None:
+    """``"read-only file system (<folder>)"`` or ``"permission denied (<folder>)"`` when this
+    process cannot create ``folder`` (or write into it): judged on the folder or its nearest
+    existing parent, with ``access(2)``, which says no for a read-only mount even to root."""
+    probe = _nearest_existing(folder)
+    if os.access(probe, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return f"{'read-only file system' if read_only else 'permission denied'} ({folder})"
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -239,10 +260,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def file_checksums(run_dir: Path) -> dict[str, str]:
-    """``{file name: sha256}`` of the :data:`CHECKED` files present in ``run_dir``: what a run's
-    ok status records, so that a reader can tell the files are the ones the run wrote."""
-    return {name: _sha256(Path(run_dir) / name) for name in CHECKED if (Path(run_dir) / name).is_file()}
+def file_checksums(run_dir: Path, names: tuple[str, ...] = CHECKED) -> dict[str, str]:
+    """``{file name: sha256}`` of the ``names`` files present in ``run_dir`` (by default the
+    :data:`CHECKED` ones: what a run's ok status records, so that a reader can tell the files are
+    the ones the run wrote)."""
+    return {name: _sha256(Path(run_dir) / name) for name in names if (Path(run_dir) / name).is_file()}
 
 
 def checksum_problem(run_dir: Path, status: Mapping[str, Any]) -> str | None:

@@ -10,32 +10,14 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..runfiles import free_space_problem
+from ..runfiles import free_space_problem, write_problem
 from .run import ConfigCheckError, settings_from
 
-__all__ = ["CheckConfig", "AggregateAfterSweep", "SWEEP_FAILURES", "write_problem"]
+__all__ = ["CheckConfig", "AggregateAfterSweep", "SWEEP_FAILURES"]
 
 # one line per batch or job the launcher lost in this sweep (a cancelled or timed-out SLURM job):
 # filled by the al_bench sweeper, reported after aggregation, and the sweep then exits 1
 SWEEP_FAILURES: list[str] = []
-
-
-def write_problem(folder: Path) -> str | None:
-    """``"read-only file system (<folder>)"`` or ``"permission denied (<folder>)"`` when this
-    process cannot create ``folder`` (or write into it): judged on the folder or its nearest
-    existing parent, with ``access(2)``, which says no for a read-only mount even to root."""
-    import os
-
-    probe = Path(os.path.abspath(folder))
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if os.access(probe, os.W_OK | os.X_OK):
-        return None
-    try:
-        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    return f"{'read-only file system' if read_only else 'permission denied'} ({folder})"
 
 
 class CheckConfig(Callback):

@@ -190,7 +190,7 @@ class SourcesMixin(ProjectStore):
                 labels = {k: v for k, v in labels.items() if keys[k] not in have}
             n_lab = self._write_labels(con, labels) if labels else 0
         self._features = None
-        self.check_files(new=added)
+        self.check_files(ids=added, new=added)  # the others were checked above, before the labels were read
         return AddReport(len(added), n_lab, tuple(skipped), already)
 
     def add_upload(self, file_name: str, data: bytes) -> AddReport:

@@ -65,6 +65,7 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
     todo: dict[str, list[tuple[str, Path, str, str, dict]]] = {}  # data key → (run, folder, digest, head, config)
     n_labeled: dict[str, int] = {}  # run → labels at its last budget point
     pool_size: dict[str, int | None] = {}  # run → its pool's size, as its curve.csv records it
+    bought: dict[str, np.ndarray] = {}  # run → its purchases (pool positions), read once
     for run, rows in results.groupby("run", sort=False):
         run_dir = Path(runs_dir) / run
         # the purchases must be the ones the curve counts, or the fits would be of other labeled sets
@@ -72,7 +73,12 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
         known = "pool_size" in rows and pd.notna(rows["pool_size"].iloc[0])
         pool_size[run] = int(rows["pool_size"].iloc[0]) if known else None
         n_labeled[run] = int(rows["n_labeled"].max())
-        problem = _selected_problem(run_dir, n_labeled[run], pool_size[run])
+        try:
+            bought[run] = _purchases(run_dir)
+        except DamagedFile as exc:
+            problem: str | None = str(exc)
+        else:
+            problem = _selected_problem(bought[run], n_labeled[run], pool_size[run])
         if problem:
             problems.append(f"{run}: {problem}, so it was not re-scored with {', '.join(heads)}")
             continue
@@ -105,11 +111,11 @@ def rescore(results: pd.DataFrame, heads: Iterable[str], runs_dir: Path,
                                 f"embedding {data['identity'][1]}) are not the run's ({was[0]}, {was[1]}), so it was not "
                                 f"re-scored with {h}; run the report from the folder the runs were started in")
                 continue
-            problem = pool_size[run] is None and _selected_problem(run_dir, n_labeled[run], len(data["x_pool"]))
+            problem = pool_size[run] is None and _selected_problem(bought[run], n_labeled[run], len(data["x_pool"]))
             if problem:
                 problems.append(f"{run}: {problem}, so it was not re-scored with {h}")
                 continue
-            acc = _score(run_dir, config, configs[h], data)
+            acc = _score(run_dir, bought[run], config, configs[h], data)
             _store(outputs_dir, h, run, digest, configs[h], version, acc)
             scores[h].update({(run, b): a for b, a in acc.items()})
             done += 1
@@ -131,13 +137,10 @@ def _purchases(run_dir: Path) -> np.ndarray:
     return pos.to_numpy(np.int64)
 
 
-def _selected_problem(run_dir: Path, n_labeled: int, pool_size: int | None) -> str | None:
-    """Why ``selected.csv`` cannot be the labeled sets of a curve whose last budget point has
-    ``n_labeled`` labels in a pool of ``pool_size`` (None: not known here), or None."""
-    try:
-        bought = _purchases(run_dir)
-    except DamagedFile as exc:
-        return str(exc)
+def _selected_problem(bought: np.ndarray, n_labeled: int, pool_size: int | None) -> str | None:
+    """Why the purchases ``bought`` (P,) of ``selected.csv`` cannot be the labeled sets of a curve
+    whose last budget point has ``n_labeled`` labels in a pool of ``pool_size`` (None: not known
+    here), or None."""
     if len(bought) != n_labeled:
         return f"{SELECTED} has {len(bought)} purchases, its {CURVE} ends at {n_labeled} labels"
     if len(np.unique(bought)) != len(bought):
@@ -175,8 +178,9 @@ def _run_data(config: dict) -> dict:
             "identity": (split.fingerprint()[:16], emb.checksum[:16])}  # as curve.csv records them
 
 
-def _score(run_dir: Path, config: dict, model: dict, data: dict) -> dict[float, float]:
-    """Test accuracy of the head ``model`` fitted on the run's labeled set at each budget point."""
+def _score(run_dir: Path, bought: np.ndarray, config: dict, model: dict, data: dict) -> dict[float, float]:
+    """Test accuracy of the head ``model`` fitted on the run's labeled set (the first n of its
+    purchases ``bought``) at each budget point."""
     from ..config import parse_settings
     from ..heads import HEADS
     from ..rng import torch_seed
@@ -186,7 +190,6 @@ def _score(run_dir: Path, config: dict, model: dict, data: dict) -> dict[float, 
     if entry.inputs != "features":
         raise UserError(f"--heads: {s.model.name!r} trains on images; re-scoring fits heads on the embeddings only")
     curve = pd.read_csv(run_dir / CURVE)
-    bought = _purchases(run_dir)
     out = {}
     for budget, n in zip(curve["budget"].astype(float), curve["n_labeled"].astype(int)):
         rows = bought[:n]

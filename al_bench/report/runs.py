@@ -12,7 +12,6 @@ belongs to comes from the columns of ``curve.csv``, never from a folder's name.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..runfiles import (
     DamagedFile,
     RunRecord,
     checksum_problem,
+    file_checksums,
     find_runs,
     read_csv_strict,
 )
@@ -114,15 +114,6 @@ def _run_identity(frame: pd.DataFrame) -> str:
     return ", ".join(f"{c} {frame[c].iloc[0]}" for c in cols)
 
 
-def _results_digest(run_dir: Path) -> str:
-    """sha256 over the run's result files (absent ones marked as absent)."""
-    h = hashlib.sha256()
-    for name in RESULT_FILES:
-        path = run_dir / name
-        h.update(name.encode() + (b"\1" + hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"\0"))
-    return h.hexdigest()
-
-
 def _one_per_run(found: list[tuple[str, Path, pd.DataFrame]], status: dict[str, dict],
                  problems: list[str]) -> list[pd.DataFrame]:
     """The frames of ``found`` (run, folder, curve) with each run once. Folders that hold the
@@ -138,7 +129,8 @@ def _one_per_run(found: list[tuple[str, Path, pd.DataFrame]], status: dict[str, 
             kept.append(items[0][2])
             continue
         names = [rel for rel, _, _ in items]
-        if len({_results_digest(d) for _, d, _ in items}) == 1:
+        # the result files' checksums (an absent file has none, so absent differs from present)
+        if len({tuple(sorted(file_checksums(d, RESULT_FILES).items())) for _, d, _ in items}) == 1:
             kept.append(items[0][2])
             for rel in names[1:]:
                 status[rel].update(status="duplicate", error=f"a copy of {names[0]} ({ident}; identical results)")

@@ -21,6 +21,7 @@ refuses NaN or infinite parameters.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 import zipfile
@@ -171,7 +172,9 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
         raise UserError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     kind = _sniff(p)
     dev = check_device(device)
-    digest = file_sha256(p)  # before reading: the weights loaded are the bytes hashed (barring a write in between)
+    # before reading: the weights loaded are the bytes hashed (barring a write in between); an
+    # export archive is read once below and hashed from those bytes
+    digest = file_sha256(p) if kind != "export" else ""
     if arch is not None:
         if kind in ("export", "torchscript"):
             word = "torch.export program" if kind == "export" else "TorchScript file"
@@ -183,7 +186,8 @@ def load_segmentation_model(path: str | Path, arch: str | None = None, num_class
     if kind == "export":
         import torch
 
-        data = p.read_bytes()  # checked and loaded from the same bytes: no rewrite in between
+        data = p.read_bytes()  # hashed, checked and loaded from the same bytes: no rewrite in between
+        digest = hashlib.sha256(data).hexdigest()
         check_export_archive(p, data)
         try:
             program = torch.export.load(io.BytesIO(data))  # a buffer: torch accepts any extension without complaint
