@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["entropy", "margin", "least_confidence", "bald", "check_probs"]
+__all__ = ["entropy", "margin", "least_confidence", "bald", "check_probs", "check_choice", "check_fraction"]
 
 # how far from 1 a row of probabilities may sum: float32 softmax rows sum to 1 within ~1e-6; this
 # only catches real mistakes (public: the segmentation scorers find the pixel a check refused with it)
@@ -134,3 +134,21 @@ def bald(mc_probs: np.ndarray) -> np.ndarray:
         check_probs(p, name="mc_probs", ndim=3)  # find and name the problem
         raise ValueError(f"mc_probs rows must sum to 1; the {K} rows of some points do not on average")
     return np.maximum(out, 0.0)
+
+
+def check_choice(value: str, allowed, what: str) -> str:
+    """``value`` if it is one of ``allowed``, else ValueError naming ``what`` and the choices."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return value
+
+
+def check_fraction(value: float, name: str, open_at_0: bool = False) -> float:
+    """A real number in [0, 1] ((0, 1] with ``open_at_0``) as float, or ValueError naming ``name``."""
+    span = "(0, 1]" if open_at_0 else "[0, 1]"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}")
+    if not (0.0 < value <= 1.0 if open_at_0 else 0.0 <= value <= 1.0):  # also rejects NaN
+        raise ValueError(f"{name} must be in {span}, got {value!r}")
+    return float(value)
+

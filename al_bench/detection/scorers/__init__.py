@@ -16,15 +16,15 @@ Its keyword parameters with defaults are its ``--scorer-param`` options.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ...registry import Registry
+from ...scores import check_choice
 
-__all__ = ["DETECTION_SCORERS", "DETECTION_REDUCTIONS", "NEEDS", "register", "reduce_boxes", "check_choice",
-           "check_fraction"]
+__all__ = ["DETECTION_SCORERS", "DETECTION_REDUCTIONS", "NEEDS", "register", "reduce_boxes"]
 
 DETECTION_SCORERS: Registry = Registry("detection scorer", package=__name__, key="--scorer",
                                        required=("needs", "score"))
@@ -41,22 +41,6 @@ def register(name: str, *, needs: set[str] | frozenset[str], score: str,
         raise TypeError(f"detection scorer {name!r}: unknown needs {sorted(bad)}; choose from {sorted(NEEDS)}")
     return DETECTION_SCORERS.register(name, needs=frozenset(needs), score=score, param_ranges=dict(param_ranges or {}),
                                       param_choices={k: tuple(v) for k, v in (param_choices or {}).items()}, **meta)
-
-
-def check_choice(value: str, allowed: Sequence[str], what: str) -> str:
-    """``value`` if it is one of ``allowed``, else ValueError naming ``what`` and the choices."""
-    if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
-
-
-def check_fraction(value: float, name: str) -> float:
-    """A real number in [0, 1] as float, or ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 def reduce_boxes(dets: list[dict[str, np.ndarray]], per_box: Callable[[dict], np.ndarray], reduce: str) -> np.ndarray:

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ...scores import check_fraction
 from ..records import check_detections
-from . import check_fraction, register
+from . import register
 
 
 @register("object_frequency", needs={"objectness", "probs"},

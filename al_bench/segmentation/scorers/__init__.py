@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...registry import Registry
-from ...scores import SUM_ATOL, check_probs
+from ...scores import SUM_ATOL, check_choice, check_fraction, check_probs
 
 __all__ = ["PIXEL_SCORERS", "register", "pixel_uncertainty", "reduce_map", "segmentation_scores",
            "segmentation_from_npz", "SEGMENTATION_SCORERS", "SEGMENTATION_METHODS", "SEGMENTATION_REDUCTIONS",
@@ -48,21 +48,6 @@ def register(name: str, *, needs: set[str] | frozenset[str], score: str, order: 
 def scorer_names() -> tuple[str, ...]:
     """Every pixel scorer's name in its declared order (entropy, margin, least_confidence, bald)."""
     return tuple(e.name for e in sorted(PIXEL_SCORERS.entries(), key=lambda e: e.order))
-
-
-def _choice(value: str, allowed: Sequence[str], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
-
-
-def _fraction(value: float, name: str) -> float:
-    """A real number in (0, 1], or ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    if not 0.0 < value <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return float(value)
 
 
 def _pixel_rows(p: np.ndarray, name: str) -> np.ndarray:
@@ -95,7 +80,7 @@ def pixel_uncertainty(prob_map: np.ndarray, method: str = "entropy") -> np.ndarr
     takes MC samples (K, C, H, W) only.
     """
     names = scorer_names()
-    _choice(method, names, "method")
+    check_choice(method, names, "method")
     entry = PIXEL_SCORERS.entry(method)
     p = np.asarray(prob_map)
     if "samples" in entry.needs and p.ndim != 4:
@@ -114,8 +99,8 @@ def pixel_uncertainty(prob_map: np.ndarray, method: str = "entropy") -> np.ndarr
 def reduce_map(u: np.ndarray, reduce: str = "mean", topk_fraction: float = 0.1) -> float:
     """One number from an uncertainty map: ``mean``, ``max``, or ``topk`` = the mean of the
     ceil(topk_fraction × n_pixels) largest values (at least one pixel), topk_fraction in (0, 1]."""
-    _choice(reduce, SEGMENTATION_REDUCTIONS, "reduce")
-    topk_fraction = _fraction(topk_fraction, "topk_fraction")
+    check_choice(reduce, SEGMENTATION_REDUCTIONS, "reduce")
+    topk_fraction = check_fraction(topk_fraction, "topk_fraction", open_at_0=True)
     v = np.asarray(u, dtype=np.float64).reshape(-1)
     if v.size == 0:
         raise ValueError("uncertainty map is empty")
@@ -137,7 +122,7 @@ def segmentation_scores(maps: Sequence[np.ndarray], method: str = "entropy", red
     maps: sequence of (C, H, W) maps or (K, C, H, W) samples; H, W (and K) may differ between
     images. → (n_images,) float64. Errors name the image.
     """
-    _choice(method, scorer_names(), "method")
+    check_choice(method, scorer_names(), "method")
     reduce_map(np.zeros(1), reduce, topk_fraction)  # validate the options even for no images
     out = np.empty(len(maps), np.float64)
     for i, m in enumerate(maps):
