@@ -8,7 +8,7 @@ allowed, so a typo fails before any job starts.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,8 +20,9 @@ from .loop.budget import check_fractions, check_per_class
 from .options import check_int as _int
 from .options import check_number as _number  # refuses NaN too
 from .options import parse
+from .picking.request import CONFIG_KEYS, SelectionRequest, check_request
 from .runfiles import check_name
-from .strategies import SAMPLINGS, STRATEGIES, check_param_values, check_sampling, features_only
+from .strategies import SAMPLINGS, STRATEGIES, features_only
 
 __all__ = ["RunSettings", "DatasetSettings", "EmbedderSettings", "ModelSettings", "StrategySettings",
            "BudgetSettings", "parse_settings", "canonical_config", "run_dir_of_config"]
@@ -59,6 +60,8 @@ class StrategySettings:
     params: Mapping[str, Any]
     sampling: str = "topk"  # topk | power | softmax | softrank (stochastic batch acquisition)
     beta: float = 1.0
+    # the same, checked once (al_bench.picking.request); the simulation's rounds run it unchecked
+    request: SelectionRequest | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -191,19 +194,21 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     name = _name("strategy", s, STRATEGIES)
     _keys("strategy", s, {"name", "random_fraction", "params", "sampling", "beta"})
     params = dict(s.get("params") or {})
-    check_param_values(name, params)  # type and range of each value, before any job runs
     sampling, beta = s.get("sampling", "topk"), s.get("beta", 1.0)
     if sampling not in SAMPLINGS:
         raise UserError(f"strategy.sampling={sampling!r}: choose one of {list(SAMPLINGS)}")
     beta = _number("strategy.beta", beta, 0.0, float("inf"), hi_open=True)
-    check_sampling(name, sampling, beta)  # beta with topk; a sampling the strategy cannot take
-    strategy = StrategySettings(
-        name, _number("strategy.random_fraction", s.get("random_fraction", 0.0), 0.0, 1.0), params, sampling, beta
-    )
+    rf = _number("strategy.random_fraction", s.get("random_fraction", 0.0), 0.0, 1.0)
+    seed = _int("seed", cfg["seed"], 0)
+    try:  # the one check of a selection request, once per job, in the config's words
+        request = check_request(SelectionRequest(name, params=params, random_fraction=rf, sampling=sampling, beta=beta,
+                                                 seed=seed, stream=("select",), outputs="model"))
+    except UserError as exc:
+        raise UserError(exc.worded(lambda k: CONFIG_KEYS.get(k, k))) from None
+    strategy = StrategySettings(name, rf, params, sampling, beta, request)
 
     budget = _budget(cfg["budget"])
 
-    seed = _int("seed", cfg["seed"], 0)
     threads = cfg.get("threads", "auto")
     threads = None if threads in ("auto", None) else _int("threads", threads, 1)
     p = cfg["paths"]

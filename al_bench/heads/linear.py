@@ -13,7 +13,7 @@ from ..options import option
 from . import HEADS
 from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors, point_dropout_proba, uint16_draws
 
-__all__ = ["LinearHead", "LinearSettings", "HeadSettings"]
+__all__ = ["LinearHead", "LinearSettings", "HeadSettings", "linear_head"]
 
 
 STANDARDIZE_HELP = "train on inputs standardized by the labeled set's mean and std (folded into the weights after the fit)"
@@ -38,6 +38,16 @@ class LinearSettings:
 
 
 HeadSettings = LinearSettings  # the name earlier code used
+
+
+def linear_head(n_features: int, n_classes: int, seed: int, settings: LinearSettings | None = None, *,
+                selection: bool = False) -> "LinearHead":
+    """The linear head, unfitted: ``settings`` (default :class:`LinearSettings`'s defaults), or with
+    ``selection`` their cheaper fit for the rounds between budget points. The one builder of the
+    simulation's default head, :func:`al_bench.select`'s head trained on the labels it is given
+    and a labeling project's model."""
+    s = settings if settings is not None else LinearSettings()
+    return LinearHead(n_features, n_classes, s.for_selection() if selection else s, seed)
 
 
 @HEADS.register("linear", settings=LinearSettings, inputs="features")

@@ -1,4 +1,4 @@
-"""What leaves a labeling project: the model file and the labels (CSV, Label Studio JSON, an
+"""What leaves a labeling project: the model file, the labels, a selection's hand-off (CSV, Label Studio JSON, an
 ImageFolder tree), each written under a temporary name and renamed, never over an existing file."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ __all__ = ["ExportsMixin"]
 
 
 class ExportsMixin(ProjectStore):
-    """:meth:`export_model`, :meth:`export_labels`, :meth:`exports`, :meth:`export_file`. Uses
-    the training room (the current features, :meth:`needs_fit`)."""
+    """:meth:`export_model`, :meth:`export_labels`, :meth:`exports`, :meth:`export_file`,
+    :meth:`selection_result`. Uses the items and queries rooms (images, selections) and the
+    training room (the current features, :meth:`needs_fit`)."""
 
     def _record_export(self, kind: str, path: Path) -> dict[str, Any]:
         with self._tx() as con:
@@ -27,6 +28,33 @@ class ExportsMixin(ProjectStore):
             con.execute("INSERT OR REPLACE INTO exports(name, kind, path, created) VALUES(?,?,?,?)",
                         (name, kind, str(path), now_utc()))
         return {"name": name, "kind": kind, "path": str(path)}
+
+    def selection_result(self, sel, n_requested: int | None = None, **sink_options: Any):
+        """Selection ``sel`` (a :class:`NamedSelection` or its name) as the hand-off a folder
+        selection writes (:func:`al_bench.picking.sinks.write_sinks`: selection.csv,
+        selection.yaml, mosaic.png, label_studio.json, copies). Ids stay the images' absolute
+        paths; Label Studio URLs, captions and copies use them relative to the folder that holds
+        every image of the project. ``sink_options``: ``label_studio_prefix``,
+        ``label_studio_root``, ``copy_to``, ``link``."""
+        import numpy as np
+
+        from ..picking.api import Selection
+        from ..picking.sinks import Result
+
+        if isinstance(sel, str):
+            sel = self.selection(sel)
+        keys = self.items
+        root = Path(os.path.commonpath([os.path.dirname(k) for k in keys])) if keys else Path("/")
+        scores = np.asarray(sel.scores, np.float64)
+        picked = Selection(tuple(sel.ids), scores, sel.strategy, dict(sel.params), np.arange(len(sel.ids)),
+                           np.ones(len(sel.ids), bool))
+        settings = self.settings
+        source = {"project": str(self.folder), "selection": sel.name, "subset": sel.subset, "images": len(keys),
+                  "labeled": sel.n_labeled, "model_round": sel.model_round,
+                  "embedder": settings.get("embedder_resolved") or settings.get("embedder")}
+        return Result(picked, None, source["embedder"], n_requested=int(n_requested or len(sel.ids)),
+                      n_candidates=len(keys) - sel.n_labeled, n_labeled=sel.n_labeled, n_dark=0, n_bright=0,
+                      source=source, root_dir=root, **sink_options)
 
     def exports(self) -> list[dict[str, Any]]:
         with self._read() as con:

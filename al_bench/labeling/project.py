@@ -172,6 +172,17 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
         return settings
 
     # -- policies over several rooms -----------------------------------------------------------
-    # What the app and al-bench-select --project decide from the state of several rooms at once
-    # belongs here, e.g. the refit policy (whether a new model is needed before a pick: labels
-    # changed since the last fit, a batch still open), which today lives in server.advance.
+    # What the app and al-bench-select --project decide from the state of several rooms at once.
+    def refit_if_needed(self, progress: Progress | None = None) -> FitReport | None:
+        """The refit policy before a pick, shared by the app's next batch and ``al-bench-select
+        --project``: embed what is new, then fit a new model when the labels (spanning at least
+        2 classes) or the features changed since the current one — except in the middle of a
+        batch that already has a model (a restart, images added meanwhile), whose picks keep the
+        model that made them. Returns the fit's report, or None when the model stands."""
+        from .store import quiet
+
+        progress = progress or quiet
+        self.features(progress)
+        if self.needs_fit() and (not self.batch_open() or self.model() is None):
+            return self.fit(progress)
+        return None

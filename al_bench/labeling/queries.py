@@ -43,7 +43,7 @@ class NamedSelection:
 
 
 class QueriesMixin(ProjectStore):
-    """:meth:`query`, :meth:`next_batch`, :meth:`selections`, :meth:`selection`,
+    """:meth:`query`, :meth:`next_batch`, :meth:`batch_open`, :meth:`selections`, :meth:`selection`,
     :meth:`last_selection`, :attr:`added_set`. Uses the items room (file checks, subsets), the
     training room (features, the current model) and the labels room."""
 
@@ -71,19 +71,29 @@ class QueriesMixin(ProjectStore):
         the project's ``cache/``) and the recipe picks, coresets on the project's embedding.
 
         The files are checked first: an image labeled before its file changed is unlabeled
-        here (it may be picked again). ``seed``: a whole number >= 0 (default: from the
-        project's seed and the query's number)."""
-        from ..picking import select
-        from ..strategies import check_params
+        here (it may be picked again). Random choices come from ``al_bench.rng.stream(project
+        seed, "query", k)`` for the project's k-th selection, or with ``seed`` (a whole number
+        >= 0) from ``stream(seed, "pick")``, as :func:`al_bench.select` with that seed; the
+        selection records its stream (``params["rng"]``)."""
+        from dataclasses import replace
+
+        from ..picking.api import pick
+        from ..picking.request import SelectionRequest, check_request, count
 
         settings = self.settings
         strategy = strategy or settings.get("strategy", DEFAULT_STRATEGY)
-        if segmentation_model is None:
-            check_params(strategy, params)
         if name is not None:
             name = check_name(name, "selection name")
         seed = None if seed is None else check_seed(seed)
         project_seed = check_seed(settings.get("seed", 0), "project seed")
+        if n is None and total is None:
+            n = int(settings.get("batch_size", 20))
+        options = {k: params.pop(k) for k in ("random_fraction", "min_distance", "sampling", "beta") if k in params}
+        # checked before any file is read: the stream is named once the query's number is known
+        req = SelectionRequest(strategy, n=n, total=total, params=params, seed=project_seed if seed is None else seed,
+                               outputs="model", **options)
+        if segmentation_model is None:
+            req = check_request(req)
         if not getattr(self._local, "files_checked", False):  # next_batch has just checked them
             self.check_files()
         f = self._feature_table(progress)
@@ -95,29 +105,31 @@ class QueriesMixin(ProjectStore):
                     raise UserError(f"no subset {subset!r} (defined: {sorted(self.subsets())})")
                 members = {int(i) for (i,) in con.execute("SELECT item FROM subsets WHERE name=?", (subset,))}
             seq = (con.execute("SELECT MAX(seq) FROM selections").fetchone()[0] or 0) + 1
-        if (n is None) == (total is None) and not (n is None and total is None):
-            raise UserError("give n (how many to pick) or total (the labeled set's new size), not both")
-        if total is not None:
-            n = int(total) - len(labeled)
-            if n <= 0:
-                raise UserError(f"total={total}: the labeled set already has {len(labeled)} image(s)")
-        n = int(settings.get("batch_size", 20) if n is None else n)
         is_lab = np.array([int(i) in labeled for i in f.ids])
         cand = ~is_lab if members is None else ~is_lab & np.array([int(i) in members for i in f.ids])
         if int(cand.sum()) == 0:
             raise UserError("no unlabeled image left to pick" + (f" in subset {subset!r}" if subset else ""))
-        n = min(n, int(cand.sum()))
+        n = count(req, len(f.ids), int(is_lab.sum()), int(cand.sum()), up_to=True)
         info = self.model_info()
         model = self.model()
         head = model.head() if model is not None else None
+        req = replace(req, stream=("pick",) if seed is not None else ("query", seq))
         progress(f"picking {n} image(s) with {strategy}", None)
-        qseed = project_seed * 1_000_003 + seq if seed is None else seed
         if segmentation_model is not None:
             sel = self._segmentation_pick(segmentation_model, dict(segmentation or {}), f, n, strategy, is_lab, cand,
-                                          qseed, params)
+                                          req, params)
             strategy = sel.strategy
         else:
-            sel = select(f.keys, f.x, n, strategy, labeled=is_lab, rng=qseed, candidates=cand, model=head, **params)
+            if head is None:
+                try:
+                    req = check_request(replace(req, outputs=None))
+                except UserError as exc:
+                    if exc.refs:  # the advice names sources of outputs a project does not take
+                        raise UserError(f"{strategy} needs model outputs, and the project has no model yet: label "
+                                        "images of at least 2 classes and fit one (LabelingProject.fit; the app and "
+                                        "al-bench-select --project fit when the labels changed)") from None
+                    raise
+            sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True)
         used = {**sel.params}
         created = now_utc()
         with self._tx() as con:
@@ -139,11 +151,13 @@ class QueriesMixin(ProjectStore):
                               len(labeled), info["round"] if info and head else None)
 
     def _segmentation_pick(self, model: Any, options: dict[str, Any], f: FeatureTable, n: int, strategy: str,
-                           is_lab: np.ndarray, cand: np.ndarray, seed: int, params: dict[str, Any]):
-        """A segmentation recipe on the project's images (see :meth:`query`)."""
+                           is_lab: np.ndarray, cand: np.ndarray, req, params: dict[str, Any]):
+        """A segmentation recipe on the project's images (see :meth:`query`), on the request's
+        stream; its seed also seeds the provider's dropout passes."""
         from dataclasses import replace
 
         from ..data.images import ImageFiles
+        from ..picking.request import stream_name
         from ..segmentation.provider import load_segmentation_model
         from ..segmentation.select import select_with_model
 
@@ -157,9 +171,10 @@ class QueriesMixin(ProjectStore):
         if isinstance(model, (str, Path)):
             model = load_segmentation_model(model, **{k: options.pop(k) for k in load_keys if k in options})
         sel, _ = select_with_model(model, ImageFiles(Path("/"), f.keys), n, strategy, labeled=is_lab, candidates=cand,
-                                   features=f.x, seed=seed, cache_dir=self.folder / CACHE, progress=False,
-                                   provider_options=options, **params)
-        return replace(sel, params={**sel.params, "segmentation_model": source})
+                                   features=f.x, seed=req.seed, cache_dir=self.folder / CACHE, progress=False,
+                                   provider_options=options, rng=req.rng(), **params)
+        return replace(sel, params={**sel.params, "seed": req.seed, "rng": stream_name(req.seed, req.stream),
+                                    "segmentation_model": source})
 
     def next_batch(self, progress: Progress = quiet) -> NamedSelection | None:
         """The app's next batch: nothing while the last selection has unlabeled images; else the
@@ -168,11 +183,8 @@ class QueriesMixin(ProjectStore):
         current model (before any model, the initial strategy), the batch size, named
         ``batch-<k>``. None when every image is labeled."""
         self.check_files()
-        last = self.last_selection()
-        if last is not None:
-            lab = self.labels
-            if any(k not in lab for k in last.ids):
-                return None
+        if self.batch_open():
+            return None
         if not self.unlabeled_set:
             return None
         from ..strategies import needs_model
@@ -195,6 +207,14 @@ class QueriesMixin(ProjectStore):
             return self.query(strategy, s.get("batch_size", 20), name=name, progress=progress)
         finally:
             self._local.files_checked = False
+
+    def batch_open(self) -> bool:
+        """Whether the last selection still has unlabeled images (the app's batch in progress)."""
+        last = self.last_selection()
+        if last is None:
+            return False
+        labels = self.labels
+        return any(k not in labels for k in last.ids)
 
     def _changed_batch(self, n: int) -> NamedSelection | None:
         """A selection of at most ``n`` images labeled before their file changed (id order),

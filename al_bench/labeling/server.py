@@ -158,13 +158,8 @@ class Worker:
 def advance(project: LabelingProject, progress) -> str:
     """Bring the project to its next batch: features, a fit when the labels changed since the
     last model (and span 2 classes), then the next batch if the last one is done."""
-    project.features(progress)
-    last = project.last_selection()
-    labels = project.labels
-    batch_open = last is not None and any(k not in labels for k in last.ids)
-    # mid-batch (a restart, new images) the model is refitted only when it no longer fits the features
-    if project.needs_fit() and (not batch_open or project.model() is None):
-        rep = project.fit(progress)
+    rep = project.refit_if_needed(progress)
+    if rep is not None:
         progress(f"retrained on {rep.n_labeled} labels in {rep.fit_seconds:.1f} s", 1.0)
     sel = project.next_batch(progress)
     if sel is None:

@@ -145,7 +145,8 @@ class TrainingMixin(ProjectStore):
         stored (a new round) with the labeled set it saw. The files are checked first: a label
         given before its image changed is left out until the image is labeled again."""
         from ..heads.calibration import fit_temperature
-        from ..heads.linear import LinearHead, LinearSettings
+        from ..heads.linear import linear_head
+        from ..rng import stream
         from .model_file import model_bytes
 
         self.check_files()
@@ -154,7 +155,6 @@ class TrainingMixin(ProjectStore):
         if len(np.unique(y)) < 2:
             raise UserError(f"label images of at least 2 classes before training ({len(y)} labeled so far)")
         t0 = time.perf_counter()
-        settings = LinearSettings()
         seed = check_seed(self.settings.get("seed", 0), "project seed")
         x, c = f.x[rows], len(classes)
         n = len(y)
@@ -162,16 +162,16 @@ class TrainingMixin(ProjectStore):
         oof = np.zeros((n, c))
         fold_acc = []
         if folds:
-            perm = np.random.default_rng([seed, n]).permutation(n)
+            perm = stream(seed, "cv", n).permutation(n)
             parts = np.array_split(perm, folds)
             for k, val in enumerate(parts):
                 progress(f"cross-validation fold {k + 1} of {folds}", k / (folds + 1))
                 train = np.setdiff1d(perm, val)
-                h = LinearHead(x.shape[1], c, settings, seed).fit(x[train], y[train])
+                h = linear_head(x.shape[1], c, seed).fit(x[train], y[train])
                 oof[val] = h.logits(x[val])
                 fold_acc.append(float((oof[val].argmax(1) == y[val]).mean()))
         progress("fitting the model on every labeled image", folds / (folds + 1) if folds else 0.0)
-        head = LinearHead(x.shape[1], c, settings, seed).fit(x, y)
+        head = linear_head(x.shape[1], c, seed).fit(x, y)
         cv_acc = float((oof.argmax(1) == y).mean()) if folds else None
         # out-of-fold logits that are all right drive the NLL's minimum to the smallest
         # temperature (arbitrarily sharp); no evidence of over- or under-confidence: keep 1

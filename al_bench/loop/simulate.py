@@ -16,8 +16,9 @@ import numpy as np
 from ..data import Split, initial_labeled
 from ..errors import UserError
 from ..heads import Head
+from ..picking.request import SelectionRequest, check_request
 from ..rng import stream
-from ..strategies import PoolView, RunMemo, check_params, check_sampling, features_only, run_strategy, select_batch
+from ..strategies import PoolView, RunMemo, features_only, run_strategy, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
@@ -30,17 +31,17 @@ __all__ = ["LoopSettings", "LoopResult", "run_loop", "default_head", "default_se
 
 
 def default_head(n_features: int, n_classes: int, seed: int) -> Head:
-    """The linear head with its default settings."""
-    from ..heads.linear import LinearHead, LinearSettings
+    """The linear head with its default settings (:func:`al_bench.heads.linear.linear_head`)."""
+    from ..heads.linear import linear_head
 
-    return LinearHead(n_features, n_classes, LinearSettings(), seed)
+    return linear_head(n_features, n_classes, seed)
 
 
 def default_selection_head(n_features: int, n_classes: int, seed: int) -> Head:
     """The linear head with its default settings for the fits between budget points."""
-    from ..heads.linear import LinearHead, LinearSettings
+    from ..heads.linear import linear_head
 
-    return LinearHead(n_features, n_classes, LinearSettings().for_selection(), seed)
+    return linear_head(n_features, n_classes, seed, selection=True)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class LoopSettings:
     make_head: Callable[[int, int, int], Head] = field(default=default_head)
     # the same for the fits between budget points, which only choose the next batch; None: make_head
     make_selection_head: Callable[[int, int, int], Head] | None = None
+    # the strategy fields above as a request already checked (parse_settings did); None: checked here
+    request: SelectionRequest | None = field(default=None, compare=False, repr=False)
+
+    def selection_request(self) -> SelectionRequest:
+        """The rounds' request, checked once: stream ``stream(seed, "select", round)``."""
+        if self.request is not None and self.request.checked:
+            return self.request
+        return check_request(SelectionRequest(self.strategy, params=dict(self.params or {}),
+                                              random_fraction=self.random_fraction, sampling=self.sampling,
+                                              beta=self.beta, seed=self.seed, stream=("select",), outputs="model"))
 
 
 @dataclass
@@ -153,8 +164,7 @@ def run_loop(
     """
     from tqdm.auto import tqdm
 
-    check_params(s.strategy, s.params or {})  # fails early; also loads the strategies outside the timed rounds
-    check_sampling(s.strategy, s.sampling, s.beta)
+    req = s.selection_request()  # fails early; also loads the strategies outside the timed rounds
     inputs = features if model_inputs is None else model_inputs
     x_pool, y_pool = features[split.pool], labels[split.pool]
     m_pool, x_test, y_test = inputs[split.pool], inputs[split.test], labels[split.test]
@@ -211,8 +221,8 @@ def run_loop(
             oracle.asked = False
             t0, m0 = time.perf_counter(), oracle.model_seconds()
             with PeakMemory() as mem:
-                picks, by_strategy = select_batch(s.strategy, view, n, stream(s.seed, "select", rnd),
-                                                  s.random_fraction, s.params, sampling=s.sampling, beta=s.beta)
+                picks, by_strategy = select_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
+                                                  req.params, sampling=req.sampling, beta=req.beta, checked=True)
             sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
             peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1

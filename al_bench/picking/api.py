@@ -16,18 +16,18 @@ What a strategy needs and what its score means are read from its registration
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .. import scores as S
 from ..errors import UserError
+from .request import STOPPING as STOPPING
+from .request import SelectionRequest, check_request, count, stream_name
+from .request import candidates as _candidates
 
-__all__ = ["Selection", "select", "select_top", "SCORE_MEANING", "score_meaning", "candidate_positions", "check_n"]
-
-WARM_ROUND = 10**6  # a view with model outputs counts as past every cold-start round
-STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance: min_distance stops it
+__all__ = ["Selection", "select", "pick", "select_top", "SCORE_MEANING", "score_meaning", "candidate_positions"]
 
 
 class _ScoreMeaning(Mapping):
@@ -93,23 +93,6 @@ class Selection:
                              "by_strategy": self.by_strategy})
 
 
-def _positions(ids: Sequence[str], which: Sequence[str] | np.ndarray | None, what: str) -> np.ndarray:
-    """Indices of ``which`` (ids, or a boolean mask over ``ids``) in ``ids``; unknown ids fail."""
-    if which is None:
-        return np.empty(0, np.int64)
-    w = np.asarray(which)
-    if w.dtype == bool:
-        if w.shape != (len(ids),):
-            raise UserError(f"a boolean mask must have one entry per id ({len(ids)}), got {w.shape}", key=what)
-        return np.flatnonzero(w)
-    index = {s: i for i, s in enumerate(ids)}
-    missing = [str(s) for s in w.tolist() if str(s) not in index]
-    if missing:
-        raise UserError(f"{len(missing)} id(s) are not among the {len(ids)} ids (first: "
-                        f"{', '.join(missing[:5])})", key=what)
-    return np.unique(np.array([index[str(s)] for s in w.tolist()], np.int64))
-
-
 def _check_outputs(probs, n_items: int, ids: Sequence[str], rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(probs (N, C), mc (K, N, C) or None), validated on ``rows``; errors name the bad ids."""
     if probs is None:
@@ -148,24 +131,14 @@ def _row_problem(rows: np.ndarray) -> str:
 
 
 def candidate_positions(ids: list[str], labeled, candidates) -> tuple[np.ndarray, np.ndarray]:
-    """(labeled positions, candidate positions: those that may be picked, never labeled ones),
-    both sorted. ``labeled`` / ``candidates``: ids or boolean masks over ``ids`` (None: nothing
-    labeled, every id a candidate); an unknown id is a :class:`UserError`."""
-    lab = _positions(ids, labeled, "labeled")
-    cand = _positions(ids, candidates, "candidates") if candidates is not None else np.arange(len(ids))
-    return lab, np.setdiff1d(cand, lab)
-
-
-def check_n(n, ids: list[str], lab: np.ndarray, cand: np.ndarray) -> None:
-    """Fail (:class:`UserError`) unless 0 < n <= the number of candidates."""
-    if not 0 < int(n) <= cand.size:
-        raise UserError(f"cannot pick n={n}: {cand.size} candidate(s) left (of {len(ids)} ids, {lab.size} labeled)")
+    """The name earlier code used for :func:`al_bench.picking.request.candidates`."""
+    return _candidates(ids, labeled, candidates)
 
 
 def select(
     ids: Sequence[str],
     features: np.ndarray,
-    n: int,
+    n: int | None = None,
     strategy: str = "kcenter",
     labeled: Sequence[str] | np.ndarray | None = None,
     probs: np.ndarray | None = None,
@@ -176,11 +149,15 @@ def select(
     random_fraction: float = 0.0,
     min_distance: float | None = None,
     model: Any = None,
+    total: int | None = None,
+    sampling: str = "topk",
+    beta: float = 1.0,
     **params: Any,
 ) -> Selection:
     """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
 
     - ``features`` (N, d): one embedding per id (diversity strategies work on these).
+    - ``n``, or ``total``: the labeled set's size after the pick.
     - ``labeled``: ids (or a boolean mask) already labeled; they seed k-center/hybrid and are
       never picked.
     - ``probs``: model outputs, one row per id: (N, C) probabilities, or (K, N, C) MC-dropout
@@ -188,7 +165,8 @@ def select(
       items are not read. Without ``probs``, ``labels`` (one per labeled id, same order, or an
       id → label mapping) train a linear head on the labeled features here (dropout 0.1,
       temperature 1: too few labels to calibrate on), which then serves every strategy.
-    - ``rng``: a Generator or an int seed (default 0): the same inputs give the same picks.
+    - ``rng``: a Generator, or an int seed (default 0) for the stream ``al_bench.rng.stream(seed,
+      "pick")``: the same inputs give the same picks.
     - ``candidates``: ids (or mask) that may be picked (default: every unlabeled id); others are
       neither picked nor used as centers — e.g. images dropped by a brightness filter.
     - ``random_fraction``: share of the batch drawn uniformly (as in the simulation).
@@ -197,14 +175,42 @@ def select(
     - ``model``: a fitted head (the :class:`al_bench.heads.Head` protocol) taking these
       features, e.g. a labeling project's calibrated model; it serves every strategy, MC
       dropout and gradients included, instead of ``probs`` / ``labels``.
+    - ``sampling`` / ``beta``: top-k (default) or a stochastic draw from the strategy's scores.
     - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
 
     BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
     probabilities, (p − onehot(ŷ)) ⊗ [x, 1], as the simulation does for its head.
+
+    The request is checked (:func:`al_bench.picking.request.check_request`) before any data is
+    read, then run by :func:`pick`.
     """
-    from ..strategies import STRATEGIES, PoolView, check_params, needs_model, select_batch
+    seed = None
+    if rng is None or isinstance(rng, (int, np.integer)):
+        seed = 0 if rng is None else int(rng)
+    source = ("model" if model is not None else "mc" if probs is not None and np.ndim(probs) == 3
+              else "probs" if probs is not None else "labels" if labels is not None else None)
+    req = check_request(SelectionRequest(strategy, n=n, total=total, params=params, random_fraction=random_fraction,
+                                         min_distance=min_distance, sampling=sampling, beta=beta,
+                                         seed=0 if seed is None else seed, outputs=source))
+    return pick(req, ids, features, labeled=labeled, candidates=candidates, probs=probs, labels=labels, model=model,
+                rng=None if seed is not None else rng)
+
+
+def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
+         labeled: Sequence[str] | np.ndarray | None = None, candidates: Sequence[str] | np.ndarray | None = None,
+         probs: np.ndarray | None = None, labels: Sequence[Any] | Mapping[str, Any] | None = None, model: Any = None,
+         rng: np.random.Generator | None = None, up_to: bool = False) -> Selection:
+    """Run request ``req`` (checked by :func:`check_request`, which this does if it was not) on
+    the data: ``ids`` with their ``features``, the labeled set and candidates, and one source of
+    model outputs (as in :func:`select`). ``rng``: a Generator instead of the request's stream.
+    ``up_to``: pick every candidate left when fewer than asked (see :func:`count`)."""
+    from ..strategies import STRATEGIES, PoolView, select_batch
     from .outputs import GivenOutputs
 
+    if not req.checked:
+        req = check_request(req)
+    strategy, params = req.strategy, dict(req.params)
+    entry = STRATEGIES.entry(strategy)
     ids = [str(s) for s in ids]
     x = np.asarray(features)
     if x.ndim != 2 or len(x) != len(ids):
@@ -214,23 +220,8 @@ def select(
 
         dup = sorted(s for s, c in Counter(ids).items() if c > 1)[:5]
         raise UserError(f"ids must be unique; repeated: {', '.join(dup)}")
-    check_params(strategy, params)
-    entry = STRATEGIES.entry(strategy)
-    seed = None
-    if rng is None or isinstance(rng, (int, np.integer)):
-        seed = 0 if rng is None else int(rng)
-        rng = np.random.default_rng(seed)
-    lab, cand = candidate_positions(ids, labeled, candidates)
-    n = int(n)
-    check_n(n, ids, lab, cand)
-    if min_distance is not None and strategy != STOPPING:
-        raise UserError(f"min_distance is a k-center stop; strategy {strategy!r} has no such criterion")
-    random_fraction = float(random_fraction)
-    if not (np.isfinite(random_fraction) and 0.0 <= random_fraction <= 1.0):
-        raise UserError(f"random_fraction={random_fraction}: give a share of the batch in [0, 1]")
-    if min_distance is not None and random_fraction > 0:
-        raise UserError("min_distance stops k-center early; it cannot be combined with a random share "
-                        "(random_fraction > 0)")
+    lab, cand = _candidates(ids, labeled, candidates)
+    n = count(req, len(ids), lab.size, cand.size, up_to=up_to)
     if labels is not None and not isinstance(labels, Mapping):
         given = [ids[i] for i in np.flatnonzero(np.asarray(labeled))] if np.asarray(labeled).dtype == bool \
             else [str(v) for v in (labeled if labeled is not None else [])]
@@ -256,30 +247,32 @@ def select(
     elif labels is not None:
         outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
         n_classes = len({str(v) for v in labels.values()})
-    cold = STRATEGIES.entry(strategy).meta.get("cold_start", False)  # runs on embeddings alone when cold
-    if outputs is None and needs_model(strategy) and not cold and int(round(random_fraction * n)) < n:
-        raise UserError(f"strategy {strategy!r} needs model outputs: give predictions (probs, or MC samples "
-                        f"(K, N, C) for bald), or labeled ids with their labels so a head can be trained "
-                        f"on their features")
-    view = PoolView(xv, pos_lab, pos_unl, n_classes, 0 if outputs is None else WARM_ROUND, outputs)
+    if outputs is None and req.outputs is not None:
+        req = check_request(replace(req, outputs=None, n=n, total=None))  # promised outputs that did not come
+    view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs)
+    gen = rng if rng is not None else req.rng()
     try:
-        picks, by_strategy, own = select_batch(strategy, view, n, rng, random_fraction, params, with_scores=True)
+        picks, by_strategy, own = select_batch(strategy, view, n, gen, req.random_fraction, params, with_scores=True,
+                                               sampling=req.sampling, beta=req.beta, checked=True)
     except (ValueError, TypeError) as exc:  # a strategy rejecting a parameter value
         if isinstance(exc, UserError):
             raise
         raise UserError(f"strategy {strategy!r} with parameters {params}: {exc}") from None
     sc = _pick_scores(entry, view, picks, own)
     stopped = "n"
-    if min_distance is not None:
-        below = np.flatnonzero(sc < float(min_distance))
+    if req.min_distance is not None:
+        below = np.flatnonzero(sc < req.min_distance)
         if below.size:
             cut = int(below[0])
             picks, by_strategy, sc, stopped = picks[:cut], by_strategy[:cut], sc[:cut], "min_distance"
-    used = {**params, "random_fraction": float(random_fraction)}
-    if seed is not None:
-        used["seed"] = seed
-    if min_distance is not None:
-        used["min_distance"] = float(min_distance)
+    used = {**params, "random_fraction": req.random_fraction}
+    if rng is None:
+        used["seed"] = req.seed
+        used["rng"] = stream_name(req.seed, req.stream)
+    if req.sampling != "topk":
+        used.update(sampling=req.sampling, beta=req.beta)
+    if req.min_distance is not None:
+        used["min_distance"] = req.min_distance
     if mc is not None and "mc" in entry.needs and "k" in entry.options:
         used["k"] = int(mc.shape[0])  # given samples: all K of them are used, whatever k says
     if model is not None:
@@ -313,9 +306,9 @@ def _label_codes(ids: list[str], lab: np.ndarray, labels: Mapping) -> np.ndarray
 
 def _train_head(xv: np.ndarray, pos_lab: np.ndarray, y: np.ndarray):
     """The simulation's linear head (default settings, seed 0) fitted on the labeled features."""
-    from ..heads.linear import LinearHead, LinearSettings
+    from ..heads.linear import linear_head
 
-    return LinearHead(xv.shape[1], int(y.max()) + 1, LinearSettings(), 0).fit(xv[pos_lab], y)
+    return linear_head(xv.shape[1], int(y.max()) + 1, 0).fit(xv[pos_lab], y)
 
 
 def select_top(
@@ -328,21 +321,23 @@ def select_top(
     name: str = "scores",
 ) -> Selection:
     """The ``n`` candidates with the highest precomputed scores (e.g. from
-    :mod:`al_bench.task_scores` for detection or segmentation), exact ties broken by ``rng``."""
+    :mod:`al_bench.task_scores` for detection or segmentation), exact ties broken by ``rng`` (a
+    Generator, or an int seed for ``al_bench.rng.stream(seed, "pick")``; default 0)."""
     from ..kernels.topk import top_k
+    from ..rng import stream
 
     ids = [str(s) for s in ids]
     sc = np.asarray(image_scores, np.float64)
     if sc.shape != (len(ids),):
         raise UserError(f"image_scores must be (N,) with one score per id (N = {len(ids)}), got {sc.shape}")
     seed = 0 if rng is None else (int(rng) if isinstance(rng, (int, np.integer)) else None)
-    gen = np.random.default_rng(seed) if seed is not None else rng
-    lab, cand = candidate_positions(ids, labeled, candidates)
-    check_n(n, ids, lab, cand)
+    gen = stream(seed, "pick") if seed is not None else rng
+    lab, cand = _candidates(ids, labeled, candidates)
+    n = count(SelectionRequest(n=n), len(ids), lab.size, cand.size)
     if not np.isfinite(sc[cand]).all():
         bad = [ids[i] for i in cand[~np.isfinite(sc[cand])]]
         raise UserError(f"{len(bad)} candidate(s) have no finite score (first: {', '.join(bad[:5])})",
                         key="image_scores")
     order = cand[top_k(sc[cand], int(n), gen)]
-    params = {} if seed is None else {"seed": seed}
+    params = {} if seed is None else {"seed": seed, "rng": stream_name(seed, ("pick",))}
     return Selection(tuple(ids[i] for i in order), sc[order], name, params, order, np.ones(order.size, bool))

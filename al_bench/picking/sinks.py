@@ -58,10 +58,13 @@ def ordered() -> list[Entry]:
 
 @dataclass(frozen=True)
 class Result:
-    """A selection with what it came from: everything a sink writes."""
+    """A selection with what it came from: everything a sink writes. From a folder, ``scan``
+    says what it came from; from a labeling project (``scan`` None), ``source`` does, and ``root``
+    is the folder the ids (absolute paths) are written relative to for Label Studio, the
+    mosaic's captions and copies."""
 
     selection: Selection
-    scan: FolderScan
+    scan: FolderScan | None
     embedder: str | None  # the embedder that ran, None when none was needed
     n_requested: int
     n_candidates: int
@@ -74,10 +77,23 @@ class Result:
     label_studio_root: Path | None = None  # Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default /)
     copy_to: Path | None = None
     link: bool = False  # with copy_to: symlink instead of copying
+    source: dict[str, Any] | None = None  # selection.yaml's source block when not from a folder scan
+    root_dir: Path | None = None  # with source: the folder the ids are made relative to
 
     @property
     def ids(self) -> list[str]:
         return list(self.selection.ids)
+
+    @property
+    def root(self) -> Path:
+        return self.scan.root if self.scan is not None else Path(self.root_dir)
+
+    @property
+    def paths(self) -> list[str]:
+        """The picks' paths relative to :attr:`root` (a folder's ids are so already)."""
+        if self.scan is not None:
+            return self.ids
+        return [Path(os.path.relpath(i, self.root)).as_posix() for i in self.ids]
 
 
 # -- helpers the sinks use; also public for notebooks ------------------------------------------
@@ -122,13 +138,15 @@ def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None
     return rows, cols
 
 
-def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix: str) -> list[dict]:
-    """One Label Studio task per pick: ``data.image`` = prefix + id (URL-quoted), plus rank/score."""
+def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix: str,
+                       paths: list[str] | None = None) -> list[dict]:
+    """One Label Studio task per pick: ``data.image`` = prefix + its path (URL-quoted; default
+    the id), plus id, rank and score."""
     from urllib.parse import quote
 
-    return [{"data": {"image": prefix + quote(rel), "al_bench_id": rel, "al_bench_rank": k + 1,
+    return [{"data": {"image": prefix + quote(rel), "al_bench_id": i, "al_bench_rank": k + 1,
                       "al_bench_score": None if not np.isfinite(s) else float(s), "al_bench_strategy": strategy}}
-            for k, (rel, s) in enumerate(zip(ids, scores))]
+            for k, (i, rel, s) in enumerate(zip(ids, paths if paths is not None else ids, scores))]
 
 
 def local_files_prefix(images_dir: Path, document_root: Path | None = None,
@@ -179,7 +197,7 @@ def selection_csv(r: Result, folder: Path, prepared: None) -> None:
     (folder / "selection.csv").write_bytes(csv_text(df).encode("utf-8"))
 
 
-@register("unreadable.csv", order=20, output="unreadable.csv")
+@register("unreadable.csv", order=20, output="unreadable.csv", applies=lambda r: r.scan is not None)
 def unreadable_csv(r: Result, folder: Path, prepared: None) -> None:
     """id, reason: the image files left out of the pool — those that could not be decoded, then
     those the scan did not take (links leading outside the folder, names not valid UTF-8 written
@@ -198,18 +216,20 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
     from .. import __version__
 
     sel, scan = r.selection, r.scan
+    source = r.source if scan is None else {
+        "images_dir": str(scan.root), "files_found": len(scan.found), "readable": len(scan.good),
+        "unreadable": len(scan.bad), "left_out": len(scan.left_out), "labeled": r.n_labeled,
+        "dropped_too_dark": r.n_dark,
+        "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,
+        "labeled_file": str(r.labeled_file) if r.labeled_file else None,
+        "predictions": str(r.predictions) if r.predictions else None}
     handoff = {
         "al_bench_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "strategy": sel.strategy,
         "params": {k: (v.item() if hasattr(v, "item") else v) for k, v in sel.params.items()},
         "score": sel.meaning or score_meaning(sel.strategy),
-        "source": {"images_dir": str(scan.root), "files_found": len(scan.found), "readable": len(scan.good),
-                   "unreadable": len(scan.bad), "left_out": len(scan.left_out), "labeled": r.n_labeled,
-                   "dropped_too_dark": r.n_dark,
-                   "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,
-                   "labeled_file": str(r.labeled_file) if r.labeled_file else None,
-                   "predictions": str(r.predictions) if r.predictions else None},
+        "source": source,
         "n_requested": int(r.n_requested),
         "n_selected": len(r.ids),
         "stopped_by": sel.stopped,
@@ -223,19 +243,19 @@ def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
     """A Label Studio task import: one task per pick (default prefix: its local-files URLs)."""
     prefix = r.label_studio_prefix
     if prefix is None:
-        prefix = local_files_prefix(r.scan.root, r.label_studio_root)
-    tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix)
+        prefix = local_files_prefix(r.root, r.label_studio_root)
+    tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix, r.paths)
     (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
 
 
 @register("mosaic.png", order=50, output="mosaic.png", applies=lambda r: len(r.ids) > 0)
 def mosaic_png(r: Result, folder: Path, prepared: None) -> None:
     """A preview grid of the picks with their ids."""
-    write_mosaic(folder / "mosaic.png", r.scan.root, r.ids)
+    write_mosaic(folder / "mosaic.png", r.root, r.paths)
 
 
 @register("copy", order=60, output=None, applies=lambda r: r.copy_to is not None,
-          prepare=lambda r: copy_plan(r.copy_to.expanduser(), r.scan.root, r.ids))
+          prepare=lambda r: copy_plan(r.copy_to.expanduser(), r.root, r.paths))
 def copy_files(r: Result, folder: Path, prepared: list[tuple[Path, Path]]) -> None:
     """The picked files copied (or linked) to ``copy_to`` under their relative paths; each lands
     whole (temporary name, then rename) or not at all. The folder is marked as an output."""

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..picking.api import Selection, candidate_positions, check_n
+from ..picking.api import Selection
+from ..picking.request import SelectionRequest, count, stream_name
+from ..picking.request import candidates as candidate_positions
 from .recipes import ALIASES, CandidateView, alias_notice, recipe_entry, recipe_names, recipe_params
 
 __all__ = ["SEGMENTATION_STRATEGIES", "RECIPE_ALIASES", "NEEDS", "PARAMS", "select_segmentation",
@@ -90,11 +92,12 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
         log.warning("%s", notice)
     seed = None
     if rng is None or isinstance(rng, (int, np.integer)):
+        from ..rng import stream
+
         seed = 0 if rng is None else int(rng)
-        rng = np.random.default_rng(seed)
+        rng = stream(seed, "pick")
     lab, cand = candidate_positions(ids, labeled, candidates)
-    check_n(n, ids, lab, cand)
-    n = int(n)
+    n = count(SelectionRequest(n=n), len(ids), lab.size, cand.size)
     need = entry.needs
 
     def rows(a, what, width: bool) -> np.ndarray:
@@ -121,7 +124,7 @@ def select_segmentation(ids: Sequence[str], n: int, strategy: str = "uncertainty
                            f"candidate indices in [0, {cand.size})")
     positions = cand[local]
     sc = np.asarray(scores, np.float64)[positions] if scores is not None else np.full(positions.size, np.nan)
-    used = {**p, **({"seed": seed} if seed is not None else {})}
+    used = {**p, **({"seed": seed, "rng": stream_name(seed, ("pick",))} if seed is not None else {})}
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, np.ones(positions.size, bool))
 
 
@@ -130,13 +133,14 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
                       candidates: Sequence[str] | np.ndarray | None = None,
                       features: np.ndarray | Callable[[], np.ndarray] | None = None, seed: int = 0,
                       cache_dir=None, progress: bool = True, provider_options: dict[str, Any] | None = None,
-                      **params: Any):
+                      rng: np.random.Generator | None = None, **params: Any):
     """Run ``model`` (a :class:`~al_bench.segmentation.network.SegmentationModel`) on the
     candidates of ``images`` (:class:`~al_bench.data.images.ImageFiles`; ids = its relative
     paths) when the recipe reads its outputs, then pick with :func:`select_segmentation`.
     ``features``: the images' feature-model embeddings, or a function giving them (called only
     when the recipe reads them). ``provider_options`` go to :func:`run_provider` (provider,
-    reduce, topk_fraction, mc_samples, image_size, batch_size). Returns (the selection, named
+    reduce, topk_fraction, mc_samples, image_size, batch_size). ``seed`` seeds the provider's
+    dropout passes and, unless ``rng`` is given, the recipe's stream ``stream(seed, "pick")``. Returns (the selection, named
     ``segmentation:<recipe>`` with the provider options among its parameters; the provider's
     outputs, or None when the model did not need to run)."""
     from ..data.images import ImageFiles
@@ -147,7 +151,7 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
     need = recipe_entry(strategy).needs
     options = dict(provider_options or {})
     lab, cand = candidate_positions(ids, labeled, candidates)
-    check_n(n, ids, lab, cand)
+    count(SelectionRequest(n=n), len(ids), lab.size, cand.size)
     scores = alges = out = None
     if need & {"scores", "alges"}:
         variants = (str(p["variant"]),) if "alges" in need else ()
@@ -165,7 +169,7 @@ def select_with_model(model, images, n: int, strategy: str = "uncertainty", *,
     is_lab[lab], is_cand[cand] = True, True
     sel = select_segmentation(ids, n, strategy, scores=scores, alges=alges,
                               features=features if "features" in need else None, labeled=is_lab,
-                              candidates=is_cand, rng=seed, **p)
+                              candidates=is_cand, rng=seed if rng is None else rng, **p)
     meaning = ("the image's uncertainty under the segmentation model (--provider, reduced per image; higher = more "
                f"uncertain); picks in {strategy}'s order")
     return replace(sel, strategy=f"segmentation:{strategy}", params={**sel.params, **options}, meaning=meaning), out

@@ -82,7 +82,9 @@ class PoolView:
     labeled: np.ndarray
     unlabeled: np.ndarray
     n_classes: int
-    round: int  # 0 for the first purchase after the initial set
+    # the simulation's round, 0 for the first purchase after the initial set; None for a one-off
+    # pick (al_bench.select, a project query), which has no rounds: see in_cold_start
+    round: int | None
     model: ModelAccess | None = field(default=None, repr=False)
     # () → (squared distance (P,), nearest labeled position (P,)); kept up to date by the loop
     distances: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
@@ -94,6 +96,14 @@ class PoolView:
             frozen = np.asarray(getattr(self, name)).view()  # a view: the caller's array keeps its flags
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
+
+    def in_cold_start(self, cold_rounds: int) -> bool:
+        """Whether a strategy whose first ``cold_rounds`` rounds are a cold start (too few labels
+        to trust the model) is in it: in the simulation, the round number says; a one-off pick
+        is cold exactly when it has no model outputs."""
+        if self.round is None:
+            return self.model is None
+        return self.round < int(cold_rounds)
 
     def _need_model(self) -> ModelAccess:
         if self.model is None:

@@ -53,6 +53,7 @@ def select_batch(
     with_scores: bool = False,
     sampling: str = "topk",
     beta: float = 1.0,
+    checked: bool = False,
 ):
     """Run strategy ``name`` for ``n`` picks, ``round(random_fraction · n)`` of them uniform.
 
@@ -61,10 +62,13 @@ def select_batch(
     None when it returned none). Checks the strategy's answer, so a broken strategy fails
     loudly instead of skewing a curve. ``sampling``/``beta``: top-k (the default) or a
     stochastic batch drawn from the strategy's scores of every candidate (:func:`run_strategy`).
+    ``checked``: the name, parameters and sampling were checked once already
+    (:func:`al_bench.picking.request.check_request`), so a round does not check them again.
     """
     params = dict(params or {})
-    check_param_values(name, params)
-    check_sampling(name, sampling, beta)
+    if not checked:
+        check_param_values(name, params)
+        check_sampling(name, sampling, beta)
     n = int(n)
     if not 0 < n <= view.unlabeled.size:
         raise ValueError(f"cannot buy {n} labels: {view.unlabeled.size} unlabeled left")

@@ -28,7 +28,7 @@ def hybrid(view: PoolView, n: int, rng: np.random.Generator, shortlist_factor: f
     """``n`` unlabeled positions: k-center within the entropy shortlist (k-center alone when cold)."""
     if shortlist_factor < 1:
         raise UserError(f"must be >= 1, got {shortlist_factor}", key="strategy.params.shortlist_factor")
-    if view.round < int(cold_rounds):
+    if view.in_cold_start(cold_rounds):
         return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)
     m = min(view.unlabeled.size, max(n, int(np.ceil(shortlist_factor * n))))
     shortlist = view.unlabeled[top_k(scores.entropy(view.probs()), m, rng)]

@@ -26,7 +26,7 @@ from ._uncertainty import scores_of
 def uncertainty_coreset(view: PoolView, n: int, rng: np.random.Generator, weight: float = 0.5,
                         cold_rounds: int = 1) -> np.ndarray:
     """``n`` unlabeled positions by one greedy pass over distance and entropy (k-center when cold)."""
-    if view.model is None or view.round < int(cold_rounds):
+    if view.model is None or view.in_cold_start(cold_rounds):
         return kcenter_greedy(view.embeddings, view.labeled, n, rng, init=view.labeled_distances)
     x = view.embeddings
     lab = x[view.labeled] if view.labeled.size else None

@@ -44,7 +44,7 @@ def test_flag_for_words_config_keys_as_this_commands_flags():
     assert flag_for("strategy.params.k") == "--param k"
     assert flag_for("embedder.weights") == "--embedder-opt weights"
     assert flag_for("embedder") == "--embedder" and flag_for("strategy") == "--strategy"
-    assert flag_for("probs") == "probs" and flag_for("--labeled x.csv") == "--labeled x.csv"
+    assert flag_for("probs") == "--predictions" and flag_for("--labeled x.csv") == "--labeled x.csv"
     err = UserError("give {weights}=PATH, or use {embedder}=pixels", key="embedder.model",
                     refs={"weights": "embedder.weights", "embedder": "embedder"})
     assert err.worded(flag_for) == "--embedder-opt model: give --embedder-opt weights=PATH, or use --embedder=pixels"
@@ -67,7 +67,7 @@ def test_command_kcenter_writes_every_sink(folder, tmp_path):
     hand = yaml.safe_load((out / "selection.yaml").read_text())
     assert hand["ids"] == sel["id"].tolist() and hand["strategy"] == "kcenter"
     assert hand["score"] == STRATEGIES.entry("kcenter").score
-    assert hand["params"] == {"random_fraction": 0.0, "seed": 0}
+    assert hand["params"] == {"random_fraction": 0.0, "seed": 0, "rng": "al_bench.rng.stream(0, 'pick')"}
     src = hand["source"]
     assert (src["files_found"], src["readable"], src["unreadable"], src["labeled"]) == (N_GOOD + 2, N_GOOD, 2, 3)
     assert src["dropped_too_dark"] == 1 and src["candidates"] == N_GOOD - 3 - 1 and src["embedder"] == "pixels"
@@ -151,7 +151,7 @@ def test_command_predictions_csv_and_validation(folder, tmp_path, capsys):
     pd.DataFrame({"id": ids, "cat": p[:, 0], "dog": p[:, 1]}).to_csv(f, index=False)
     rc, _ = _run(folder, tmp_path, "-n", "2", "--strategy", "entropy", "--predictions", str(f))
     err = capsys.readouterr().err
-    assert rc == 2 and ids[11] in err and "error: probs: 1 row(s) are not probabilities" in err
+    assert rc == 2 and ids[11] in err and "error: --predictions: 1 row(s) are not probabilities" in err
     pd.DataFrame({"id": ids[1:], "cat": p[1:, 0], "dog": p[1:, 1]}).to_csv(f, index=False)
     rc, _ = _run(folder, tmp_path, "-n", "2", "--strategy", "entropy", "--predictions", str(f))
     err = capsys.readouterr().err
@@ -252,7 +252,7 @@ def test_command_rejects_bad_values_before_any_work(folder, tmp_path, capsys):
          "--strategy"),
         (["--param", "k"], "--param 'k': write KEY=VALUE"),
         (["--link"], "--link needs --copy-to DIR"),
-        (["--seed", "-1"], "--seed -1: give a seed >= 0"),
+        (["--seed", "-1"], "--seed: got -1; give a whole number >= 0"),
         (["--scorer", "box_entropy"], "--scorer and --scorer-param are for --task detection or segmentation"),
         (["--task", "segmentation", "--scorer", "entropy"], "--task segmentation needs --predictions FILE"),
     ]
@@ -518,8 +518,8 @@ def test_progress_writes_no_carriage_returns_into_a_log_file(tmp_path, capfd):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--min-distance", "nan"], "--min-distance nan: give a number in [0, inf]"),
-    (["--min-distance", "-1"], "--min-distance -1.0: give a number in [0, inf]"),
+    (["--min-distance", "nan"], "--min-distance: got nan; give a distance >= 0"),
+    (["--min-distance", "-1"], "--min-distance: got -1.0; give a distance >= 0"),
     (["--min-brightness", "nan"], "--min-brightness nan: give a number in [0, 255]"),
     (["--strategy", "bald", "--param", "k=0", "--predictions", "p.npz"], "--param k: "),
     (["--strategy", "bald", "--param", "k=100000000", "--predictions", "p.npz"], "--param k: "),
@@ -544,5 +544,5 @@ def test_too_large_n_fails_before_the_embedding(tmp_path, capsys):
     rc = main(["--images-dir", str(tmp_path), "-n", "50", "--out", str(tmp_path / "o"), "--embedder", "pixels",
                "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
-    assert rc == 2 and "-n 50: only 5 candidate image(s) left" in err
+    assert rc == 2 and "-n: 50 asked, but 5 candidate(s) are left (of 5 ids, 0 labeled)" in err
     assert "embedded" not in err and not (tmp_path / "cache" / "embeddings").exists()

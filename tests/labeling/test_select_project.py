@@ -52,3 +52,58 @@ def test_a_segmentation_recipe_picks_from_a_project_with_a_model_file(project, t
     last = LabelingProject.open(project.folder).last_selection()
     assert last.strategy == "segmentation:uncertainty_coreset"
     assert list(pd.read_csv(out / "selection.csv")["id"]) == list(last.ids)
+
+
+def test_a_project_without_a_model_is_fitted_first_and_handed_off_like_a_folder(project, folder, tmp_path, capsys):
+    """The refit policy the app uses, from the command: 30 labels and no model, --strategy margin
+    fits one and picks with it; the picks go through the folder's sinks."""
+    import yaml
+
+    truth = folder[1]
+    project.add_labels({k: truth[k] for k in project.items[:30]})
+    assert project.model() is None
+    out = tmp_path / "sel"
+    assert main(["--project", str(project.folder), "-n", "4", "--strategy", "margin", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    again = LabelingProject.open(project.folder)
+    sel = again.last_selection()
+    assert sel.model_round == again.model_info()["round"] == 1 and "fitted the project's model on 30" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "label_studio.json", "mosaic.png", "selection.csv", "selection.yaml"]
+    hand = yaml.safe_load((out / "selection.yaml").read_text())
+    assert hand["ids"] == list(sel.ids) and hand["source"]["project"] == str(project.folder)
+    assert hand["params"]["rng"] == f"al_bench.rng.stream(0, 'query', {len(again.selections())})"
+    tasks = __import__("json").loads((out / "label_studio.json").read_text())
+    assert [t["data"]["al_bench_id"] for t in tasks] == list(sel.ids)
+    assert all(t["data"]["image"].startswith("/data/local-files/?d=") and "//" not in t["data"]["image"]
+               for t in tasks)
+    # the same policy mid-batch: the batch's model stays
+    project2 = LabelingProject.open(project.folder)
+    project2.add_labels({sel.ids[0]: truth[sel.ids[0]]})
+    assert project2.batch_open() and project2.refit_if_needed() is None
+
+
+def test_a_project_query_replays_through_al_bench_select(project, folder):
+    """The stream a project query uses is the one the README names: the query's own pick, and
+    al_bench.select with the project's model on that stream, are the same."""
+    import numpy as np
+
+    import al_bench
+    from al_bench.rng import stream
+
+    truth = folder[1]
+    project.add_labels({k: truth[k] for k in project.items[::3]})
+    project.fit()
+    keys, x = project.features()
+    lab = set(project.labels)
+    is_lab = np.array([k in lab for k in keys])
+    head = project.model().head()
+    q = project.query("margin", 5)
+    k = len(project.selections())
+    replay = al_bench.select(keys, x, 5, "margin", labeled=is_lab, model=head, rng=stream(0, "query", k))
+    assert q.ids == replay.ids and q.params["rng"] == f"al_bench.rng.stream(0, 'query', {k})"
+    given = project.query("margin", 5, seed=7)
+    lab = set(project.labels)  # the first query's picks are unlabeled still: candidates again
+    again = al_bench.select(keys, x, 5, "margin", labeled=np.array([kk in lab for kk in keys]), model=head, rng=7)
+    assert given.ids == again.ids

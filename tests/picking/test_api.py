@@ -176,8 +176,8 @@ def test_input_errors_name_the_argument():
         (dict(candidates=["q"]), "candidates: 1 id(s)"),
         (dict(labeled=["a"], labels=[1, 2]), "labels: 2 given for 1 labeled ids"),
         (dict(strategy="entropy", labeled=["a", "b"], labels=["x", "x"]), "labels: a head needs at least 2 classes"),
-        (dict(n=3, labeled=["a"]), "cannot pick n=3: 2 candidate(s) left (of 3 ids, 1 labeled)"),
-        (dict(random_fraction=1.5), "random_fraction=1.5"),
+        (dict(n=3, labeled=["a"]), "n: 3 asked, but 2 candidate(s) are left (of 3 ids, 1 labeled)"),
+        (dict(random_fraction=1.5), "random_fraction: got 1.5; give a share of the batch in [0, 1]"),
         (dict(strategy="kcenter", foo=1), "strategy.params.foo: not a parameter"),
     ]
     for kw, words in cases:
@@ -209,7 +209,7 @@ def test_a_new_strategy_needs_no_edit_here(toy_registry):
     sel = al_bench.select(ids, x, 3, "toy_far", labeled=["t19"], scale=2.0)
     assert sel.ids == ("t18", "t17", "t16")
     np.testing.assert_array_equal(sel.scores, [36.0, 34.0, 32.0])
-    assert sel.params == {"scale": 2.0, "random_fraction": 0.0, "seed": 0}
+    assert sel.params == {"scale": 2.0, "random_fraction": 0.0, "seed": 0, "rng": "al_bench.rng.stream(0, 'pick')"}
     assert SCORE_MEANING["toy_far"] == "first feature" == score_meaning("toy_far")
     # a random share keeps the strategy's picks first and has no strategy score
     mixed = al_bench.select(ids, x, 4, "toy_far", random_fraction=0.5)
@@ -233,7 +233,7 @@ def test_needs_and_pick_scores_come_from_the_registration(toy_registry):
 
     ids = ["a", "b", "c", "d"]
     x = np.zeros((4, 1), np.float32)
-    with pytest.raises(UserError, match="strategy 'toy_probs' needs model outputs"):
+    with pytest.raises(UserError, match="strategy: toy_probs needs model outputs"):
         al_bench.select(ids, x, 1, "toy_probs")
     assert calls == []  # refused before the strategy ran
     p = np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4], [0.7, 0.3]])
@@ -250,7 +250,7 @@ def test_select_top_ranks_candidates_by_their_scores():
     sc = np.array([0.1, 0.9, 0.5, 0.9, 0.3, 0.8])
     sel = select_top(ids, sc, 3, labeled=["x1"], candidates=["x0", "x1", "x2", "x3", "x5"], name="detection:box_entropy")
     assert sel.ids == ("x3", "x5", "x2") and sel.scores.tolist() == [0.9, 0.8, 0.5]
-    assert sel.strategy == "detection:box_entropy" and sel.params == {"seed": 0}
+    assert sel.strategy == "detection:box_entropy" and sel.params == {"seed": 0, "rng": "al_bench.rng.stream(0, 'pick')"}
     assert score_meaning(sel.strategy) == "box_entropy score of the detection predictions (higher = more informative)"
     # exact ties are broken by the seed, reproducibly
     tie = np.ones(6)

@@ -12,6 +12,7 @@ from al_bench import scores, select
 from al_bench.errors import UserError
 from al_bench.kernels.kcenter import kcenter_greedy
 from al_bench.kernels.ranked_batch import ranked_batch
+from al_bench.rng import stream
 from al_bench.segmentation import SEGMENTATION_STRATEGIES, select_segmentation
 from al_bench.segmentation.recipes import ALIASES
 from al_bench.segmentation.recipes.alges import select_alges
@@ -44,7 +45,7 @@ def test_recipes_equal_their_kernels_on_the_candidate_rows(data):
     kc = select_segmentation(ids, 5, "kcenter", features=x, labeled=lab)
     assert list(kc.positions) == list(kcenter_greedy(x, np.arange(4), 5))
     al = select_segmentation(ids, 5, "alges", alges=g, labeled=lab, rng=3)
-    assert list(al.positions) == list(cand[select_alges(g[cand], 5, np.random.default_rng(3))])
+    assert list(al.positions) == list(cand[select_alges(g[cand], 5, stream(3, "pick"))])  # an int seed: its pick stream
     rb = select_segmentation(ids, 5, "ranked_batch", scores=u, features=x, labeled=lab, weight=0.3)
     assert list(rb.positions) == list(cand[ranked_batch(x[cand], u[cand], 5, 0.3, labeled_features=x[:4])])
     sk = select_segmentation(ids, 5, "shortlist_kcenter", scores=u, features=x, labeled=lab, shortlist_factor=2)
