@@ -21,6 +21,7 @@ import numpy as np
 from ..data.images import Images, batch_array
 from ..errors import UserError
 from ..rng import stream
+from ..threads import single_threaded
 from . import EMBEDDERS
 
 log = logging.getLogger(__name__)
@@ -65,21 +66,25 @@ class PatchFeatures:
         sample = np.stack([imgs[i, r : r + patch, c : c + patch, :] for i, r, c in zip(which, rows, cols)])
         x = _normalize(sample.reshape(n_patches, -1).astype(np.float32))
         mean = x.mean(axis=0)
-        cov = np.cov(x - mean, rowvar=False).astype(np.float64)
-        evals, evecs = np.linalg.eigh(cov)
-        zca = (evecs @ np.diag(1.0 / np.sqrt(np.maximum(evals, 0.0) + whiten_eps)) @ evecs.T).astype(np.float32)
-        xw = np.ascontiguousarray((x - mean) @ zca)
-        # FAISS trains in one call with no progress hook; on a terminal its own verbose mode
-        # rewrites one line per iteration (with carriage returns, so never into a log file), and
-        # the log says what runs and how long it took
-        live = sys.stdout.isatty() and not os.environ.get("CI")
-        km = faiss.Kmeans(xw.shape[1], centroids, niter=iters, seed=int(rng.integers(2**31 - 1)),
-                          max_points_per_centroid=max(256, n_patches // centroids + 1), verbose=live)
-        log.info("kmeans_patches: k-means of %d whitened patches into %d centroids (%d iterations)...",
-                 n_patches, centroids, iters)
-        t0 = time.perf_counter()
-        km.train(xw)
-        log.info("kmeans_patches: k-means done in %.1f s; encoding the images", time.perf_counter() - t0)
+        # one thread (BLAS and FAISS's OpenMP): the covariance (a sum over patches), its
+        # eigendecomposition, the whitened sample and FAISS's k-means on it all depend on the
+        # thread count in the last bits otherwise, and the centroids move with them
+        with single_threaded(blas=True):
+            cov = np.cov(x - mean, rowvar=False).astype(np.float64)
+            evals, evecs = np.linalg.eigh(cov)
+            zca = (evecs @ np.diag(1.0 / np.sqrt(np.maximum(evals, 0.0) + whiten_eps)) @ evecs.T).astype(np.float32)
+            xw = np.ascontiguousarray((x - mean) @ zca)
+            # FAISS trains in one call with no progress hook; on a terminal its own verbose mode
+            # rewrites one line per iteration (with carriage returns, so never into a log file), and
+            # the log says what runs and how long it took
+            live = sys.stdout.isatty() and not os.environ.get("CI")
+            km = faiss.Kmeans(xw.shape[1], centroids, niter=iters, seed=int(rng.integers(2**31 - 1)),
+                              max_points_per_centroid=max(256, n_patches // centroids + 1), verbose=live)
+            log.info("kmeans_patches: k-means of %d whitened patches into %d centroids (%d iterations)...",
+                     n_patches, centroids, iters)
+            t0 = time.perf_counter()
+            km.train(xw)
+            log.info("kmeans_patches: k-means done in %.1f s; encoding the images", time.perf_counter() - t0)
         return cls(patch, mean, zca, np.ascontiguousarray(km.centroids, dtype=np.float32))
 
     def transform(self, imgs: np.ndarray) -> np.ndarray:
@@ -144,7 +149,10 @@ def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: i
         from sklearn.decomposition import PCA
 
         k = min(pca_dim, len(fit_idx) - 1)
-        pca = PCA(n_components=k, random_state=int(rng.integers(2**31 - 1))).fit(out[fit_idx])
-        out = pca.transform(out).astype(np.float32)
+        # one BLAS thread: the randomized SVD's products and factorizations, and the projection
+        # of a small pool, depend on the thread count in the last bits otherwise
+        with single_threaded(blas=True):
+            pca = PCA(n_components=k, random_state=int(rng.integers(2**31 - 1))).fit(out[fit_idx])
+            out = pca.transform(out).astype(np.float32)
         out /= np.float32(np.sqrt(pca.explained_variance_.mean()))
     return out

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..data.images import Images, batch_array
 from ..errors import UserError
+from ..threads import single_threaded
 from . import EMBEDDERS
 
 __all__ = ["pixels"]
@@ -35,7 +36,8 @@ def pixels(images: Images, fit_idx: np.ndarray, seed: int, max_dim: int = 256,
     x = (x - mean) / std
     k = int(min(max_dim, x.shape[1], len(fit_idx) - 1))
     pca = PCA(n_components=k, svd_solver="auto", random_state=int(seed) % (2**32))
-    pca.fit(x[fit_idx])
-    z = pca.transform(x).astype(np.float32)
+    with single_threaded(blas=True):  # the SVD and a small pool's projection depend on the BLAS thread count otherwise
+        pca.fit(x[fit_idx])
+        z = pca.transform(x).astype(np.float32)
     z /= np.sqrt(pca.explained_variance_.mean()).astype(np.float32)
     return z

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..options import option
+from ..threads import single_threaded
 from . import HEADS
 from ._common import HeadBase, canonical_order, dropout_masks, gradient_factors, point_dropout_proba, uint16_draws
 
@@ -88,7 +89,22 @@ class LinearHead(HeadBase):
             scale = x64.std(axis=0)
             scale[scale < 1e-12] = 1.0
             x = ((x64 - shift) / scale).astype(np.float32)
-        xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+        # one thread: the gradient's sum over the minibatch (p.T @ xb) is split between MKL's
+        # threads otherwise, and the weights would depend on the thread count in the last bits
+        with single_threaded():
+            w = self._adam(torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), y)
+        d = self.d
+        self.weight, self.bias = w[:, :d].contiguous(), w[:, d].contiguous()
+        if shift is not None:  # W z + b = (W / σ) x + (b − W (μ / σ)): the head then takes raw inputs
+            w64 = self.weight.double().numpy()
+            self.bias = torch.from_numpy(self.bias.double().numpy() - w64 @ (shift / scale)).float()
+            self.weight = torch.from_numpy(w64 / scale[None, :]).float().contiguous()
+        self.temperature = 1.0
+        return self
+
+    def _adam(self, xt: torch.Tensor, y: np.ndarray) -> torch.Tensor:
+        """The training loop of :meth:`fit` on rows ``xt`` (n, d) in canonical order: the
+        weights with the bias as the last column, (C, d+1)."""
         n, c, d = len(y), self.c, self.d
         rng = np.random.Generator(np.random.PCG64(self.seed))
         keep = 1.0 - self.s.dropout
@@ -124,20 +140,15 @@ class LinearHead(HeadBase):
             lr = self.s.lr * 0.5 * (1.0 + math.cos(math.pi * (t - 1) / self.s.steps))
             denom = (v / (1 - b2**t)).sqrt_().add_(eps)
             w.addcdiv_(m, denom, value=-lr / (1 - b1**t))
-        self.weight, self.bias = w[:, :d].contiguous(), w[:, d].contiguous()
-        if shift is not None:  # W z + b = (W / σ) x + (b − W (μ / σ)): the head then takes raw inputs
-            w64 = self.weight.double().numpy()
-            self.bias = torch.from_numpy(self.bias.double().numpy() - w64 @ (shift / scale)).float()
-            self.weight = torch.from_numpy(w64 / scale[None, :]).float().contiguous()
-        self.temperature = 1.0
-        return self
+        return w
 
     # -- outputs ----------------------------------------------------------------------------
     @torch.inference_mode()
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Deterministic logits (dropout off, no temperature). (N, d) → (N, C) float64."""
         xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
-        return (xt @ self.weight.T + self.bias).double().numpy()
+        with single_threaded():  # as in sample_proba: no shape gets its sum over features split
+            return (xt @ self.weight.T + self.bias).double().numpy()
 
     def _mc_weights(self, k: int, seed: int) -> torch.Tensor:
         """(K, C, d): the weight matrix under each pass's input-dropout mask."""
@@ -159,8 +170,10 @@ class LinearHead(HeadBase):
         """
         wk = self._mc_weights(k, seed)
         out = torch.empty(k, len(x), self.c)
-        for s in range(0, len(x), chunk):
-            out[:, s : s + chunk] = self._mc_chunk(x[s : s + chunk], wk)
+        # one thread: for a chunk of few rows MKL splits the sum over features between its threads
+        with single_threaded():
+            for s in range(0, len(x), chunk):
+                out[:, s : s + chunk] = self._mc_chunk(x[s : s + chunk], wk)
         return out.numpy()
 
     @torch.inference_mode()
@@ -174,9 +187,10 @@ class LinearHead(HeadBase):
         wk = self._mc_weights(k, seed)
         n = len(x) if rows is None else len(rows)
         out = np.empty(n, np.float64)
-        for s in range(0, n, chunk):
-            xc = x[s : s + chunk] if rows is None else x[np.asarray(rows[s : s + chunk])]
-            out[s : s + chunk] = bald(self._mc_chunk(xc, wk).numpy())
+        with single_threaded():  # as in sample_proba
+            for s in range(0, n, chunk):
+                xc = x[s : s + chunk] if rows is None else x[np.asarray(rows[s : s + chunk])]
+                out[s : s + chunk] = bald(self._mc_chunk(xc, wk).numpy())
         return out
 
     def feature_dropout_proba(self, x: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray:
