@@ -391,9 +391,11 @@ def test_threads_auto_prefers_the_scheduler_allocation(monkeypatch):
     assert job_threads(s, hc) == cores
 
 
-@pytest.mark.parametrize("busy, expected", [(0.0, "all"), (0.4, "all"), (0.6, "all-1"), (64.0, 1)])
-def test_threads_auto_leaves_the_cores_other_work_keeps_busy(monkeypatch, busy, expected):
-    """A core counts as taken when other work keeps it busy more than half the time; at least 1."""
+@pytest.mark.parametrize("busy, warned", [(0.0, False), (0.4, False), (0.6, True), (64.0, True)])
+def test_threads_auto_does_not_depend_on_the_load_but_warns_about_it(monkeypatch, caplog, busy, warned):
+    """Results may depend on the thread count in the last bits (the parts README's replay promise
+    leaves out), so a busy machine does not lower it: a core counts as taken when other work
+    keeps it busy more than half the time, and then the run's log says so."""
     import al_bench.cli.run as cli
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
@@ -401,8 +403,9 @@ def test_threads_auto_leaves_the_cores_other_work_keeps_busy(monkeypatch, busy, 
     for var in ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "LSB_DJOB_NUMPROC"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(cli, "busy_cores", lambda: busy)
-    want = {"all": 4, "all-1": 3}.get(expected, expected)
-    assert cli.job_threads(types.SimpleNamespace(threads=None), _FakeHydra("/x")) == want
+    with caplog.at_level("WARNING", logger="al_bench"):
+        assert cli.job_threads(types.SimpleNamespace(threads=None), _FakeHydra("/x")) == 4
+    assert ("CPUs busy with other work" in caplog.text) == warned
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")  # the scheduler's allocation is not second-guessed
     assert cli.job_threads(types.SimpleNamespace(threads=None), _FakeHydra("/x")) == 2
 

@@ -124,11 +124,13 @@ def busy_cores(sample_s: float = 0.25) -> float | None:
 
 def job_threads(settings: RunSettings, hc: Any) -> int:
     """``threads``, or for ``auto``: the scheduler's allocation if it gave one, else the usable
-    cores that other work leaves free now, shared among the launcher's parallel jobs.
-
-    Threads beyond the free cores make a run many times slower, not a little: OpenMP and BLAS
-    threads wait for each other at every parallel operation, and one of them descheduled in
-    favour of another process holds all the others up (bench/threads_busy.py)."""
+    cores shared among the launcher's parallel jobs — never fewer because other work keeps
+    cores busy now: what a run computes may depend on its thread count in the last bits (a
+    ResNet head, DINOv2 and timm embedders, the selection kernels' distance products), so the
+    count must be the same whenever the same config runs on the same machine. A busy machine
+    gets a warning instead: threads beyond the free cores make a run many times slower, not a
+    little (OpenMP and BLAS threads wait for each other at every parallel operation, and one of
+    them descheduled in favour of another process holds all the others up; bench/threads_busy.py)."""
     if settings.threads is not None:
         return settings.threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -140,9 +142,9 @@ def job_threads(settings: RunSettings, hc: Any) -> int:
     if busy is not None:  # cores of the whole machine less what is busy, within what we may use
         free = int((os.cpu_count() or cores) - busy + 0.5)
         if free < per_job:
-            log.info("threads=auto: %.1f of %d CPUs busy with other work: %d thread(s) instead of %d",
-                     busy, os.cpu_count() or cores, max(1, free), per_job)
-        per_job = max(1, min(per_job, free))
+            log.warning("threads=auto: %.1f of %d CPUs busy with other work, so this run's %d threads may make it "
+                        "several times slower; threads=%d (or fewer) would run faster here",
+                        busy, os.cpu_count() or cores, per_job, max(1, free))
     return per_job
 
 
