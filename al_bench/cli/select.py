@@ -85,7 +85,8 @@ def check_args(args: argparse.Namespace):
     _label_studio_checks(args, args.images_dir.expanduser().resolve())
     if args.model is not None and args.task != "segmentation":
         raise UserError("--model is for --task segmentation")
-    seed, emb_opts = 0 if args.seed is None else args.seed, kv(args.embedder_opt, "--embedder-opt")
+    seed = args.seed = 0 if args.seed is None else args.seed  # the network's dropout passes read it too
+    emb_opts = kv(args.embedder_opt, "--embedder-opt")
     if args.task == "classification":
         args.strategy = args.strategy or "kcenter"
         if args.strategy not in STRATEGIES:
