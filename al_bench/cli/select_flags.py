@@ -110,9 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what --predictions hold (default classification: class probabilities, or none, ranked "
                          "by --strategy); detection or segmentation: boxes or per-pixel maps per image, ranked "
                          "by --scorer")
-    ap.add_argument("--scorer", default=None, help="detection: object_frequency, objectness_least_confidence, "
-                                                   "box_entropy, box_margin, box_least_confidence; segmentation: "
-                                                   "entropy, margin, least_confidence, bald")
+    from ..detection.scorers import DETECTION_SCORERS
+    from ..segmentation.scorers import PIXEL_SCORERS
+
+    ap.add_argument("--scorer", default=None, help=f"detection: {', '.join(DETECTION_SCORERS)}; segmentation: "
+                                                   f"{', '.join(PIXEL_SCORERS)} (their registries)")
     ap.add_argument("--scorer-param", action="append", metavar="KEY=VALUE",
                     help="a scorer option, e.g. class_penalty=0.5, reduce=topk, topk_fraction=0.05")
     seg = ap.add_argument_group("segmentation model (--task segmentation --model PATH)")
