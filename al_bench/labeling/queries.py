@@ -131,6 +131,8 @@ class QueriesMixin(ProjectStore):
                     raise
             sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True)
         used = {**sel.params}
+        if head is not None and used.get("model") == "given head":
+            used["model"] = f"the project's model, round {info['round']}" if info else "the project's model"
         created = now_utc()
         with self._tx() as con:
             if name is None:  # numbered in the writing transaction: two queries at once get two numbers
