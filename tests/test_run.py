@@ -44,6 +44,10 @@ def test_same_config_and_seed_replay_byte_for_byte(tmp_path):
     curve = pd.read_csv(next((tmp_path / "a" / "runs").rglob("curve.csv")))
     assert not any(c.endswith("_seconds") for c in curve.columns)  # wall times live in timing.csv
     assert {"git_commit", "code_version", "config_fingerprint", "split_hash", "embedding_checksum"} <= set(curve.columns)
+    assert {"balanced_accuracy", "macro_f1", "worst_class_recall"} <= set(curve.columns)
+    assert [c for c in curve.columns if c.startswith("recall_")] == [f"recall_{c}" for c in
+                                                                     [c[len("labeled_"):] for c in curve.columns
+                                                                      if c.startswith("labeled_")]]
 
 
 def _status(out: Path) -> dict[str, dict]:

@@ -11,7 +11,7 @@ import numpy as np
 from ..heads import Head, expected_calibration_error, fit_temperature
 from ..rng import torch_seed
 
-__all__ = ["ModelOracle", "evaluate"]
+__all__ = ["ModelOracle", "evaluate", "class_metrics"]
 
 # (n_features, n_classes, seed) → a fresh head
 HeadFactory = Callable[[int, int, int], Head]
@@ -101,16 +101,42 @@ class ModelOracle:
         self.asked = meta["asked"]
 
 
-def evaluate(head: Head, x_test: np.ndarray, y_test: np.ndarray, bins: int) -> dict:
-    """Accuracy, ECE (calibrated and at temperature 1) and the temperature on the test split."""
+def evaluate(head: Head, x_test: np.ndarray, y_test: np.ndarray, bins: int,
+             class_names: tuple[str, ...] | None = None) -> dict:
+    """Accuracy, ECE (calibrated and at temperature 1) and the temperature on the test split;
+    with ``class_names``, also the per-class metrics of :func:`class_metrics`."""
     probs = head.predict_proba(x_test)
     t = head.temperature
     head.temperature = 1.0
     raw = head.predict_proba(x_test)
     head.temperature = t
-    return {
-        "accuracy": float((probs.argmax(axis=1) == y_test).mean()),
+    pred = probs.argmax(axis=1)
+    out = {
+        "accuracy": float((pred == y_test).mean()),
         "ece": expected_calibration_error(probs, y_test, bins),
         "ece_uncalibrated": expected_calibration_error(raw, y_test, bins),
         "temperature": float(t),
     }
+    if class_names is not None:
+        out.update(class_metrics(pred, y_test, class_names))
+    return out
+
+
+def class_metrics(pred: np.ndarray, y: np.ndarray, class_names: tuple[str, ...]) -> dict:
+    """``balanced_accuracy`` (mean recall over the classes the test split holds), ``macro_f1``
+    (mean F1 = 2·TP / (2·TP + FP + FN) over those classes; 0 for a class never predicted
+    right), ``worst_class_recall`` and ``recall_<class>`` for every class (NaN for a class the
+    test split does not hold). Counts only: no randomness, no float sums that depend on order."""
+    c = len(class_names)
+    y, pred = np.asarray(y, np.int64), np.asarray(pred, np.int64)
+    support = np.bincount(y, minlength=c)
+    predicted = np.bincount(pred, minlength=c)
+    tp = np.bincount(y[pred == y], minlength=c)
+    held = support > 0
+    recall = np.full(c, np.nan)
+    recall[held] = tp[held] / support[held]
+    f1 = 2 * tp[held] / (2 * tp[held] + (predicted[held] - tp[held]) + (support[held] - tp[held]))
+    out = {"balanced_accuracy": float(recall[held].mean()), "macro_f1": float(f1.mean()),
+           "worst_class_recall": float(recall[held].min())}
+    out.update({f"recall_{name}": float(r) for name, r in zip(class_names, recall)})
+    return out

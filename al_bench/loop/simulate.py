@@ -232,7 +232,7 @@ def run_loop(
         oracle.update(np.asarray(bought.labeled, np.int64))
         fitted = oracle.current(evaluation=True)  # timed as training/calibration, not as evaluation
         t0 = time.perf_counter()
-        metrics = evaluate(fitted, x_test, y_test, s.ece_bins)
+        metrics = evaluate(fitted, x_test, y_test, s.ece_bins, class_names)
         eval_seconds = time.perf_counter() - t0
         n_labeled = len(bought.labeled)
         counts = np.bincount(y_pool[bought.labeled], minlength=n_classes)

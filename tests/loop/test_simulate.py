@@ -34,6 +34,9 @@ def test_loop_walks_one_nested_trajectory(blobs):
     for row in res.curve:  # per-class counts add up at every point
         assert row["labeled_a"] + row["labeled_b"] + row["labeled_c"] == row["n_labeled"]
         assert 0 <= row["accuracy"] <= 1 and row["temperature"] > 0
+        recalls = [row["recall_a"], row["recall_b"], row["recall_c"]]  # the test split holds all three
+        assert row["balanced_accuracy"] == np.mean(recalls) and row["worst_class_recall"] == min(recalls)
+        assert 0 <= row["macro_f1"] <= 1
 
 
 @pytest.mark.slow
