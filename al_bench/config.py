@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .data import DATASETS
+from .data.long_tail import Imbalance, parse_imbalance
 from .embedders import EMBEDDERS
 from .errors import UserError
 from .heads import HEADS
@@ -37,6 +38,7 @@ class DatasetSettings:
     near_duplicates: float = 0.0  # fraction of pool items that get near-duplicate copies (a stress test)
     near_duplicate_copies: int = 3
     near_duplicate_noise: float = 2.0  # pixel noise std of a copy, grey levels
+    imbalance: Imbalance = field(default_factory=Imbalance)  # a long-tailed pool (al_bench.data.long_tail)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     name = _name("dataset", d, DATASETS)
     loader_opts = list(DATASETS.options(name))
     _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", "near_duplicates",
-                         "near_duplicate_copies", "near_duplicate_noise", *loader_opts})
+                         "near_duplicate_copies", "near_duplicate_noise", "imbalance", *loader_opts})
     dataset = DatasetSettings(
         name,
         _number("dataset.test_fraction", d.get("test_fraction", 0.2), 0.0, 1.0, lo_open=True, hi_open=True),
@@ -172,6 +174,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
         _number("dataset.near_duplicates", d.get("near_duplicates", 0.0), 0.0, 1.0),
         _int("dataset.near_duplicate_copies", d.get("near_duplicate_copies", 3), 1),
         _number("dataset.near_duplicate_noise", d.get("near_duplicate_noise", 2.0), 0.0, 255.0),
+        parse_imbalance(d.get("imbalance")),
     )
 
     e = cfg["embedder"]
@@ -239,6 +242,7 @@ def canonical_config(cfg: Mapping[str, Any], settings: RunSettings | None = None
     for key in ("test_fraction", "calibration_fraction", "near_duplicates", "near_duplicate_noise",
                 "near_duplicate_copies"):
         put(d, key, getattr(s.dataset, key))
+    put(d, "imbalance", s.dataset.imbalance.canonical())
     m = out["model"]
     for key in list(m):
         if key in ("temperature_scaling", "ece_bins"):

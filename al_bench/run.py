@@ -23,6 +23,7 @@ import pandas as pd
 from . import __version__
 from .config import RunSettings
 from .data import inject_near_duplicates, load_dataset, make_split
+from .data.long_tail import long_tail_pool, restrict_classes
 from .embedders import embed
 from .heads import HEADS
 from .interrupts import Interrupted, signal_name
@@ -269,8 +270,12 @@ def _last_status(run_dir: Path, status: str, **fields: Any) -> None:
 
 def run_split(s: RunSettings, ds: Any) -> tuple[Any, Any]:
     """(dataset, split) of a run with settings ``s`` on the loaded dataset ``ds``: the seed's split,
-    then the near-duplicates the config asks for (which add items to the dataset)."""
+    its pool subsampled to ``dataset.imbalance``'s long tail (a preset with fewer classes drops the
+    others first), then the near-duplicates the config asks for (which add items to the dataset)."""
+    imb = s.dataset.imbalance
+    ds = restrict_classes(ds, imb.n_classes(ds.n_classes))  # a preset with fewer classes: the others leave
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
+    split = long_tail_pool(split, ds.labels, imb, ds.class_names, s.seed)
     return inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
                                   s.dataset.near_duplicate_noise, s.seed)
 

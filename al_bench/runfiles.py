@@ -73,7 +73,8 @@ def _digest(body: object) -> str:
 # keys added after run ids were first issued: left out of the identity while at their default,
 # so a config that does not use them keeps the run folder (and comparison group) it had
 LATER_KEYS_AT_DEFAULT = {("budget", "initial_strategy"): "random", ("budget", "per_class"): None,
-                         ("strategy", "sampling"): "topk", ("strategy", "beta"): 1.0}
+                         ("strategy", "sampling"): "topk", ("strategy", "beta"): 1.0,
+                         ("dataset", "imbalance"): {"ratio": None, "profile": "exponential", "proportions": None}}
 
 
 def _without_later_defaults(node_name: str, node: object) -> object:
