@@ -64,6 +64,7 @@ class StrategySettings:
     beta: float = 1.0
     # the same, checked once (al_bench.picking.request); the simulation's rounds run it unchecked
     request: SelectionRequest | None = field(default=None, compare=False, repr=False)
+    class_balance: str = "none"  # none | fallback | predicted (al_bench.strategies._balance)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
 
     s = cfg["strategy"]
     name = _name("strategy", s, STRATEGIES)
-    _keys("strategy", s, {"name", "random_fraction", "params", "sampling", "beta"})
+    _keys("strategy", s, {"name", "random_fraction", "params", "sampling", "beta", "class_balance"})
     params = dict(s.get("params") or {})
     sampling, beta = s.get("sampling", "topk"), s.get("beta", 1.0)
     if sampling not in SAMPLINGS:
@@ -205,10 +206,11 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     seed = _int("seed", cfg["seed"], 0)
     try:  # the one check of a selection request, once per job, in the config's words
         request = check_request(SelectionRequest(name, params=params, random_fraction=rf, sampling=sampling, beta=beta,
-                                                 seed=seed, stream=("select",), outputs="model"))
+                                                 seed=seed, stream=("select",), outputs="model",
+                                                 class_balance=s.get("class_balance", "none")))
     except UserError as exc:
         raise UserError(exc.worded(lambda k: CONFIG_KEYS.get(k, k))) from None
-    strategy = StrategySettings(name, rf, params, sampling, beta, request)
+    strategy = StrategySettings(name, rf, params, sampling, beta, request, request.class_balance)
 
     budget = _budget(cfg["budget"])
 

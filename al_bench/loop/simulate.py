@@ -18,7 +18,7 @@ from ..errors import UserError
 from ..heads import Head
 from ..picking.request import SelectionRequest, check_request
 from ..rng import stream
-from ..strategies import PoolView, RunMemo, features_only, run_strategy, select_batch
+from ..strategies import PoolView, RunMemo, balanced_batch, features_only, run_strategy, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
@@ -52,6 +52,7 @@ class LoopSettings:
     params: dict | None = None
     sampling: str = "topk"  # topk | power | softmax | softrank (al_bench.strategies._sampling)
     beta: float = 1.0
+    class_balance: str = "none"  # none | fallback | predicted (al_bench.strategies._balance)
     temperature_scaling: bool = True
     ece_bins: int = 15
     progress: bool = False
@@ -68,7 +69,8 @@ class LoopSettings:
             return self.request
         return check_request(SelectionRequest(self.strategy, params=dict(self.params or {}),
                                               random_fraction=self.random_fraction, sampling=self.sampling,
-                                              beta=self.beta, seed=self.seed, stream=("select",), outputs="model"))
+                                              beta=self.beta, seed=self.seed, stream=("select",), outputs="model",
+                                              class_balance=self.class_balance))
 
 
 @dataclass
@@ -78,7 +80,7 @@ class LoopResult:
     full_pool_accuracy: float
 
 
-_SOURCES = ("initial", "strategy", "random")
+_SOURCES = ("initial", "strategy", "random", "balance")  # balance: a class_balance=fallback pick
 
 
 def initial_set(plan: BudgetPlan, x_pool: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
@@ -221,12 +223,18 @@ def run_loop(
             oracle.asked = False
             t0, m0 = time.perf_counter(), oracle.model_seconds()
             with PeakMemory() as mem:
-                picks, by_strategy = select_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
-                                                  req.params, sampling=req.sampling, beta=req.beta, checked=True)
+                if req.class_balance == "none":
+                    picks, by_strategy = select_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
+                                                      req.params, sampling=req.sampling, beta=req.beta, checked=True)
+                    sources = ["strategy" if own else "random" for own in by_strategy.tolist()]
+                else:  # the labels bought so far, never the hidden ones
+                    picks, sources = balanced_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
+                                                    req.params, req.class_balance, y_pool[lab], req.sampling,
+                                                    req.beta)
             sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
             peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1
-            bought.add(picks, rnd, ["strategy" if own else "random" for own in by_strategy.tolist()])
+            bought.add(picks, rnd, sources)
             bar.update(1)
             save()
         oracle.update(np.asarray(bought.labeled, np.int64))

@@ -152,6 +152,7 @@ def select(
     total: int | None = None,
     sampling: str = "topk",
     beta: float = 1.0,
+    class_balance: str = "none",
     **params: Any,
 ) -> Selection:
     """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
@@ -176,6 +177,8 @@ def select(
       features, e.g. a labeling project's calibrated model; it serves every strategy, MC
       dropout and gradients included, instead of ``probs`` / ``labels``.
     - ``sampling`` / ``beta``: top-k (default) or a stochastic draw from the strategy's scores.
+    - ``class_balance``: ``fallback`` or ``predicted`` (:mod:`al_bench.strategies._balance`), with
+      ``labels``: the labeled items' labels and the head's predictions steer part of the batch.
     - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
 
     BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
@@ -191,7 +194,8 @@ def select(
               else "probs" if probs is not None else "labels" if labels is not None else None)
     req = check_request(SelectionRequest(strategy, n=n, total=total, params=params, random_fraction=random_fraction,
                                          min_distance=min_distance, sampling=sampling, beta=beta,
-                                         seed=0 if seed is None else seed, outputs=source))
+                                         seed=0 if seed is None else seed, outputs=source,
+                                         class_balance=class_balance))
     return pick(req, ids, features, labeled=labeled, candidates=candidates, probs=probs, labels=labels, model=model,
                 rng=None if seed is not None else rng)
 
@@ -204,7 +208,7 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
     the data: ``ids`` with their ``features``, the labeled set and candidates, and one source of
     model outputs (as in :func:`select`). ``rng``: a Generator instead of the request's stream.
     ``up_to``: pick every candidate left when fewer than asked (see :func:`count`)."""
-    from ..strategies import STRATEGIES, PoolView, select_batch
+    from ..strategies import STRATEGIES, PoolView, balanced_batch, select_batch
     from .outputs import GivenOutputs
 
     if not req.checked:
@@ -252,8 +256,15 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
     view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs)
     gen = rng if rng is not None else req.rng()
     try:
-        picks, by_strategy, own = select_batch(strategy, view, n, gen, req.random_fraction, params, with_scores=True,
-                                               sampling=req.sampling, beta=req.beta, checked=True)
+        if req.class_balance == "none":
+            picks, by_strategy, own = select_batch(strategy, view, n, gen, req.random_fraction, params,
+                                                   with_scores=True, sampling=req.sampling, beta=req.beta, checked=True)
+        else:  # the labeled items' own labels (those a head is trained on here), never any other
+            if labels is None:
+                raise UserError("needs the labeled items' labels: give labels", key="class_balance")
+            picks, sources = balanced_batch(strategy, view, n, gen, req.random_fraction, params, req.class_balance,
+                                            _label_codes(ids, lab, labels), req.sampling, req.beta)
+            by_strategy, own = np.array([x == "strategy" for x in sources]), None
     except (ValueError, TypeError) as exc:  # a strategy rejecting a parameter value
         if isinstance(exc, UserError):
             raise
@@ -271,6 +282,8 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         used["rng"] = stream_name(req.seed, req.stream)
     if req.sampling != "topk":
         used.update(sampling=req.sampling, beta=req.beta)
+    if req.class_balance != "none":
+        used["class_balance"] = req.class_balance
     if req.min_distance is not None:
         used["min_distance"] = req.min_distance
     if mc is not None and "mc" in entry.needs and "k" in entry.options:

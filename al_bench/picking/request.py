@@ -47,7 +47,8 @@ STOPPING = "kcenter"  # the strategy whose picks come in non-increasing distance
 OUTPUT_SOURCES = ("probs", "mc", "labels", "model")
 # a request's keys as a run's config names them (the simulation's words for check_request's errors)
 CONFIG_KEYS = {"strategy": "strategy.name", "random_fraction": "strategy.random_fraction",
-               "sampling": "strategy.sampling", "beta": "strategy.beta", "seed": "seed"}
+               "sampling": "strategy.sampling", "beta": "strategy.beta", "seed": "seed",
+               "class_balance": "strategy.class_balance"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ class SelectionRequest:
       module docstring names each caller's);
     - ``outputs``: where model outputs come from (:data:`OUTPUT_SOURCES`, or None);
     - ``round``: the simulation's round number (a strategy's ``cold_rounds`` count these); None
-      for a one-off pick, which is in its cold start exactly when it has no model outputs.
+      for a one-off pick, which is in its cold start exactly when it has no model outputs;
+    - ``class_balance``: ``none``, ``fallback`` or ``predicted`` (:mod:`al_bench.strategies._balance`):
+      they read the labeled items' labels and the model's predictions.
     """
 
     strategy: str = STOPPING
@@ -80,6 +83,7 @@ class SelectionRequest:
     stream: tuple[str | int, ...] = ("pick",)
     outputs: str | None = None
     round: int | None = None
+    class_balance: str = "none"
     checked: bool = field(default=False, compare=False, repr=False)  # set by check_request only
 
     def rng(self, *tags: str | int) -> np.random.Generator:
@@ -142,6 +146,13 @@ def check_request(req: SelectionRequest) -> SelectionRequest:
         raise ValueError(f"outputs={req.outputs!r}: one of {OUTPUT_SOURCES} or None")
     if req.round is not None:
         _whole(req.round, "round", 0)
+    from ..strategies import CLASS_BALANCE
+
+    if req.class_balance not in CLASS_BALANCE:
+        raise UserError(f"got {req.class_balance!r}; choose one of {list(CLASS_BALANCE)}", key="class_balance")
+    if req.class_balance != "none" and req.outputs in ("probs", "mc"):
+        raise UserError("needs the labeled items' labels (a head trained on them, or the simulation's); given "
+                        "predictions carry none", key="class_balance")
     entry = STRATEGIES.entry(req.strategy)
     cold = entry.meta.get("cold_start", False)  # runs on embeddings alone without a model
     all_random = n is not None and int(round(rf * n)) >= n

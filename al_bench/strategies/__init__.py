@@ -28,12 +28,14 @@ add one.
 The package's own code sits in ``_``-named modules, which discovery skips (every other module
 is a strategy): :mod:`._base` (the view), :mod:`._registry` (:data:`STRATEGIES`,
 :func:`register`, what the metadata says), :mod:`._params` (checks of parameters and sampling),
-:mod:`._select` (:func:`run_strategy`, :func:`select_batch`), :mod:`._sampling`. Import from
+:mod:`._select` (:func:`run_strategy`, :func:`select_batch`), :mod:`._sampling`, :mod:`._balance`
+(``strategy.class_balance``: :func:`balanced_batch`, :func:`sub_view`). Import from
 this package, not from them.
 """
 
 from __future__ import annotations
 
+from ._balance import CLASS_BALANCE, balanced_batch, sub_view
 from ._base import MODEL_OUTPUTS, ModelAccess, PoolView, RunMemo
 from ._params import check_param_values, check_params, check_sampling
 from ._registry import REGISTRY, STRATEGIES, features_only, needs_model, reads_features, register, samples_scores, strategy_params
@@ -42,4 +44,5 @@ from ._select import run_strategy, select_batch
 
 __all__ = ["STRATEGIES", "REGISTRY", "PoolView", "ModelAccess", "RunMemo", "register", "select_batch", "check_params",
            "strategy_params", "check_param_values", "run_strategy", "needs_model", "reads_features", "MODEL_OUTPUTS",
-           "SAMPLINGS", "samples_scores", "check_sampling", "features_only"]
+           "SAMPLINGS", "samples_scores", "check_sampling", "features_only", "CLASS_BALANCE", "balanced_batch",
+           "sub_view"]
