@@ -1,31 +1,37 @@
 """Aggregation: run files → tables and figures. Reads files only.
 
-    python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--no-log-x]
+    python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--metric METRIC] [--no-log-x]
 
 :func:`aggregate` reads every run folder (:mod:`.runs`), writes ``tables/run_status.csv`` and
 ``tables/results.csv``, then runs every registered report (:mod:`.reports`, one module each)
 in their declared order. A new table or chart is a new module in ``reports/``. The statistics
-(paired t-test, 95 % intervals, AUBC) live in :mod:`.stats`.
+(paired t-test, 95 % intervals, AUBC) live in :mod:`.stats`; the metric compared, and how its
+files are named, in :mod:`.metric`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..errors import UserError
 from ..runfiles import COMPARE_KEYS, write_csv
-from .reports import BASELINE, REPORTS, ordered, register, run_report
+from .metric import DEFAULT, HEAD_PREFIX, METRICS, check_metric, runs_lacking, stale_outputs
+from .reports import BASELINE, REPORTS, ordered, register, run_report, takes
 from .reports.budget_gains import budget_gains
 from .reports.labels_to_match import labels_to_match
 from .reports.learning_curves import plot_learning_curves
 from .reports.verdict import verdict_summary
-from .runs import read_runs
+from .runs import read_purchases, read_runs
+
+log = logging.getLogger(__name__)
 
 __all__ = ["aggregate", "AggregateReport", "REPORTS", "register", "budget_gains", "labels_to_match",
-           "plot_learning_curves", "verdict_summary", "report_options", "BASELINE", "GROUP"]
+           "plot_learning_curves", "verdict_summary", "report_options", "BASELINE", "GROUP", "METRICS"]
 
 GROUP = COMPARE_KEYS  # the name earlier code used for the comparison keys
 
@@ -34,7 +40,8 @@ GROUP = COMPARE_KEYS  # the name earlier code used for the comparison keys
 class AggregateReport:
     """What :func:`aggregate` read and wrote. ``gains``, ``to_match`` and ``figure`` are the
     outputs of the ``budget_gains``, ``labels_to_match`` and ``learning_curves`` reports;
-    ``tables`` and ``outputs`` hold every report's, by name."""
+    ``tables`` and ``outputs`` hold every report's, by name, for ``metric``; with another metric
+    than accuracy, ``accuracy_outputs`` holds the accuracy files written beside them."""
 
     outputs_dir: Path
     results: pd.DataFrame
@@ -45,6 +52,8 @@ class AggregateReport:
     problems: list[str] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
+    metric: str = DEFAULT
+    accuracy_outputs: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> str:
         """What was read and written, the runs left out, then the verdict per budget point
@@ -54,6 +63,9 @@ class AggregateReport:
         if self.figure is not None:
             lines.append(f"  figure: {self.figure}")
         lines.append(f"  tables: {self.outputs_dir / 'tables'}")
+        if self.metric != DEFAULT and self.outputs:
+            lines.append(f"  metric: {self.metric} (its tables and figures are named <report>.{self.metric}.csv/.png; "
+                         f"the {DEFAULT} ones beside them were written too)")
         for p in self.problems:
             lines.append(f"  NOT INCLUDED: {p}")
         verdict = verdict_summary(self.tables.get("verdict"))
@@ -71,15 +83,20 @@ def report_options() -> dict[str, Any]:
 
 
 def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str, ...] = (),
-              **options: Any) -> AggregateReport:
+              metric: str = DEFAULT, **options: Any) -> AggregateReport:
     """Read every run under ``runs_dir`` (default ``outputs_dir/runs``) and write the tables and
     figures of every registered report under ``outputs_dir``. ``heads``: model configs to
     re-score every run's labeled sets with (:mod:`.rescore`; columns ``accuracy@<head>``).
+    ``metric``: the column strategies are compared on (:mod:`.metric`); for another than
+    accuracy, the reports that compare write its files beside the accuracy ones, which are
+    written as always, and files of an earlier ``metric`` are removed. A metric that some runs
+    lack is a one-line :class:`~al_bench.errors.UserError` before anything is written.
     ``options`` go to the reports that declare them (e.g. ``log_x=False`` for
     ``learning_curves``); one that no report declares is a ``TypeError``."""
     unknown = sorted(set(options) - set(report_options()))
     if unknown:
         raise TypeError(f"aggregate: no report has the option(s) {unknown}; known: {sorted(report_options())}")
+    metric = check_metric(metric, tuple(heads))
     if heads:  # an unknown head fails before anything is written
         from .rescore import head_config
 
@@ -88,22 +105,51 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     outputs_dir = Path(outputs_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else outputs_dir / "runs"
     runs = read_runs(runs_dir, outputs_dir)
+    if not runs.results.empty and not metric.startswith(HEAD_PREFIX):
+        _check_metric_present(runs.results, metric)
     tables_dir = outputs_dir / "tables"
-    write_csv(runs.status, tables_dir / "run_status.csv")
     if runs.results.empty:
+        write_csv(runs.status, tables_dir / "run_status.csv")
         return AggregateReport(outputs_dir, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), runs.status, None,
-                               runs.problems)
+                               runs.problems, metric=metric)
     if heads:
         from .rescore import rescore
 
         runs.results, unscored = rescore(runs.results, heads, runs_dir, outputs_dir)
         runs.problems.extend(unscored)
+        _check_metric_present(runs.results, metric)
+    write_csv(runs.status, tables_dir / "run_status.csv")
+    for entry in ordered():  # another metric's files from an earlier run would look current
+        if takes(entry, "metric"):
+            for stale in stale_outputs(outputs_dir, entry.output, metric):
+                stale.unlink()
     write_csv(runs.results, tables_dir / "results.csv")
-    tables, outputs = {}, {}
+    inputs = {}
+    if any(takes(e, "purchases") for e in ordered()):
+        inputs["purchases"], unread = read_purchases(runs_dir, runs.results)
+        if unread:
+            log.warning("aggregate: %d run(s) left out of the tables read from selected.csv (%s): %s%s",
+                        len(unread), ", ".join(e.output for e in ordered() if takes(e, "purchases")),
+                        "; ".join(unread[:3]), f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
+    tables, outputs, accuracy_outputs = {}, {}, {}
     for entry in ordered():
-        outputs[entry.name], table = run_report(entry, runs.results, outputs_dir, **options)
+        compares = takes(entry, "metric")
+        if compares and metric != DEFAULT:  # the accuracy files as always, then the metric's beside them
+            accuracy_outputs[entry.name], _ = run_report(entry, runs.results, outputs_dir, inputs, **options)
+        outputs[entry.name], table = run_report(entry, runs.results, outputs_dir, inputs, **options,
+                                                **({"metric": metric} if compares else {}))
         if table is not None:
             tables[entry.name] = table
     return AggregateReport(outputs_dir, runs.results, tables.get("budget_gains", pd.DataFrame()),
                            tables.get("labels_to_match", pd.DataFrame()), runs.status,
-                           outputs.get("learning_curves"), runs.problems, tables, outputs)
+                           outputs.get("learning_curves"), runs.problems, tables, outputs, metric, accuracy_outputs)
+
+
+def _check_metric_present(results: pd.DataFrame, metric: str) -> None:
+    """A one-line :class:`UserError` when some runs lack ``metric`` (naming it and how many)."""
+    lacking, n_runs = runs_lacking(results, metric)
+    if lacking:
+        why = (f"could not be re-scored with {metric[len(HEAD_PREFIX):]}" if metric.startswith(HEAD_PREFIX)
+               else f"have no {metric} column in their curve.csv (written before it existed)")
+        raise UserError(f"--metric {metric}: {lacking} of {n_runs} finished run(s) {why}; nothing was written "
+                        f"(rerun them, or aggregate them with --metric {DEFAULT})")

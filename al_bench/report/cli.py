@@ -1,4 +1,4 @@
-"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--heads MODEL ...] [--no-log-x]`` (also
+"""``python -m al_bench.report OUTPUTS_DIR [--runs-dir DIR] [--heads MODEL ...] [--metric METRIC] [--no-log-x]`` (also
 ``al-bench-aggregate``): aggregate the runs, print the summary (with the verdict per budget
 point) and the gains; exit 1 when a run was left out (failed, unfinished, damaged, or a second copy of a run),
 2 when OUTPUTS_DIR does not exist."""
@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import UserError
 from . import aggregate
+from .metric import DEFAULT, HEAD_PREFIX, METRICS, for_metric
 from .reports import ordered
 
 __all__ = ["main"]
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="also fit these model configs (al_bench/conf/model/, e.g. linear_std) on every run's labeled "
                          "set at each budget point: columns accuracy@MODEL, tables/head_agreement.csv and the "
                          "verdict's sign_change_under (scores are kept under OUTPUTS_DIR/rescored/)")
+    ap.add_argument("--metric", default=DEFAULT, metavar="METRIC",
+                    help=f"compare the strategies on this column of curve.csv: {', '.join(METRICS)}, or "
+                         f"{HEAD_PREFIX}<head> of a head given with --heads (default {DEFAULT}: the files as always). "
+                         "Another metric's tables and figures are written beside the accuracy ones, named "
+                         "<report>.<metric>.csv/.png; those of an earlier --metric are removed")
     ap.add_argument("--log-x", action=argparse.BooleanOptionalAction, default=True,
                     help="figures/learning_curves.png: labels on a log axis (default) or, with --no-log-x, linear")
     args = ap.parse_args(argv)
@@ -49,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aggregate: no such folder: {args.outputs_dir}", file=sys.stderr)
         return 2
     try:
-        report = aggregate(args.outputs_dir, args.runs_dir, heads=tuple(args.heads), log_x=args.log_x)
+        report = aggregate(args.outputs_dir, args.runs_dir, heads=tuple(args.heads), metric=args.metric,
+                           log_x=args.log_x)
     except UserError as exc:
         print(f"aggregate: {exc}", file=sys.stderr)
         return 2
@@ -64,5 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     if not report.results.empty:
         with pd.option_context("display.width", 160, "display.max_rows", 200):
-            print(report.gains[GAINS_PRINTED].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+            printed = for_metric(pd.DataFrame(columns=GAINS_PRINTED), report.metric).columns.drop("metric", errors="ignore")
+            print(report.gains[printed].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 1 if report.problems else 0

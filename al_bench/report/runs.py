@@ -8,14 +8,18 @@ belongs to comes from the columns of ``curve.csv``, never from a folder's name.
   whose files do not read back whole is "damaged" and left out, never half-read; two folders
   holding the same run (same config_id and seed, e.g. a copied folder) count once when their
   results are byte-identical and not at all when they differ, so no seed is paired twice.
+- ``read_purchases``: the ``selected.csv`` of the runs in the results, in long form with class
+  names, checked against the label counts their ``curve.csv`` records.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..runfiles import (
@@ -34,8 +38,8 @@ from ..runfiles import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "DamagedFile",
-           "STATUS_COLUMNS", "SORT_KEYS"]
+__all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "read_purchases",
+           "DamagedFile", "STATUS_COLUMNS", "SORT_KEYS", "PURCHASE_COLUMNS", "LABELED"]
 
 STATUS_COLUMNS = ["run", "status", "error"]  # tables/run_status.csv
 SORT_KEYS = RUN_KEYS + ["budget"]  # the row order of tables/results.csv
@@ -44,6 +48,9 @@ CURVE_REQUIRED = ("dataset", "embedder", "model", "schedule", "strategy", "seed"
 # columns that say which run a row belongs to: one value per file, never empty (the ids only
 # where the file has them: runs written before them lack the columns)
 IDENTITY = ("dataset", "embedder", "model", "schedule", "strategy", "seed", "comparison_id", "strategy_id", "config_id")
+# the long form of every run's selected.csv (read_purchases): one row per labeled item, in purchase order
+PURCHASE_COLUMNS = ["run", "round", "source", "class", "labels"]
+LABELED = "labeled_"  # curve.csv's per-class label counts: labeled_<class>, in the order of the label codes
 # the files whose bytes say whether two folders hold the same results (timing.csv and
 # status.json record when and where, config.yaml where files went: they differ between reruns)
 RESULT_FILES = (CURVE, SELECTED, SKIPPED)
@@ -206,3 +213,54 @@ def _identify(results: pd.DataFrame) -> pd.DataFrame:
         log.warning("aggregate: strategies run with different settings in one comparison are reported apart: %s",
                     ", ".join(sorted(results.loc[many, "strategy"].unique())))
     return results
+
+
+def _class_names(run_dir: Path) -> list[str]:
+    """The classes of a run in label-code order: the ``labeled_<class>`` columns of its ``curve.csv``."""
+    with open(Path(run_dir) / CURVE, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), [])
+    return [c[len(LABELED):] for c in header if c.startswith(LABELED)]
+
+
+def _purchases_of(run_dir: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """One run's ``selected.csv`` as rows of :data:`PURCHASE_COLUMNS` (without ``run``); raises
+    :class:`DamagedFile` when it cannot be the purchases its curve rows ``rows`` count."""
+    names = _class_names(run_dir)
+    if not names:
+        raise DamagedFile(f"{CURVE}: no {LABELED}<class> columns, so its label codes have no class names")
+    sel = read_csv_strict(run_dir / SELECTED, ("round", "label"), ("round", "label"))
+    codes = sel["label"]
+    if not pd.api.types.is_integer_dtype(codes) or codes.min() < 0 or codes.max() >= len(names):
+        raise DamagedFile(f"{SELECTED}: label codes outside 0..{len(names) - 1} (the {len(names)} classes of {CURVE})")
+    if (sel["round"].diff().dropna() < 0).any():
+        raise DamagedFile(f"{SELECTED}: rounds out of purchase order")
+    codes = codes.to_numpy()
+    for _, r in rows.iterrows():  # the purchases must be what the curve counts, point by point
+        n = int(r["n_labeled"])
+        counted = [r.get(LABELED + c) for c in names]
+        if n > len(codes) or any(pd.isna(k) for k in counted) or \
+                np.bincount(codes[:n], minlength=len(names)).tolist() != [int(k) for k in counted]:
+            raise DamagedFile(f"{SELECTED}: its first {n} purchases are not the {LABELED}<class> counts of {CURVE} "
+                              f"at budget point {r['budget']:g}")
+    through = sel.groupby("round").size().cumsum()  # labels bought by the end of each round
+    return pd.DataFrame({"round": sel["round"].to_numpy(),
+                         "source": sel["source"].to_numpy() if "source" in sel else "",
+                         "class": [names[c] for c in codes],
+                         "labels": sel["round"].map(through).to_numpy(dtype=np.int64)})
+
+
+def read_purchases(runs_dir: Path, results: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(every purchase of the runs in ``results`` (its ``run`` column, relative to ``runs_dir``),
+    one row per labeled item in purchase order: :data:`PURCHASE_COLUMNS`, with ``class`` the item's
+    class name and ``labels`` the labels bought through the round that bought it — the initial set
+    is round 0, so its items count as bought together at the start; one line per run left out:
+    no ``selected.csv``, or one that is not the purchases its ``curve.csv`` counts)."""
+    frames, problems = [], []
+    for run, rows in results.groupby("run", sort=True):
+        try:
+            frames.append(_purchases_of(Path(runs_dir) / run, rows).assign(run=run))
+        except (DamagedFile, OSError) as exc:
+            problems.append(f"{run}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    if not frames:
+        return pd.DataFrame(columns=PURCHASE_COLUMNS), problems
+    return pd.concat(frames, ignore_index=True)[PURCHASE_COLUMNS], problems

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from al_bench.report import REPORTS, aggregate, register
-from al_bench.report.reports import KINDS, ordered, run_report
+from al_bench.report.metric import METRICS
+from al_bench.report.reports import INPUTS, KINDS, ordered, run_report, takes
 
 NAMES = sorted(REPORTS)
 TABLES = [n for n in NAMES if REPORTS.entry(n).kind == "table"]
@@ -42,11 +43,12 @@ def test_outputs_and_orders_are_unique():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_and_writes_a_readable_output(name, curve_results, tmp_path):
+def test_runs_and_writes_a_readable_output(name, curve_results, purchases_of, tmp_path):
     # with a re-scored head's column too (head_agreement reads it; the others must ignore it)
     results = curve_results.assign(**{"accuracy@other": 1.0 - curve_results["accuracy"]})
     before = results.copy()
-    path, table = run_report(REPORTS.entry(name), results, tmp_path)
+    inputs = {"purchases": purchases_of(results)}  # what aggregate reads from the run folders besides
+    path, table = run_report(REPORTS.entry(name), results, tmp_path, inputs)
     pd.testing.assert_frame_equal(results, before)  # a report does not touch the results
     assert path == tmp_path / REPORTS.entry(name).output
     assert path.is_file() and path.stat().st_size > 0
@@ -63,10 +65,56 @@ def test_runs_and_writes_a_readable_output(name, curve_results, tmp_path):
 
 
 @pytest.mark.parametrize("name", TABLES)
-def test_a_table_does_not_depend_on_row_order(name, curve_results):
+def test_a_table_does_not_depend_on_row_order(name, curve_results, purchases_of):
     e = REPORTS.entry(name)
     shuffled = curve_results.sample(frac=1, random_state=1)
-    pd.testing.assert_frame_equal(e.obj(curve_results), e.obj(shuffled))
+    given = {"purchases": purchases_of(curve_results)} if takes(e, "purchases") else {}
+    pd.testing.assert_frame_equal(e.obj(curve_results, **given), e.obj(shuffled, **given))
+
+
+def test_inputs_are_not_options():
+    assert INPUTS == ("purchases",)
+    for e in REPORTS.entries():
+        assert not set(INPUTS) & set(e.options), e.name
+
+
+COMPARING = [n for n in NAMES if takes(REPORTS.entry(n), "metric")]
+
+
+def test_every_report_that_compares_strategies_takes_the_metric():
+    assert set(COMPARING) == {"budget_gains", "labels_to_match", "learning_curves", "aubc", "gains", "penalty_matrix",
+                              "penalty_matrix_figure", "verdict"}
+    assert all(REPORTS.entry(n).options["metric"] == "accuracy" for n in COMPARING)
+
+
+def _another_metric(name, curve_results, tmp_path):
+    """Run ``name`` on balanced accuracy (a column unlike accuracy); its file is beside the declared one."""
+    e = REPORTS.entry(name)
+    results = curve_results.assign(balanced_accuracy=1.0 - curve_results["accuracy"])
+    path, table = run_report(e, results, tmp_path, metric="balanced_accuracy")
+    stem, suffix = e.output.rsplit(".", 1)
+    assert path == tmp_path / f"{stem}.balanced_accuracy.{suffix}" and path.stat().st_size > 0
+    assert not (tmp_path / e.output).exists()
+    plain, _ = run_report(e, results, tmp_path)
+    assert plain == tmp_path / e.output and plain.read_bytes() != path.read_bytes()
+    return table
+
+
+@pytest.mark.parametrize("name", [n for n in COMPARING if n in TABLES])
+def test_a_table_on_another_metric_is_written_beside_and_says_its_metric(name, curve_results, tmp_path):
+    table = _another_metric(name, curve_results, tmp_path)
+    assert table.columns[-1] == "metric" and set(table["metric"]) == {"balanced_accuracy"}
+    assert not [c for c in table.columns if "accuracy" in c and "balanced_accuracy" not in c], list(table.columns)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in COMPARING if n not in TABLES])
+def test_a_figure_on_another_metric_is_drawn_beside(name, curve_results, tmp_path):
+    _another_metric(name, curve_results, tmp_path)
+
+
+def test_the_metrics_are_those_of_the_issue():
+    assert METRICS == ("accuracy", "balanced_accuracy", "macro_f1", "worst_class_recall")
 
 
 @pytest.mark.slow
@@ -114,7 +162,7 @@ def test_a_new_table_is_one_registration(monkeypatch, curve_results, write_runs,
 @pytest.mark.slow
 def test_run_report_passes_only_the_options_a_report_declares(curve_results, tmp_path):
     lc = REPORTS.entry("learning_curves")
-    assert dict(lc.options) == {"log_x": True}
+    assert dict(lc.options) == {"log_x": True, "metric": "accuracy"}
     log, lin = tmp_path / "log", tmp_path / "lin"
     run_report(lc, curve_results, log)  # default: log axis
     run_report(lc, curve_results, lin, log_x=False)

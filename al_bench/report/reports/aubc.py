@@ -5,7 +5,8 @@ The x axis is the number of labeled images at each budget point (``n_labeled`` o
 ``curve.csv``), rescaled to [0, 1] by the run's first and last budget point:
 ``x = (n − n_first) / (n_last − n_first)``. The y axis is test accuracy. The area is the
 trapezoid rule over those points, so AUBC is in accuracy units (the curve's average height
-between the first and last budget point; Lüth et al. 2023, Lu et al. 2023) and strategies with
+between the first and last budget point; Lüth et al. 2023, Lu et al. 2023; with ``--metric``,
+the metric's curve and units, :mod:`..metric`) and strategies with
 the same schedule are compared on the same axis.
 
 Rows, per comparison group and strategy (sorted by strategy name):
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, for_metric
 from ..runs import with_identity
 from ..stats import aubc as area
 from ..stats import paired_t
@@ -41,27 +43,27 @@ def _std(x: np.ndarray) -> float:
     return float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
 
 
-def run_areas(group: pd.DataFrame) -> pd.DataFrame:
-    """One comparison group's rows → one row per (strategy, seed): ``n_points`` and ``aubc`` (NaN
-    when the run misses one of the group's budget points)."""
+def run_areas(group: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
+    """One comparison group's rows → one row per (strategy, seed): ``n_points`` and ``aubc`` of
+    ``metric`` (NaN when the run misses one of the group's budget points)."""
     points = np.sort(group["budget"].unique())
     rows = []
     for (strategy, seed), run in group.groupby(["strategy", "seed"], sort=True):
         run = run.sort_values("budget")
         complete = len(run) == len(points) and np.array_equal(run["budget"].to_numpy(), points)
         rows.append({"strategy": strategy, "seed": seed, "n_points": len(run),
-                     "aubc": area(run["n_labeled"], run["accuracy"]) if complete else np.nan})
+                     "aubc": area(run["n_labeled"], run[metric]) if complete else np.nan})
     return pd.DataFrame(rows, columns=["strategy", "seed", "n_points", "aubc"])
 
 
 @register("aubc", kind="table", output="tables/aubc.csv", order=40)
-def aubc(results: pd.DataFrame) -> pd.DataFrame:
+def aubc(results: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
     """Area under the budget curve (labels rescaled to [0, 1]) per run and strategy; paired gain over random."""
     results = with_identity(results)
     rows = []
     for gk, g in results.groupby(COMPARE_KEYS, sort=True):
         group = dict(zip(COMPARE_KEYS, gk))
-        runs = run_areas(g)
+        runs = run_areas(g, metric)
         base = runs.loc[runs["strategy"] == BASELINE].set_index("seed")["aubc"]
         for strategy, s in runs.groupby("strategy", sort=True):
             rnd = s["seed"].map(base).to_numpy(dtype=np.float64)
@@ -79,4 +81,4 @@ def aubc(results: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=COLUMNS)
     for col in ("seed", "n_points", "n_seeds", "n_pairs"):
         out[col] = out[col].astype("Int64")  # integers, empty where the level has none
-    return out
+    return for_metric(out, metric)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, for_metric
 from ..runs import with_identity
 from ..stats import paired_t
 from . import BASELINE, register
@@ -23,7 +24,7 @@ def _std(x: pd.Series) -> float:
 
 
 @register("budget_gains", kind="table", output="tables/budget_gains.csv", order=10)
-def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
+def budget_gains(results: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
     """Seed-paired gain over random at every budget point, with its 95 % CI and paired t-test p-value.
 
     For each seed, gain = accuracy(strategy) − accuracy(random) at the same seed and budget
@@ -31,14 +32,15 @@ def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
     (ddof=1) over the paired seeds. ``accuracy_*`` summarise all seeds of the strategy.
     ``gain_ci_low``/``gain_ci_high`` are the 95 % Student-t interval of the mean gain and
     ``p_value`` the two-sided paired t-test over the ``n_pairs`` (= ``n_paired``) differences;
-    NaN with fewer than 2 pairs or without random in the comparison group.
+    NaN with fewer than 2 pairs or without random in the comparison group. ``metric``: the
+    column compared (:mod:`..metric`; ``accuracy_*`` are then named after it).
     """
     results = with_identity(results)
     keys = COMPARE_KEYS + ["budget"]
-    base = results.loc[results["strategy"] == BASELINE, keys + ["seed", "accuracy"]]
-    base = base.rename(columns={"accuracy": "random_accuracy"})
+    base = results.loc[results["strategy"] == BASELINE, keys + ["seed", metric]]
+    base = base.rename(columns={metric: "random_value"})
     paired = results.merge(base, on=keys + ["seed"], how="left")
-    paired["gain"] = paired["accuracy"] - paired["random_accuracy"]
+    paired["gain"] = paired[metric] - paired["random_value"]
     rows = []
     for k, g in paired.groupby(keys + ["strategy"], sort=True):
         ok = g.dropna(subset=["gain"])
@@ -46,9 +48,9 @@ def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             **dict(zip(keys + ["strategy"], k)),
             "n_labeled": int(round(g["n_labeled"].mean())),
-            "accuracy_mean": g["accuracy"].mean(),
-            "accuracy_std": _std(g["accuracy"]),
-            "random_mean": ok["random_accuracy"].mean() if len(ok) else np.nan,
+            "accuracy_mean": g[metric].mean(),
+            "accuracy_std": _std(g[metric]),
+            "random_mean": ok["random_value"].mean() if len(ok) else np.nan,
             "gain_mean": ok["gain"].mean() if len(ok) else np.nan,
             "gain_std": _std(ok["gain"]),
             "n_seeds": int(g["seed"].nunique()),
@@ -58,4 +60,4 @@ def budget_gains(results: pd.DataFrame) -> pd.DataFrame:
             "p_value": test.p_value,
             "n_pairs": test.n,
         })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return for_metric(pd.DataFrame(rows, columns=COLUMNS), metric)

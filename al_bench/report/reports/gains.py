@@ -1,6 +1,7 @@
 """``figures/gains.png``: the seed-paired gain over random (accuracy points) with its 95 %
 Student-t interval as a band, one line per strategy, against the number of labels on a log axis;
-one panel per comparison group. The numbers are those of ``tables/budget_gains.csv``."""
+one panel per comparison group. The numbers are those of ``tables/budget_gains.csv`` (with
+``--metric``, :mod:`..metric`, the metric's gain and that metric's table)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, metric_label
 from . import BASELINE, register
 from ._figure import budget_axis, group_title, save_figure
 from .budget_gains import budget_gains
@@ -44,7 +46,7 @@ def gain_series(group: pd.DataFrame) -> list[dict]:
 
 
 @register("gains", kind="figure", output="figures/gains.png", order=50)
-def plot_gains(results: pd.DataFrame, path: Path) -> Path:
+def plot_gains(results: pd.DataFrame, path: Path, metric: str = DEFAULT) -> Path:
     """Gain over random (points) with the 95 % CI band per strategy vs labels (log axis), one panel per group."""
     import matplotlib
 
@@ -52,7 +54,7 @@ def plot_gains(results: pd.DataFrame, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    table = budget_gains(results)
+    table = budget_gains(results, metric)
     groups = list(table.groupby(COMPARE_KEYS, sort=True))
     fig, axes = plt.subplots(1, len(groups), figsize=(7.5 * len(groups), 5.2), squeeze=False)
     others = sorted(s for s in table["strategy"].unique() if s != BASELINE)
@@ -69,10 +71,11 @@ def plot_gains(results: pd.DataFrame, path: Path) -> Path:
             ax.text(0.5, 0.5, f"no {BASELINE} runs in this group: no gains", transform=ax.transAxes,
                     ha="center", va="center")
         budget_axis(ax, g, True, lambda b: f"{100 * b:.3g}%")
-        ax.set_ylabel(f"accuracy gain over {BASELINE} (points)")
+        ax.set_ylabel(f"{metric_label(metric)} gain over {BASELINE} (points)")
         ax.grid(alpha=0.3)
         ax.set_title(group_title(gk, groups), fontsize=10)
         ax.legend(title="strategy (paired seeds)", fontsize=8, title_fontsize=8, loc="best")
-    fig.suptitle("Gain over random, seed-paired: mean and 95 % CI (Student t)", fontsize=12)
+    on = "" if metric == DEFAULT else f" in {metric_label(metric)}"
+    fig.suptitle(f"Gain over random{on}, seed-paired: mean and 95 % CI (Student t)", fontsize=12)
     fig.tight_layout()
     return save_figure(fig, path)

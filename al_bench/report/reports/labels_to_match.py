@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, for_metric, full_pool_column
 from ..runs import with_identity
 from . import BASELINE, register
 
@@ -29,40 +30,44 @@ def _first_crossing(n: np.ndarray, acc: np.ndarray, target: float) -> float:
 
 
 @register("labels_to_match", kind="table", output="tables/labels_to_match.csv", order=20)
-def labels_to_match(results: pd.DataFrame) -> pd.DataFrame:
+def labels_to_match(results: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
     """Fewest labels at which each strategy's mean accuracy reaches full-pool accuracy.
 
     The target is the mean over seeds of the same head trained on the whole pool; between
     budget points the mean curve is interpolated linearly. The saving is relative to random.
     The ``*_95`` columns do the same for 95 % of that target (``target_accuracy_95``).
+    ``metric``: the column compared (:mod:`..metric`), its target ``full_pool_<metric>``; runs
+    that do not record it have no target (``reached``: ``no full-pool <metric> recorded``).
     """
     results = with_identity(results)
+    full = full_pool_column(metric)
     rows = []
     for gk, g in results.groupby(COMPARE_KEYS, sort=True):
-        target = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
+        target = g.drop_duplicates("seed")[full].mean() if full in g else np.nan
         found = {}
         for strategy, s in g.groupby("strategy", sort=True):
-            curve = s.groupby("budget").agg(n=("n_labeled", "mean"), acc=("accuracy", "mean")).sort_index()
+            curve = s.groupby("budget").agg(n=("n_labeled", "mean"), acc=(metric, "mean")).sort_index()
             n, acc = curve["n"].to_numpy(), curve["acc"].to_numpy()
             found[strategy] = (_first_crossing(n, acc, target), int(curve["n"].iloc[-1]), int(s["seed"].nunique()),
                                _first_crossing(n, acc, SHARE * target))
+        no_target = f"no full-pool {metric} recorded" if not np.isfinite(target) else None
         rnd = found.get(BASELINE, (np.nan,))[0]
         rnd95 = found.get(BASELINE, (np.nan,) * 4)[3]
         for strategy, (labels, largest, n_seeds, labels95) in found.items():
             rows.append({
                 **dict(zip(COMPARE_KEYS, gk)), "strategy": strategy, "target_accuracy": target,
                 "labels_to_match": labels if np.isfinite(labels) else np.nan,
-                "reached": "yes" if np.isfinite(labels) else f"not reached by {largest}",
+                "reached": no_target or ("yes" if np.isfinite(labels) else f"not reached by {largest}"),
                 "random_labels": rnd,
                 "labels_saved": rnd - labels if np.isfinite(labels) and np.isfinite(rnd) else np.nan,
                 "saving_fraction": (rnd - labels) / rnd if np.isfinite(labels) and np.isfinite(rnd) else np.nan,
                 "n_seeds": n_seeds,
                 "target_accuracy_95": SHARE * target,
                 "labels_to_95": labels95 if np.isfinite(labels95) else np.nan,
-                "reached_95": "yes" if np.isfinite(labels95) else f"not reached by {largest}",
+                "reached_95": no_target or ("yes" if np.isfinite(labels95) else f"not reached by {largest}"),
                 "random_labels_95": rnd95,
                 "labels_saved_95": rnd95 - labels95 if np.isfinite(labels95) and np.isfinite(rnd95) else np.nan,
                 "saving_fraction_95": ((rnd95 - labels95) / rnd95 if np.isfinite(labels95) and np.isfinite(rnd95)
                                        else np.nan),
             })
-    return pd.DataFrame(rows)
+    return for_metric(pd.DataFrame(rows), metric)

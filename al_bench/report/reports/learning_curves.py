@@ -1,6 +1,8 @@
 """``figures/learning_curves.png``: accuracy against labels, mean ± 1 std over seeds, one line per
 strategy and one panel per comparison group (dataset, embedder, model, schedule). The label
-axis is logarithmic by default (``log_x=False``, ``--no-log-x``: linear)."""
+axis is logarithmic by default (``log_x=False``, ``--no-log-x``: linear). With ``--metric``
+(:mod:`..metric`) the curves, the axis and the title are the metric's, and the full-pool line is
+drawn where the runs record ``full_pool_<metric>``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, full_pool_column, metric_label
 from ..runs import with_identity
 from . import BASELINE, register
 from ._figure import budget_axis, group_title, save_figure
@@ -17,7 +20,7 @@ __all__ = ["plot_learning_curves"]
 
 
 @register("learning_curves", kind="figure", output="figures/learning_curves.png", order=30)
-def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True) -> Path:
+def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True, metric: str = DEFAULT) -> Path:
     """Accuracy vs labels, mean ± 1 std over seeds, one panel per (dataset, embedder, model, schedule).
 
     ``log_x``: labels on a logarithmic axis (the default, so that low budgets are readable), else linear.
@@ -37,18 +40,21 @@ def plot_learning_curves(results: pd.DataFrame, path: Path, log_x: bool = True) 
         n_seeds = g.groupby("strategy")["seed"].nunique()
         g = g.assign(label=g["strategy"].map(lambda s: f"{s} (n={n_seeds[s]})"))
         order = [f"{s} (n={n_seeds[s]})" for s in strategies if s in n_seeds]
-        sns.lineplot(data=g, x="n_labeled", y="accuracy", hue="label", hue_order=order, errorbar="sd",
+        sns.lineplot(data=g, x="n_labeled", y=metric, hue="label", hue_order=order, errorbar="sd",
                      marker="o", markersize=4, ax=ax,
                      palette={f"{s} (n={n_seeds[s]})": palette[s] for s in n_seeds.index},
                      style="label", dashes={o: (4, 2) if o.startswith(BASELINE + " ") else "" for o in order})
-        full = g.drop_duplicates("seed")["full_pool_accuracy"].mean()
-        ax.axhline(full, color="grey", lw=0.8, ls=":", label=f"full pool ({full:.3f})")
+        col = full_pool_column(metric)
+        full = g.drop_duplicates("seed")[col].mean() if col in g else float("nan")
+        if metric == DEFAULT or full == full:  # a metric's line only where the runs record it
+            ax.axhline(full, color="grey", lw=0.8, ls=":", label=f"full pool ({full:.3f})")
         budget_axis(ax, g, log_x, lambda b: f"{b:.0%}")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel(f"test {metric_label(metric)}")
         ax.grid(alpha=0.3)
         ax.set_title(group_title(gk, groups), fontsize=10)
         ax.legend(title="strategy (seeds)", fontsize=8, title_fontsize=8, loc="lower right")
-    fig.suptitle("Active-learning curves: mean ± 1 std over seeds", fontsize=12)
+    on = "" if metric == DEFAULT else f" ({metric_label(metric)})"
+    fig.suptitle(f"Active-learning curves{on}: mean ± 1 std over seeds", fontsize=12)
     fig.tight_layout()
     return save_figure(fig, path)
 

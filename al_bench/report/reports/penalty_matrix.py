@@ -12,7 +12,9 @@ A pair with fewer than 2 common seeds at a point (a strategy missing the point, 
 not tested there and adds nothing; ``n_untested`` counts those (j, point) comparisons per row.
 
 Without random in a group, or without a full-pool accuracy, the 99 % rule cannot be applied and
-every budget point counts (``rule`` says which).
+every budget point counts (``rule`` says which). With ``--metric`` (:mod:`..metric`) the tests
+and the rule use the metric and its ``full_pool_<metric>`` column; runs that do not record that
+column count every point.
 
 One row per strategy i of a group, ordered by how rarely it is beaten (``beaten``, the column
 sum ``Σ_k P[k, i]``, ascending; then by name); a column per opponent j in that order (the union
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, for_metric, full_pool_column
 from ..runs import with_identity
 from ..stats import paired_t, seed_differences
 from . import BASELINE, register
@@ -37,28 +40,29 @@ RULE_ALL_NO_RANDOM = "every point (no random runs in this group)"
 RULE_ALL_NO_FULL = "every point (no full-pool accuracy recorded)"
 
 
-def counted_points(group: pd.DataFrame) -> tuple[list[float], str]:
+def counted_points(group: pd.DataFrame, metric: str = DEFAULT) -> tuple[list[float], str]:
     """The budget points of one comparison group that the matrix counts, and the rule used."""
     points = sorted(group["budget"].unique())
     rnd = group.loc[group["strategy"] == BASELINE]
     if rnd.empty:
         return points, RULE_ALL_NO_RANDOM
-    full = rnd.drop_duplicates("seed")["full_pool_accuracy"] if "full_pool_accuracy" in rnd else pd.Series(dtype=float)
+    col = full_pool_column(metric)
+    full = rnd.drop_duplicates("seed")[col] if col in rnd else pd.Series(dtype=float)
     full = float(full.mean()) if full.notna().any() else float("nan")
     if not np.isfinite(full):
-        return points, RULE_ALL_NO_FULL
-    mean = rnd.groupby("budget")["accuracy"].mean()
-    return [b for b in points if b in mean.index and mean[b] < SATURATION * full], RULE_RANDOM
+        return points, RULE_ALL_NO_FULL.replace(DEFAULT, metric)
+    mean = rnd.groupby("budget")[metric].mean()
+    return [b for b in points if b in mean.index and mean[b] < SATURATION * full], RULE_RANDOM.replace(DEFAULT, metric)
 
 
 class Penalties:
     """One group's matrix: ``P`` (S, S) with P[i, j] as in the module docstring, ``untested`` (S,)
     comparisons per row that had fewer than 2 common seeds, ``strategies`` (S,) sorted by name,
-    ``points`` counted and ``rule``."""
+    ``points`` counted and ``rule``; ``metric`` the column compared."""
 
-    def __init__(self, group: pd.DataFrame) -> None:
+    def __init__(self, group: pd.DataFrame, metric: str = DEFAULT) -> None:
         self.strategies = sorted(group["strategy"].unique())
-        self.points, self.rule = counted_points(group)
+        self.points, self.rule = counted_points(group, metric)
         s = len(self.strategies)
         self.P = np.zeros((s, s))
         self.untested = np.zeros(s, dtype=int)
@@ -68,7 +72,7 @@ class Penalties:
                 for j, c in enumerate(self.strategies):
                     if i == j:
                         continue
-                    test = paired_t(seed_differences(at, a, c))
+                    test = paired_t(seed_differences(at, a, c, metric))
                     if not test.tested:
                         self.untested[i] += 1
                     elif test.beats():
@@ -86,16 +90,16 @@ class Penalties:
         return sorted(range(len(self.strategies)), key=lambda k: (round(beaten[k], 12), self.strategies[k]))
 
 
-def group_penalties(results: pd.DataFrame) -> list[tuple[tuple, Penalties]]:
-    """Every comparison group's key tuple and :class:`Penalties`, in group order."""
+def group_penalties(results: pd.DataFrame, metric: str = DEFAULT) -> list[tuple[tuple, Penalties]]:
+    """Every comparison group's key tuple and :class:`Penalties` on ``metric``, in group order."""
     results = with_identity(results)
-    return [(gk, Penalties(g)) for gk, g in results.groupby(COMPARE_KEYS, sort=True)]
+    return [(gk, Penalties(g, metric)) for gk, g in results.groupby(COMPARE_KEYS, sort=True)]
 
 
 @register("penalty_matrix", kind="table", output="tables/penalty_matrix.csv", order=60)
-def penalty_matrix(results: pd.DataFrame) -> pd.DataFrame:
+def penalty_matrix(results: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
     """Pairwise penalty matrix (Ash et al. 2020): share of budget points where row beats column (paired t, p < 0.05)."""
-    groups = group_penalties(results)
+    groups = group_penalties(results, metric)
     opponents: list[str] = []
     for _, pen in groups:
         opponents += [pen.strategies[k] for k in pen.order() if pen.strategies[k] not in opponents]
@@ -110,4 +114,4 @@ def penalty_matrix(results: pd.DataFrame) -> pd.DataFrame:
                 "n_points": len(pen.points), "points": ";".join(f"{b:g}" for b in pen.points), "rule": pen.rule,
             })
     columns = COMPARE_KEYS + ["strategy"] + opponents + ["beaten", "wins", "n_untested", "n_points", "points", "rule"]
-    return pd.DataFrame(rows, columns=columns)
+    return for_metric(pd.DataFrame(rows, columns=columns), metric)

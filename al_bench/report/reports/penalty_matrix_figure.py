@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..metric import DEFAULT, metric_label
 from . import register
 from ._figure import save_figure
 from .penalty_matrix import group_penalties
@@ -17,14 +18,14 @@ __all__ = ["plot_penalty_matrix"]
 
 
 @register("penalty_matrix_figure", kind="figure", output="figures/penalty_matrix.png", order=61)
-def plot_penalty_matrix(results: pd.DataFrame, path: Path) -> Path:
+def plot_penalty_matrix(results: pd.DataFrame, path: Path, metric: str = DEFAULT) -> Path:
     """Penalty matrix heat map per comparison group (row beats column), column sums under the names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = group_penalties(results)
+    groups = group_penalties(results, metric)
     size = max(len(p.strategies) for _, p in groups)
     side = max(4.5, 1.5 + 0.75 * size)
     fig, axes = plt.subplots(1, len(groups), figsize=(side * len(groups) + 1.0, side + 1.6), squeeze=False)
@@ -50,7 +51,8 @@ def plot_penalty_matrix(results: pd.DataFrame, path: Path) -> Path:
         ds, emb, model, sched = gk[:4]
         ax.set_title(f"{ds} · {emb} · {model} · '{sched}'\n{len(pen.points)} point(s): {pen.rule}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.suptitle("Penalty matrix: share of budget points where the row\nbeats the column (paired t, p < 0.05)",
+    on = "" if metric == DEFAULT else f" on {metric_label(metric)}"
+    fig.suptitle(f"Penalty matrix{on}: share of budget points where the row\nbeats the column (paired t, p < 0.05)",
                  fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

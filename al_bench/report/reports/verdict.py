@@ -1,6 +1,8 @@
 """``tables/verdict.csv``: at each budget point of each comparison group, which strategy to use
 and how sure we are.
 
+- ``metric``: what is compared (last column): ``accuracy``, or the ``--metric`` chosen
+  (:mod:`..metric`; ``best_accuracy`` and ``runner_up_accuracy`` are then named after it).
 - ``best``: the strategy with the highest mean accuracy over its seeds at that point (exact
   ties broken by name; ``tied_with`` lists the others with the same mean); ``runner_up`` the
   next one.
@@ -13,7 +15,8 @@ and how sure we are.
   so that a significant strategy that is not the best is not hidden.
 - ``sign_change_under``: the re-scoring heads (``accuracy@<head>`` columns) under which the
   best strategy's gain over random has the opposite sign, one of the two significantly
-  (:func:`.head_agreement.sign_changes`); empty when none does or no head re-scored the runs.
+  (:func:`.head_agreement.sign_changes`); empty when none does or no head re-scored the runs,
+  and with another ``metric`` (the heads are compared on accuracy).
 - ``verdict``, in words: ``<best> beats random and the runner-up <r>``; ``<best> beats random
   (the runner-up)``; ``<best> beats random; not separable from <r>``; ``random best:
   significantly above <r>``; ``no significant difference`` (the best does not beat random at
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ...runfiles import COMPARE_KEYS
+from ..metric import DEFAULT, for_metric, metric_label
 from ..runs import with_identity
 from ..stats import ALPHA, ZERO, PairedTest, paired_t, seed_differences
 from . import BASELINE, register
@@ -43,7 +47,7 @@ __all__ = ["verdict", "verdict_summary", "COLUMNS"]
 COLUMNS = COMPARE_KEYS + ["budget", "n_labeled", "best", "best_accuracy", "gain_mean", "gain_ci_low", "gain_ci_high",
                           "p_value", "n_pairs", "beats_random", "runner_up", "runner_up_accuracy", "margin_mean",
                           "margin_ci_low", "margin_ci_high", "margin_p_value", "margin_n_pairs", "beats_runner_up",
-                          "tied_with", "all_beating_random", "verdict", "sign_change_under"]
+                          "tied_with", "all_beating_random", "verdict", "sign_change_under", "metric"]
 UNTESTED = PairedTest(0, np.nan, np.nan, np.nan, np.nan, np.nan)
 
 
@@ -75,7 +79,7 @@ def _words(best: str, runner: str | None, vs_random: str, vs_runner: str, has_ra
 
 
 @register("verdict", kind="table", output="tables/verdict.csv", order=70)
-def verdict(results: pd.DataFrame) -> pd.DataFrame:
+def verdict(results: pd.DataFrame, metric: str = DEFAULT) -> pd.DataFrame:
     """Per budget point: best strategy, its gain over random with 95 % CI, whether it beats random and the runner-up."""
     results = with_identity(results)
     heads = head_columns(results)
@@ -83,17 +87,17 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
     for gk, g in results.groupby(COMPARE_KEYS, sort=True):
         has_random = bool((g["strategy"] == BASELINE).any())
         for b, at in g.groupby("budget", sort=True):
-            means = at.groupby("strategy")["accuracy"].mean()
+            means = at.groupby("strategy")[metric].mean()
             ranked = sorted(means.index, key=lambda s: (-round(float(means[s]), 12), s))
             best = ranked[0]
             runner = ranked[1] if len(ranked) > 1 else None
             tied = [s for s in ranked[1:] if abs(means[s] - means[best]) <= ZERO]
-            vs_random = paired_t(seed_differences(at, best, BASELINE)) if has_random else UNTESTED
-            vs_runner = paired_t(seed_differences(at, best, runner)) if runner is not None else UNTESTED
+            vs_random = paired_t(seed_differences(at, best, BASELINE, metric)) if has_random else UNTESTED
+            vs_runner = paired_t(seed_differences(at, best, runner, metric)) if runner is not None else UNTESTED
             a_random, a_runner = (_answer(vs_random) if has_random else "untested"), _answer(vs_runner)
             all_tied = runner is not None and len(tied) == len(ranked) - 1
             beating = [s for s in ranked if s != BASELINE and has_random
-                       and paired_t(seed_differences(at, s, BASELINE)).beats(ALPHA)]
+                       and paired_t(seed_differences(at, s, BASELINE, metric)).beats(ALPHA)]
             rows.append({
                 **dict(zip(COMPARE_KEYS, gk)), "budget": b, "n_labeled": int(round(at["n_labeled"].mean())),
                 "best": best, "best_accuracy": float(means[best]),
@@ -104,12 +108,14 @@ def verdict(results: pd.DataFrame) -> pd.DataFrame:
                 "margin_mean": vs_runner.mean, "margin_ci_low": vs_runner.ci_low, "margin_ci_high": vs_runner.ci_high,
                 "margin_p_value": vs_runner.p_value, "margin_n_pairs": vs_runner.n, "beats_runner_up": a_runner,
                 "tied_with": ";".join(tied), "all_beating_random": ";".join(beating),
-                "verdict": (f"all {len(ranked)} strategies tied (the same mean accuracy; e.g. the same labeled set)"
+                "verdict": (f"all {len(ranked)} strategies tied (the same mean {metric_label(metric)}; e.g. the same "
+                            "labeled set)"
                             if all_tied else _words(best, runner, a_random, a_runner, has_random, beating)),
                 "sign_change_under": ";".join(sign_changes(at, best, heads, vs_random)) if has_random and best != BASELINE
-                else "",
+                and metric == DEFAULT else "",
+                "metric": metric,
             })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return for_metric(pd.DataFrame(rows, columns=COLUMNS), metric)
 
 
 def _budget(r: pd.Series) -> str:
@@ -128,7 +134,10 @@ def verdict_summary(table: pd.DataFrame) -> str:
     and the verdict. Empty string for an empty table."""
     if table is None or table.empty:
         return ""
-    lines = [f"verdict (seed-paired t-test, p < {ALPHA:g}; gain over {BASELINE} in accuracy points, 95 % CI):"]
+    metric = str(table["metric"].iloc[0]) if "metric" in table else DEFAULT
+    on = "" if metric == DEFAULT else f" on {metric_label(metric)}"
+    lines = [f"verdict{on} (seed-paired t-test, p < {ALPHA:g}; gain over {BASELINE} in {metric_label(metric)} points, "
+             "95 % CI):"]
     groups = list(table.groupby(COMPARE_KEYS, sort=True))
     for gk, g in groups:
         same_names = sum(other[:4] == gk[:4] for other, _ in groups) > 1
