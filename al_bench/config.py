@@ -53,6 +53,7 @@ class ModelSettings:
     settings: Any  # an instance of that head's settings class
     temperature_scaling: bool
     ece_bins: int
+    weighting: str = "none"  # none | lure (al_bench.loop.lure)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,29 @@ def _initial_choices() -> list[str]:
     return [n for n in sorted(STRATEGIES) if features_only(n)]
 
 
+WEIGHTINGS = ("none", "lure")
+
+
+def _check_lure(model: ModelSettings, strategy: StrategySettings, budget: BudgetSettings) -> None:
+    """``model.weighting=lure`` needs every purchase's draw probability and a head that weights
+    its loss: one line naming what stands in the way."""
+    import inspect
+
+    why = None
+    if strategy.sampling == "topk" and not STRATEGIES.entry(strategy.name).meta.get("uniform", False):
+        why = (f"strategy {strategy.name} picks top-k (each item with probability 0 or 1); use strategy.sampling="
+               "power|softmax|softrank, or strategy=random")
+    elif strategy.class_balance != "none":
+        why = "strategy.class_balance draws have no known probabilities; leave it at none"
+    elif budget.initial_strategy != "random":
+        why = (f"the initial set comes from {budget.initial_strategy}, with unknown probabilities; use "
+               "budget.initial_strategy=random")
+    elif "sample_weight" not in inspect.signature(HEADS.entry(model.name).obj.fit).parameters:
+        why = f"model {model.name} does not weight its loss"
+    if why:
+        raise UserError(f"model.weighting=lure needs known acquisition probabilities: {why}")
+
+
 def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     """Check a composed config (plain dict, ``hydra`` key removed) and return typed settings."""
     _keys("config", cfg, TOP_KEYS)
@@ -191,8 +215,11 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
         raise UserError(f"model.temperature_scaling={ts!r}: must be true or false")
     bins = _int("model.ece_bins", m.get("ece_bins", 15), 1)
     settings = parse(HEADS.entry(name).settings, {k: v for k, v in m.items() if k != "name"}, "model",
-                     ignore=("name", "temperature_scaling", "ece_bins"))
-    model = ModelSettings(name, settings, ts, bins)
+                     ignore=("name", "temperature_scaling", "ece_bins", "weighting"))
+    weighting = m.get("weighting", "none")
+    if weighting not in WEIGHTINGS:
+        raise UserError(f"model.weighting={weighting!r}: choose one of {list(WEIGHTINGS)}")
+    model = ModelSettings(name, settings, ts, bins, weighting)
 
     s = cfg["strategy"]
     name = _name("strategy", s, STRATEGIES)
@@ -213,6 +240,8 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     strategy = StrategySettings(name, rf, params, sampling, beta, request, request.class_balance)
 
     budget = _budget(cfg["budget"])
+    if weighting == "lure":
+        _check_lure(model, strategy, budget)
 
     threads = cfg.get("threads", "auto")
     threads = None if threads in ("auto", None) else _int("threads", threads, 1)

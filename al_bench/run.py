@@ -319,7 +319,7 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     loop_settings = LoopSettings(
         strategy=s.strategy.name, seed=s.seed, random_fraction=s.strategy.random_fraction,
         params=dict(s.strategy.params), sampling=s.strategy.sampling, beta=s.strategy.beta,
-        request=s.strategy.request, class_balance=s.strategy.class_balance,
+        request=s.strategy.request, class_balance=s.strategy.class_balance, weighting=s.model.weighting,
         temperature_scaling=s.model.temperature_scaling,
         ece_bins=s.model.ece_bins, progress=progress, make_head=make_head,
         make_selection_head=make_selection_head if selection_settings is not None else None,

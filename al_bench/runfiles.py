@@ -74,7 +74,7 @@ def _digest(body: object) -> str:
 # so a config that does not use them keeps the run folder (and comparison group) it had
 LATER_KEYS_AT_DEFAULT = {("budget", "initial_strategy"): "random", ("budget", "per_class"): None,
                          ("strategy", "sampling"): "topk", ("strategy", "beta"): 1.0,
-                         ("strategy", "class_balance"): "none",
+                         ("strategy", "class_balance"): "none", ("model", "weighting"): "none",
                          ("dataset", "imbalance"): {"ratio": None, "profile": "exponential", "proportions": None}}
 
 

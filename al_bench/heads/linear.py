@@ -68,7 +68,7 @@ class LinearHead(HeadBase):
         self.temperature = 1.0
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "LinearHead":
+    def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "LinearHead":
         """Fit on features (n, d) and labels (n,), starting again from zero weights.
 
         The softmax-regression gradient is written out (no autograd) and Adam (β = 0.9, 0.999,
@@ -82,6 +82,9 @@ class LinearHead(HeadBase):
         y = np.asarray(y, dtype=np.int64)
         order = canonical_order(x, y)
         x, y = np.asarray(x)[order], y[order]
+        weights = None
+        if sample_weight is not None:  # a weighted loss (e.g. LURE): each row's term times its weight
+            weights = torch.as_tensor(np.asarray(sample_weight, np.float64)[order], dtype=torch.float32)
         shift = scale = None
         if self.s.standardize:  # z = (x − μ) / σ over the labeled rows; constant features get σ = 1
             x64 = np.asarray(x, np.float64)
@@ -92,7 +95,7 @@ class LinearHead(HeadBase):
         # one thread: the gradient's sum over the minibatch (p.T @ xb) is split between MKL's
         # threads otherwise, and the weights would depend on the thread count in the last bits
         with single_threaded():
-            w = self._adam(torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), y)
+            w = self._adam(torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32), y, weights)
         d = self.d
         self.weight, self.bias = w[:, :d].contiguous(), w[:, d].contiguous()
         if shift is not None:  # W z + b = (W / σ) x + (b − W (μ / σ)): the head then takes raw inputs
@@ -102,7 +105,7 @@ class LinearHead(HeadBase):
         self.temperature = 1.0
         return self
 
-    def _adam(self, xt: torch.Tensor, y: np.ndarray) -> torch.Tensor:
+    def _adam(self, xt: torch.Tensor, y: np.ndarray, weights: torch.Tensor | None = None) -> torch.Tensor:
         """The training loop of :meth:`fit` on rows ``xt`` (n, d) in canonical order: the
         weights with the bias as the last column, (C, d+1)."""
         n, c, d = len(y), self.c, self.d
@@ -134,6 +137,8 @@ class LinearHead(HeadBase):
             z = xb @ w.T
             p = torch.softmax(z, dim=1)
             p[rows, torch.from_numpy(y[idx])] -= 1.0
+            if weights is not None:
+                p.mul_(weights[it][:, None])
             grad = (p.T @ xb).div_(bs).addcmul_(decay, w)
             m.mul_(b1).add_(grad, alpha=1 - b1)
             v.mul_(b2).addcmul_(grad, grad, value=1 - b2)

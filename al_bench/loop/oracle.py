@@ -40,24 +40,32 @@ class ModelOracle:
         self.evaluation_head = False  # whether self.head came from make_head
         self.temperature_scaling = temperature_scaling
         self.labeled: np.ndarray | None = None
+        self.weights: np.ndarray | None = None
         self.key: bytes | None = None
         self.head: Head | None = None
         self.fit_seconds = 0.0
         self.calibration_seconds = 0.0
         self.asked = False  # whether a strategy asked for model outputs since the last reset
 
-    def update(self, labeled: np.ndarray) -> None:
-        self.labeled = np.sort(labeled)
+    def update(self, labeled: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """The labeled set (pool positions); ``weights`` (one per item, same order) weight the
+        head's loss, e.g. :func:`al_bench.loop.lure.lure_weights`."""
+        order = np.argsort(labeled, kind="stable")
+        self.labeled = np.asarray(labeled)[order]
+        self.weights = None if weights is None else np.asarray(weights, np.float64)[order]
 
     def current(self, evaluation: bool = False) -> Head:
         """The head fitted (and calibrated) on the current labeled set: an evaluation head when
         ``evaluation`` (or when one is already there for this set), else a selection head."""
-        key = self.labeled.tobytes()
+        key = self.labeled.tobytes() + (b"" if self.weights is None else self.weights.tobytes())
         if key != self.key or (evaluation and not self.evaluation_head):
             t0 = time.perf_counter()
             make = self.make_head if evaluation else self.make_selection_head
             head = make(self.x_pool.shape[1], self.n_classes, torch_seed(self.seed, "head"))
-            head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
+            if self.weights is None:
+                head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled])
+            else:
+                head.fit(self.x_pool[self.labeled], self.y_pool[self.labeled], sample_weight=self.weights)
             t1 = time.perf_counter()
             if self.temperature_scaling and len(self.y_cal):
                 head.temperature = fit_temperature(head.logits(self.x_cal), self.y_cal)

@@ -22,6 +22,7 @@ from ..strategies import PoolView, RunMemo, balanced_batch, features_only, run_s
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
 from .distances import LabeledDistance
+from .lure import lure_weights, uniform_probabilities
 from .memory import PeakMemory
 from .oracle import ModelOracle, evaluate
 
@@ -53,6 +54,7 @@ class LoopSettings:
     sampling: str = "topk"  # topk | power | softmax | softrank (al_bench.strategies._sampling)
     beta: float = 1.0
     class_balance: str = "none"  # none | fallback | predicted (al_bench.strategies._balance)
+    weighting: str = "none"  # none | lure: the head's loss weighted by LURE weights (al_bench.loop.lure)
     temperature_scaling: bool = True
     ece_bins: int = 15
     progress: bool = False
@@ -115,25 +117,36 @@ class _Purchases:
         self.labeled: list[int] = []
         self.rows: list[dict] = []
         self.is_labeled = np.zeros(len(y_pool), bool)
+        self.acquisition: list[float] = []  # each purchase's draw probability among the items left (NaN: top-k)
 
-    def add(self, positions, rnd: int, sources) -> None:
-        for p, src in zip(np.asarray(positions, np.int64).tolist(), sources):
+    def add(self, positions, rnd: int, sources, acquisition=None) -> None:
+        positions = np.asarray(positions, np.int64).tolist()
+        acq = [np.nan] * len(positions) if acquisition is None else [float(a) for a in acquisition]
+        for p, src, a in zip(positions, sources, acq):
             self.rows.append({"round": rnd, "pool_position": int(p), "index": int(self.split.pool[p]),
                               "label": int(self.y_pool[p]), "source": src})
             self.labeled.append(p)
+            self.acquisition.append(a)
         self.is_labeled[np.asarray(positions, np.int64)] = True
+
+    def lure_weights(self) -> np.ndarray:
+        """The LURE weights of the purchases so far (purchase order)."""
+        return lure_weights(np.asarray(self.acquisition), len(self.y_pool))
 
     def state(self) -> dict:
         return {"labeled": np.asarray(self.labeled, np.int64),
                 "rounds": np.array([r["round"] for r in self.rows], np.int32),
-                "sources": np.array([_SOURCES.index(r["source"]) for r in self.rows], np.uint8)}
+                "sources": np.array([_SOURCES.index(r["source"]) for r in self.rows], np.uint8),
+                "acquisition": np.asarray(self.acquisition, np.float64)}
 
     def restore(self, st: dict) -> None:
         self.labeled.clear()
         self.rows.clear()
+        self.acquisition.clear()
         self.is_labeled[:] = False
-        for p, r, c in zip(st["labeled"].tolist(), st["rounds"], st["sources"]):
-            self.add([p], int(r), [_SOURCES[int(c)]])
+        acq = st["acquisition"] if "acquisition" in st else np.full(len(st["labeled"]), np.nan)
+        for p, r, c, a in zip(st["labeled"].tolist(), st["rounds"], st["sources"], acq):
+            self.add([p], int(r), [_SOURCES[int(c)]], [a])
 
 
 def _starving(counts: np.ndarray, pool_counts: np.ndarray, n_labeled: int, class_names) -> list[str]:
@@ -177,7 +190,10 @@ def run_loop(
     distances = LabeledDistance(x_pool, bought.labeled)
     memo = RunMemo(s.seed)  # embedding-only values strategies compute once per run (PoolView.cached)
 
-    bought.add(initial, 0, ["initial"] * len(initial))
+    lure = s.weighting == "lure"
+    # a uniform initial set (checked by check_weighting): k draws without replacement from the pool
+    bought.add(initial, 0, ["initial"] * len(initial),
+               uniform_probabilities(len(y_pool), len(initial)) if lure else None)
     missing = sorted(set(range(n_classes)) - set(y_pool[bought.labeled].tolist()))
     if missing:
         log.warning("initial labeled set (%d items) has no example of class(es) %s", len(bought.labeled),
@@ -214,7 +230,7 @@ def run_loop(
         while len(bought.labeled) < target:
             n = min(plan.batch_size, target - len(bought.labeled))
             lab = np.asarray(bought.labeled, np.int64)
-            oracle.update(lab)
+            oracle.update(lab, bought.lure_weights() if lure else None)
             if lab.size in point_sizes:  # the head evaluated at this point also picks the next batch,
                 oracle.current(evaluation=True)  # after a resume from this point's checkpoint too
             view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances, memo)
@@ -223,9 +239,11 @@ def run_loop(
             oracle.asked = False
             t0, m0 = time.perf_counter(), oracle.model_seconds()
             with PeakMemory() as mem:
+                acq: list[float] | None = [] if lure else None
                 if req.class_balance == "none":
                     picks, by_strategy = select_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
-                                                      req.params, sampling=req.sampling, beta=req.beta, checked=True)
+                                                      req.params, sampling=req.sampling, beta=req.beta, checked=True,
+                                                      acquisition=acq)
                     sources = ["strategy" if own else "random" for own in by_strategy.tolist()]
                 else:  # the labels bought so far, never the hidden ones
                     picks, sources = balanced_batch(req.strategy, view, n, req.rng(rnd), req.random_fraction,
@@ -234,10 +252,10 @@ def run_loop(
             sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
             peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1
-            bought.add(picks, rnd, sources)
+            bought.add(picks, rnd, sources, acq or None)
             bar.update(1)
             save()
-        oracle.update(np.asarray(bought.labeled, np.int64))
+        oracle.update(np.asarray(bought.labeled, np.int64), bought.lure_weights() if lure else None)
         fitted = oracle.current(evaluation=True)  # timed as training/calibration, not as evaluation
         t0 = time.perf_counter()
         metrics = evaluate(fitted, x_test, y_test, s.ece_bins, class_names)
@@ -270,7 +288,10 @@ def run_loop(
 
     # the reference every curve is read against: the same head trained on the whole pool
     oracle.update(np.arange(len(y_pool)))
-    full = evaluate(oracle.current(evaluation=True), x_test, y_test, s.ece_bins)["accuracy"]
+    ref = evaluate(oracle.current(evaluation=True), x_test, y_test, s.ece_bins, class_names)
+    full = ref["accuracy"]
     for row in curve:
         row["full_pool_accuracy"] = full
+        for key in ("balanced_accuracy", "macro_f1", "worst_class_recall"):  # the other metrics' reference
+            row[f"full_pool_{key}"] = ref[key]
     return LoopResult(curve, bought.rows, full)

@@ -39,10 +39,10 @@ from ._balance import CLASS_BALANCE, balanced_batch, sub_view
 from ._base import MODEL_OUTPUTS, ModelAccess, PoolView, RunMemo
 from ._params import check_param_values, check_params, check_sampling
 from ._registry import REGISTRY, STRATEGIES, features_only, needs_model, reads_features, register, samples_scores, strategy_params
-from ._sampling import SAMPLINGS
+from ._sampling import SAMPLINGS, sequential_probabilities
 from ._select import run_strategy, select_batch
 
 __all__ = ["STRATEGIES", "REGISTRY", "PoolView", "ModelAccess", "RunMemo", "register", "select_batch", "check_params",
            "strategy_params", "check_param_values", "run_strategy", "needs_model", "reads_features", "MODEL_OUTPUTS",
            "SAMPLINGS", "samples_scores", "check_sampling", "features_only", "CLASS_BALANCE", "balanced_batch",
-           "sub_view"]
+           "sub_view", "sequential_probabilities"]

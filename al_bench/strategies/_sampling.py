@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SAMPLINGS", "log_weights", "gumbel_top_k"]
+__all__ = ["SAMPLINGS", "log_weights", "gumbel_top_k", "sequential_probabilities"]
 
 SAMPLINGS = ("topk", "power", "softmax", "softrank")
 
@@ -98,3 +98,16 @@ def gumbel_top_k(log_w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     # lexsort: last key first; descending keys, then descending Gumbel among equal (-inf) keys
     order = np.lexsort((-g, -keys))
     return order[:n].astype(np.int64)
+
+
+def sequential_probabilities(log_weights: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """The probability of each of ``picked`` (indices into ``log_weights``, in draw order) when
+    drawn one at a time without replacement in proportion to ``exp(log_weights)``."""
+    lw = np.asarray(log_weights, np.float64)
+    w = np.exp(lw - lw[np.isfinite(lw)].max()) if np.isfinite(lw).any() else np.zeros_like(lw)
+    left = float(w.sum())
+    out = np.empty(len(picked))
+    for k, i in enumerate(np.asarray(picked, np.int64)):
+        out[k] = w[i] / left if left > 0 else 0.0
+        left -= w[i]
+    return out

@@ -9,19 +9,21 @@ import numpy as np
 from ._base import PoolView
 from ._params import check_param_values, check_sampling
 from ._registry import STRATEGIES
-from ._sampling import gumbel_top_k, log_weights
+from ._sampling import gumbel_top_k, log_weights, sequential_probabilities
 
 __all__ = ["run_strategy", "select_batch"]
 
 
 def run_strategy(name: str, view: PoolView, n: int, rng: np.random.Generator,
                  params: dict | None = None, sampling: str = "topk",
-                 beta: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
+                 beta: float = 1.0, acquisition: list | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(positions (n,), the strategy's own scores (n,) or None) from one call, checked.
 
     With ``sampling`` other than ``topk`` the strategy's ``pool_scores`` are computed and n
     items drawn from them by Gumbel-top-k (:mod:`al_bench.strategies._sampling`), all from
-    ``rng``; the scores returned are the strategy's own (not the weights)."""
+    ``rng``; the scores returned are the strategy's own (not the weights). ``acquisition``: a list
+    extended with each pick's probability of being drawn among the items left at its turn — known
+    for a stochastic draw and a strategy registered ``uniform=True``; NaN for a top-k pick."""
     params = params or {}
     if sampling == "topk":
         out = STRATEGIES[name](view, n, rng, **params)
@@ -32,10 +34,16 @@ def run_strategy(name: str, view: PoolView, n: int, rng: np.random.Generator,
         if pool.shape != view.unlabeled.shape:
             raise RuntimeError(f"strategy {name!r}: pool_scores returned shape {pool.shape}, "
                                f"expected {view.unlabeled.shape}")
-        idx = gumbel_top_k(log_weights(pool, sampling, beta), n, rng)
+        lw = log_weights(pool, sampling, beta)
+        idx = gumbel_top_k(lw, n, rng)
         picks, scores = view.unlabeled[idx], pool[idx]
+        if acquisition is not None:
+            acquisition.extend(sequential_probabilities(lw, idx).tolist())
     picks = np.asarray(picks, dtype=np.int64)
     _check_picks(name, picks, n, view.unlabeled)
+    if acquisition is not None and sampling == "topk":
+        uniform = STRATEGIES.entry(name).meta.get("uniform", False)
+        acquisition.extend((1.0 / (view.unlabeled.size - np.arange(n))).tolist() if uniform else [np.nan] * n)
     if scores is not None:
         scores = np.asarray(scores, np.float64)
         if scores.shape != (n,):
@@ -54,6 +62,7 @@ def select_batch(
     sampling: str = "topk",
     beta: float = 1.0,
     checked: bool = False,
+    acquisition: list | None = None,
 ):
     """Run strategy ``name`` for ``n`` picks, ``round(random_fraction · n)`` of them uniform.
 
@@ -64,6 +73,8 @@ def select_batch(
     stochastic batch drawn from the strategy's scores of every candidate (:func:`run_strategy`).
     ``checked``: the name, parameters and sampling were checked once already
     (:func:`al_bench.picking.request.check_request`), so a round does not check them again.
+    ``acquisition``: a list extended with each pick's sequential draw probability (see
+    :func:`run_strategy`; the random share's are uniform over what is left).
     """
     params = dict(params or {})
     if not checked:
@@ -76,10 +87,12 @@ def select_batch(
     n_strategy = n - n_random
     picks, scores = np.empty(0, np.int64), None
     if n_strategy > 0:
-        picks, scores = run_strategy(name, view, n_strategy, rng, params, sampling, beta)
+        picks, scores = run_strategy(name, view, n_strategy, rng, params, sampling, beta, acquisition)
     if n_random > 0:
         rest = np.setdiff1d(view.unlabeled, picks, assume_unique=True)
         picks = np.concatenate([picks, rng.choice(rest, size=n_random, replace=False)])
+        if acquisition is not None:
+            acquisition.extend((1.0 / (rest.size - np.arange(n_random))).tolist())
         if scores is not None:
             scores = np.concatenate([scores, np.full(n_random, np.nan)])
     by_strategy = np.arange(n) < n_strategy
