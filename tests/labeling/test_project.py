@@ -121,7 +121,7 @@ def test_batches_start_with_the_initial_strategy_then_use_the_model(project, fol
     project.fit()
     b2 = project.next_batch()
     assert b2.strategy == "least_confidence" and b2.model_round == 1 and not set(b2.ids) & set(b1.ids)
-    assert b2.params["model"] == "given head" and b2.n_labeled == 6
+    assert b2.params["model"] == "the project's model, round 1" and b2.n_labeled == 6
     kept = project.selection("batch-2")
     assert kept.ids == b2.ids and kept.created == b2.created
 
