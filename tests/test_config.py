@@ -90,6 +90,7 @@ def test_issue15_options_are_checked_before_any_job(overrides, start):
     assert msg.startswith(start) and "\n" not in msg
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_issue15_defaults_and_good_values():
     s, _ = settings_from(_compose())
     assert (s.budget.initial_strategy, s.budget.per_class, s.strategy.sampling, s.strategy.beta) == \
@@ -101,6 +102,7 @@ def test_issue15_defaults_and_good_values():
         assert settings_from(_compose(f"budget.initial_strategy={name}"))[0].budget.initial_strategy == name
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_every_budget_schedule_composes_with_every_initial_strategy_key():
     from pathlib import Path
 
@@ -117,6 +119,7 @@ def _ids(*overrides):
     return {"config": config_id(d), "comparison": comparison_id(d), "strategy": strategy_id(d), "dir": run_dir_of(d)}
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_run_identity_separates_initial_strategies():
     """The initial strategy is a budget setting: another run folder and another comparison group
     (its runs are never paired with, nor averaged into, runs from another initial set)."""
@@ -129,6 +132,7 @@ def test_run_identity_separates_initial_strategies():
     assert _ids("strategy=random", "budget.initial_strategy=typiclust")["comparison"] == b["comparison"]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_run_identity_separates_sampling_and_beta():
     """Sampling and β are strategy settings: another run folder and strategy variant, in the
     same comparison group as random (so their gain over random is seed-paired)."""
@@ -148,6 +152,7 @@ def _run_dir(*overrides):
     return str(compose_config("dataset=digits", "embedder=pixels", "budget=smoke", *overrides).hydra.sweep.subdir)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("typed, declared", [
     (["strategy=hybrid", "strategy.params.shortlist_factor=2"], ["strategy=hybrid", "strategy.params.shortlist_factor=2.0"]),
     (["strategy.random_fraction=0"], ["strategy.random_fraction=0.0"]),
@@ -170,6 +175,7 @@ def test_a_value_typed_as_an_integer_names_the_same_run(typed, declared):
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_other_values_still_name_other_runs():
     assert _run_dir("strategy=hybrid", "strategy.params.shortlist_factor=3") != _run_dir("strategy=hybrid")
     assert _run_dir("budget.initial=0.2") != _run_dir("budget.initial=20")

@@ -66,6 +66,7 @@ def test_run_folder_is_named_by_the_config_in_one_place():
     assert cfg.hydra.run.dir.endswith("/runs/" + name)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("overrides", [
     ["budget.initial=40"], ["budget.batch_size=30"], ["budget.fractions=[0.05,0.2]"], ["strategy.params.k=5"],
     ["strategy.random_fraction=0.2"], ["model.steps=100"], ["dataset.test_fraction=0.3"],

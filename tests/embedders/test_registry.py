@@ -15,9 +15,10 @@ from al_bench.embedders.weights import DINOV2
 CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "embedder"
 NAMES = sorted(EMBEDDERS)
 RESOLVING = [n for n in NAMES if EMBEDDERS.entry(n).resolves]
-# frozen pretrained networks (not fitted on the pool) take seconds to build even at 28 px: slow tier
-EMBEDDING = [pytest.param(n, marks=[pytest.mark.slow] if not EMBEDDERS.entry(n).fitted else [])
-             for n in NAMES if n not in RESOLVING]
+# frozen pretrained networks (not fitted on the pool) take seconds to build even at 28 px: slow tier;
+# so does kmeans_patches' fit here (~2 s; test_kmeans_patches.py checks it in the default tier)
+EMBEDDING = [pytest.param(n, marks=[pytest.mark.slow] if not EMBEDDERS.entry(n).fitted or n == "kmeans_patches"
+                          else []) for n in NAMES if n not in RESOLVING]
 
 
 def small_options(name, weights):

@@ -71,6 +71,7 @@ def test_configs_without_known_probabilities_are_refused(overrides, words):
         parse_settings(cfg)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_loop_weights_a_sampled_strategy(blobs):
     """softmax-sampled entropy with LURE: the head is fitted on weighted losses, a different
     model than without weights (at beta 3 the draw is nearly uniform and the weights nearly 1)."""

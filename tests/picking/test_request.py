@@ -89,6 +89,7 @@ def test_cold_rounds_follow_the_request_not_a_fake_round():
     assert cold.ids == kc.ids
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_simulation_checks_its_request_once_per_run(monkeypatch, blobs):
     """Given the request parse_settings checked, the rounds never check the strategy again;
     without one, run_loop checks it once."""

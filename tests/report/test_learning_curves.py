@@ -5,6 +5,7 @@ from PIL import Image
 from al_bench.report import plot_learning_curves
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_writes_a_png_atomically_and_makes_the_folder(curve_results, tmp_path):
     path = tmp_path / "figures" / "learning_curves.png"
     assert plot_learning_curves(curve_results, path) == path

@@ -79,6 +79,7 @@ def test_zero_weight_items_come_last_in_random_order():
     assert len(tails) > 1, "the zero-weight items must not come in a fixed order"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_ordered_pairs_follow_plackett_luce():
     """Two draws without replacement: P(i then j) = w_i/W · w_j/(W − w_i)."""
     w = np.array([1.0, 2.0, 3.0, 4.0])
@@ -100,6 +101,7 @@ def test_ordered_pairs_follow_plackett_luce():
 SCORES = np.array([0.5, 1.0, 1.5, 2.0, 3.0])
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_power_pick_frequencies_follow_score_to_the_beta():
     beta = 2.0
     counts = _first_pick_counts(SCORES, "power", beta)
@@ -115,6 +117,7 @@ def test_power_pick_frequencies_follow_score_to_the_beta():
     assert _p_value(uniform_counts, SCORES ** beta) < 1e-9
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_softmax_pick_frequencies_follow_exp_beta_score():
     s, beta = np.array([0.0, 1.0, 2.0, 3.0]), 0.8
     counts = _first_pick_counts(s, "softmax", beta, seed=4)
@@ -122,6 +125,7 @@ def test_softmax_pick_frequencies_follow_exp_beta_score():
     assert _p_value(counts, np.exp(2 * beta * s)) < 1e-9 and _p_value(counts, np.ones(4)) < 1e-9
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_softrank_pick_frequencies_follow_rank_to_the_minus_beta():
     s, beta = np.array([0.9, 0.1, 0.5, 0.3]), 1.0  # ranks 1, 4, 2, 3
     counts = _first_pick_counts(s, "softrank", beta, seed=5)
