@@ -1,6 +1,7 @@
 """``figures/penalty_matrix.png``: the penalty matrix of ``tables/penalty_matrix.csv`` as a heat
 map, one panel per comparison group, with each column's sum (how often that strategy was
-beaten) under its name. The figure of the ``penalty_matrix`` table: same computation, same order."""
+beaten) under its name and each strategy's line style (:func:`._figure.strategy_styles`, the
+same as in the other figures) beside its name. The figure of the ``penalty_matrix`` table: same computation, same order."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from ..metric import DEFAULT, metric_label
 from . import register
-from ._figure import save_figure
+from ._figure import save_figure, strategy_styles, style_key
 from .penalty_matrix import group_penalties
 
 __all__ = ["plot_penalty_matrix"]
@@ -26,6 +27,7 @@ def plot_penalty_matrix(results: pd.DataFrame, path: Path, metric: str = DEFAULT
     import matplotlib.pyplot as plt
 
     groups = group_penalties(results, metric)
+    styles = strategy_styles(sorted({n for _, pen in groups for n in pen.strategies}))
     size = max(len(p.strategies) for _, p in groups)
     side = max(4.5, 1.5 + 0.75 * size)
     fig, axes = plt.subplots(1, len(groups), figsize=(side * len(groups) + 1.0, side + 1.6), squeeze=False)
@@ -46,6 +48,7 @@ def plot_penalty_matrix(results: pd.DataFrame, path: Path, metric: str = DEFAULT
         ax.set_xticklabels([f"{n}\nΣ {b:.2f}" for n, b in zip(names, beaten)], rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels(names, fontsize=8)
+        style_key(ax, [styles[n] for n in names])
         ax.set_xlabel("beaten (column sum Σ: how often it lost)")
         ax.set_ylabel("winner")
         ds, emb, model, sched = gk[:4]
