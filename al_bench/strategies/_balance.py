@@ -8,7 +8,8 @@
   and the strategy picks each quota among the candidates predicted as that class.
 
 Both estimate class shares from what a real user has: the labels bought so far (``labeled_labels``,
-given by the caller) and the current model's predictions on the unlabeled pool. The view never
+given by the caller) and the current model's predictions on the unlabeled pool (``fallback``: its
+expected counts, the sums of the calibrated probabilities; ``predicted``: its argmax classes). The view never
 carries hidden labels, so neither can read them.
 
 A strategy runs on a part of the pool through :func:`sub_view`: the labeled items and the
@@ -80,9 +81,9 @@ def sub_view(view: PoolView, candidates: np.ndarray) -> tuple[PoolView, np.ndarr
 
 def starving_classes(counts: np.ndarray, predicted: np.ndarray, n_labeled: int) -> tuple[np.ndarray, np.ndarray]:
     """(estimated share of every class, starving classes): the share from the labels bought and
-    the predictions on the unlabeled pool; starving: fewer labels than ``STARVING`` × its share
+    the (expected) predicted counts on the unlabeled pool; starving: fewer labels than ``STARVING`` × its share
     of the labeled set, where that share is at least one label."""
-    share = (counts + predicted) / max(1, int(counts.sum() + predicted.sum()))
+    share = (counts + predicted) / max(1.0, float(counts.sum() + predicted.sum()))
     expected = share * n_labeled
     return share, np.flatnonzero((expected >= 1) & (counts < STARVING * expected))
 
@@ -100,10 +101,13 @@ def balanced_batch(name: str, view: PoolView, n: int, rng: np.random.Generator, 
     if mode == "none" or view.model is None:
         return plain(view, n, random_fraction)
     c = view.n_classes
-    pred = view.probs().argmax(1)
+    probs = view.probs()
+    pred = probs.argmax(1)
     counts = np.bincount(np.asarray(labeled_labels, np.int64), minlength=c)
     if mode == "fallback":
-        share, starving = starving_classes(counts, np.bincount(pred, minlength=c), view.labeled.size)
+        # expected counts under the calibrated model (sums of probabilities), not argmax counts:
+        # a head that has seen a class once rarely predicts it, so argmax counts hide the tail
+        share, starving = starving_classes(counts, probs.sum(0), view.labeled.size)
         after = view.labeled.size + n
         deficit = {int(k): max(1, math.ceil(STARVING * share[k] * after) - int(counts[k])) for k in starving}
         m = min(sum(deficit.values()), int(n * MAX_FALLBACK))
