@@ -517,6 +517,7 @@ def test_a_second_process_on_the_same_run_is_refused_and_writes_nothing(tmp_path
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_locked_run_in_a_sweep_is_left_to_its_holder(tmp_path, monkeypatch, caplog):
     """In a multirun the job logs one line and returns; the holder's status is not touched."""
     from hydra.types import RunMode

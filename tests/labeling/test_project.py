@@ -188,6 +188,7 @@ def test_undo_takes_back_labels_newest_first_and_a_relabel_returns_the_label_bef
         project.add_labels({k[0]: "purple"})
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 # -- model file ------------------------------------------------------------------------------------
 def test_the_exported_model_reloads_with_al_bench_and_plain_torch_to_the_same_predictions(project, folder):
     truth = folder[1]
@@ -349,6 +350,7 @@ def test_a_read_only_project_folder_is_one_clear_error(tmp_path):
         d.chmod(0o700)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_label_given_while_a_restore_runs_is_not_lost(project, monkeypatch):
     import threading
 

@@ -196,6 +196,7 @@ def test_clean_export_still_loads_and_scores(clean):
     assert model.kind == "export" and out.scores.shape == (2,) and np.isfinite(out.scores).all()
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_export_with_dynamic_shapes_passes_the_expression_check(tmp_path):
     """Symbolic sizes are written as sympy srepr (Symbol('s0', integer=True, positive=True), Mul, …):
     the check lets that arithmetic through."""
