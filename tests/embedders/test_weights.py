@@ -25,6 +25,7 @@ def test_dinov2_without_weights_offline_names_both_options(offline_hub, stripes)
         embed(imgs, np.arange(2), "dinov2_vits14", "fp", None, 0, weights="/nonexistent/w.pth")
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_wrong_weights_file_is_a_user_error(tmp_path, offline_hub, stripes):
     path = tmp_path / "wrong.pth"
     torch.save({"foo": torch.zeros(3)}, path)

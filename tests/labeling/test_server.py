@@ -217,6 +217,7 @@ def test_work_asked_for_while_a_job_runs_runs_after_it_and_a_hold_keeps_jobs_out
     assert ran == ["b", "d"]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_restart_mid_batch_does_not_refit(client, folder):
     from al_bench.labeling.server import advance
 

@@ -100,6 +100,7 @@ def test_another_metric_is_written_beside_accuracy_which_stays_as_the_default_wr
            "the accuracy ones beside them were written too)" in report.summary().splitlines()
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_an_earlier_metric_s_files_do_not_outlive_the_next_aggregation(write_class_runs, tmp_path, tables_only):
     write_class_runs(tmp_path / "runs")
     aggregate(tmp_path, metric="balanced_accuracy")
