@@ -54,6 +54,7 @@ class AggregateReport:
     outputs: dict[str, Path] = field(default_factory=dict)
     metric: str = DEFAULT
     accuracy_outputs: dict[str, Path] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)  # an earlier aggregation's files, when no run finished
 
     def summary(self) -> str:
         """What was read and written, the runs left out, then the verdict per budget point
@@ -63,6 +64,10 @@ class AggregateReport:
         if self.figure is not None:
             lines.append(f"  figure: {self.figure}")
         lines.append(f"  tables: {self.outputs_dir / 'tables'}")
+        if self.removed:
+            names = ", ".join(p.name for p in self.removed[:3]) + (", …" if len(self.removed) > 3 else "")
+            lines.append(f"  removed {len(self.removed)} table(s)/figure(s) of an earlier aggregation ({names}): "
+                         "no finished run to make them from")
         if self.metric != DEFAULT and self.outputs:
             lines.append(f"  metric: {self.metric} (its tables and figures are named <report>.{self.metric}.csv/.png; "
                          f"the {DEFAULT} ones beside them were written too)")
@@ -91,6 +96,8 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     accuracy, the reports that compare write its files beside the accuracy ones, which are
     written as always, and files of an earlier ``metric`` are removed. A metric that some runs
     lack is a one-line :class:`~al_bench.errors.UserError` before anything is written.
+    Every table and figure of an earlier aggregation is removed first (with no finished run,
+    only ``run_status.csv`` is left): none of them can look current after this call.
     ``options`` go to the reports that declare them (e.g. ``log_x=False`` for
     ``learning_curves``); one that no report declares is a ``TypeError``."""
     unknown = sorted(set(options) - set(report_options()))
@@ -109,20 +116,18 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
         _check_metric_present(runs.results, metric)
     tables_dir = outputs_dir / "tables"
     if runs.results.empty:
+        removed = _clear_outputs(outputs_dir)  # tables of runs since deleted or failed would look current
         write_csv(runs.status, tables_dir / "run_status.csv")
         return AggregateReport(outputs_dir, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), runs.status, None,
-                               runs.problems, metric=metric)
+                               runs.problems, metric=metric, removed=removed)
     if heads:
         from .rescore import rescore
 
         runs.results, unscored = rescore(runs.results, heads, runs_dir, outputs_dir)
         runs.problems.extend(unscored)
         _check_metric_present(runs.results, metric)
+    _clear_outputs(outputs_dir)  # a report that fails half-way leaves files missing, never stale
     write_csv(runs.status, tables_dir / "run_status.csv")
-    for entry in ordered():  # another metric's files from an earlier run would look current
-        if takes(entry, "metric"):
-            for stale in stale_outputs(outputs_dir, entry.output, metric):
-                stale.unlink()
     write_csv(runs.results, tables_dir / "results.csv")
     inputs = {}
     if any(takes(e, "purchases") for e in ordered()):
@@ -143,6 +148,24 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     return AggregateReport(outputs_dir, runs.results, tables.get("budget_gains", pd.DataFrame()),
                            tables.get("labels_to_match", pd.DataFrame()), runs.status,
                            outputs.get("learning_curves"), runs.problems, tables, outputs, metric, accuracy_outputs)
+
+
+def _clear_outputs(outputs_dir: Path) -> list[Path]:
+    """Remove what an earlier aggregation of ``outputs_dir`` wrote: ``tables/results.csv`` and
+    every registered report's file, for accuracy and for every other metric (``--metric``,
+    ``accuracy@<head>``). Returns the files removed. Run folders and ``run_status.csv`` stay."""
+    outputs_dir = Path(outputs_dir)
+    found = [outputs_dir / "tables" / "results.csv"]
+    for entry in ordered():
+        found.append(outputs_dir / entry.output)
+        if takes(entry, "metric"):
+            found.extend(stale_outputs(outputs_dir, entry.output, DEFAULT))
+    removed = []
+    for f in found:
+        if f.is_file() or f.is_symlink():
+            f.unlink()
+            removed.append(f)
+    return removed
 
 
 def _check_metric_present(results: pd.DataFrame, metric: str) -> None:

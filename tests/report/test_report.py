@@ -1,5 +1,6 @@
 """al_bench.report (the package's __init__): aggregate and its report."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -214,3 +215,42 @@ def test_new_tables_keep_groups_and_variants_apart(curve_results, tmp_path):
     assert v[v.comparison_id == "c3"]["verdict"].str.startswith("only entropy ran").all()
     gains = report.gains
     assert gains[gains.comparison_id == "c3"]["p_value"].isna().all()
+
+
+def test_an_aggregation_without_finished_runs_leaves_no_earlier_table_looking_current(tmp_path):
+    from al_bench.report.reports import ordered, output_of
+
+    earlier = ["tables/results.csv"] + [output_of(e, m) for e in ordered() for m in ("accuracy", "balanced_accuracy")]
+    for name in set(earlier):  # what an earlier aggregation of runs since deleted or failed left
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("earlier\n")
+    (tmp_path / "tables" / "my_notes.csv").write_text("mine\n")  # not a report's: left alone
+    write_status(tmp_path / "runs" / "broken", "failed", error="boom")
+    report = aggregate(tmp_path)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["runs/broken/status.json", "tables/my_notes.csv", "tables/run_status.csv"]
+    assert len(report.removed) == len(set(earlier)) > 10
+    assert (f"  removed {len(report.removed)} table(s)/figure(s) of an earlier aggregation (results.csv, "
+            in report.summary())
+
+
+def test_a_report_failing_half_way_leaves_its_and_later_files_missing_not_stale(write_class_runs, tmp_path,
+                                                                                tables_only, monkeypatch):
+    from al_bench.report import REPORTS
+    from al_bench.report.reports import ordered
+
+    write_class_runs(tmp_path / "runs")
+    aggregate(tmp_path)
+    names = [e.output for e in ordered()]
+    assert all((tmp_path / n).is_file() for n in names)
+    failing = ordered()[len(names) // 2]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk trouble")
+
+    monkeypatch.setitem(REPORTS._entries, failing.name, dataclasses.replace(failing, obj=boom))
+    with pytest.raises(RuntimeError, match="disk trouble"):
+        aggregate(tmp_path)
+    at = names.index(failing.output)
+    assert all((tmp_path / n).is_file() for n in names[:at])
+    assert not any((tmp_path / n).exists() for n in names[at:])
