@@ -28,6 +28,7 @@ from .embedders import embed
 from .heads import HEADS
 from .interrupts import Interrupted, signal_name
 from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
+from .loop.oracle import thin_test_classes
 from .runfiles import (
     CHECKPOINT,
     CONFIG,
@@ -299,6 +300,9 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     log.info("split: pool %d, test %d, calibration %d; budget points %s, initial %d (%s), batch %d, %d rounds",
              len(split.pool), len(split.test), len(split.calibration), list(plan.points), plan.initial,
              plan.initial_strategy, plan.batch_size, plan.n_rounds)
+    thin = thin_test_classes(ds.labels[split.test], tuple(ds.class_names))
+    if thin:
+        log.warning(thin)
     emb = run_embedding(s, ds, split)
     head = HEADS.entry(s.model.name)
     model_inputs = None

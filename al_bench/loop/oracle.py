@@ -11,7 +11,9 @@ import numpy as np
 from ..heads import Head, expected_calibration_error, fit_temperature
 from ..rng import torch_seed
 
-__all__ = ["ModelOracle", "evaluate", "class_metrics"]
+__all__ = ["ModelOracle", "evaluate", "class_metrics", "thin_test_classes", "THIN_TEST_CLASS"]
+
+THIN_TEST_CLASS = 10  # fewer test items than this in a class: its recall moves in steps of 10+ points
 
 # (n_features, n_classes, seed) → a fresh head
 HeadFactory = Callable[[int, int, int], Head]
@@ -148,3 +150,21 @@ def class_metrics(pred: np.ndarray, y: np.ndarray, class_names: tuple[str, ...])
            "worst_class_recall": float(recall[held].min())}
     out.update({f"recall_{name}": float(r) for name, r in zip(class_names, recall)})
     return out
+
+
+def thin_test_classes(y_test: np.ndarray, class_names: tuple[str, ...], minimum: int = THIN_TEST_CLASS) -> str | None:
+    """A one-line caution when some class has fewer than ``minimum`` (but at least one) test
+    items: its recall moves in steps of 1/count, and balanced accuracy and macro F1 by
+    1/(count · classes held) per item; None when every class held has ``minimum`` or more."""
+    support = np.bincount(np.asarray(y_test, np.int64), minlength=len(class_names))
+    held = np.flatnonzero(support > 0)
+    thin = sorted((int(support[i]), class_names[i]) for i in held if support[i] < minimum)
+    if not thin:
+        return None
+    count, name = thin[0]
+    listed = ", ".join(f"{n!r} {k}" for k, n in thin[:4]) + (f" and {len(thin) - 4} more" if len(thin) > 4 else "")
+    return (f"test split: {len(thin)} class(es) with fewer than {minimum} test items ({listed}): one test image of "
+            f"{name!r} moves its recall by {100 / count:.0f} points and balanced accuracy by "
+            f"{100 / (count * len(held)):.1f}, so per-class metrics (balanced_accuracy, macro_f1, "
+            f"worst_class_recall, recall_<class>) are coarse here; a larger dataset.test_fraction, where the "
+            f"dataset has one, gives them more items")
