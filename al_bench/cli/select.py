@@ -97,7 +97,8 @@ def check_args(args: argparse.Namespace):
         params = coerce(kv(args.param, "--param"), STRATEGIES.options(args.strategy), "--param")
         source = "probs" if args.predictions else "labels" if has_labels(args.labeled) else None
         req = check_request(SelectionRequest(args.strategy, n=args.n, params=params, seed=seed, outputs=source,
-                                             random_fraction=args.random_fraction, min_distance=args.min_distance))
+                                             random_fraction=args.random_fraction, min_distance=args.min_distance,
+                                             class_balance=args.class_balance))
         from ..embedders import EMBEDDERS
 
         if args.embedder not in EMBEDDERS:
@@ -106,7 +107,8 @@ def check_args(args: argparse.Namespace):
         emb_opts = coerce(emb_opts, EMBEDDERS.options(args.embedder), "--embedder-opt")
     else:  # the task's ranking (or recipe) replaces the strategy; the request keeps n and the seed
         seg = args.task == "segmentation" and args.model is not None
-        not_here = [("--min-distance", args.min_distance), ("--random-fraction", args.random_fraction or None)]
+        not_here = [("--min-distance", args.min_distance), ("--random-fraction", args.random_fraction or None),
+                    ("--class-balance", args.class_balance != "none")]
         not_here += [("--predictions", args.predictions), ("--scorer", args.scorer)] if seg else \
             [("--strategy", args.strategy), ("--param", args.param)]
         given = [f for f, v in not_here if v]
@@ -190,8 +192,8 @@ def run_project(args: argparse.Namespace) -> Path:
     project = LabelingProject.open(args.project.expanduser(), create=False)
     seg_options, params = None, {}
     if seg:
-        if args.random_fraction:
-            raise UserError("--random-fraction does not apply to the segmentation recipes")
+        if args.random_fraction or args.class_balance != "none":
+            raise UserError("--random-fraction and --class-balance do not apply to the segmentation recipes")
         params = model_checks(args)
         seg_options = project_options(args)
     else:
@@ -201,6 +203,8 @@ def run_project(args: argparse.Namespace) -> Path:
         params = coerce(kv(args.param or [], "--param"), STRATEGIES.options(args.strategy), "--param")
         if args.random_fraction:
             params["random_fraction"] = args.random_fraction
+        if args.class_balance != "none":
+            params["class_balance"] = args.class_balance
         rep = project.refit_if_needed()
         if rep is not None:
             _say(f"fitted the project's model on {rep.n_labeled} labels (round {rep.round}) in {rep.fit_seconds:.1f} s")

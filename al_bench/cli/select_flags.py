@@ -17,7 +17,8 @@ FLAGS = {"embedder": "--embedder", "strategy": "--strategy", "arch": "--arch", "
          "batch_size": "--batch-size", "mc_samples": "--mc-samples", "device": "--device", "n": "-n",
          "random_fraction": "--random-fraction", "min_distance": "--min-distance", "seed": "--seed",
          "labeled": "--labeled", "images_dir": "--images-dir", "probs": "--predictions",
-         "labels": "a --labeled CSV with a 'label' column", "sampling": "--param sampling", "total": "-n"}
+         "labels": "a --labeled CSV with a 'label' column", "sampling": "--param sampling", "total": "-n",
+         "class_balance": "--class-balance"}
 
 
 def flag_for(key: str) -> str:
@@ -142,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-distance", type=float, default=None,
                     help="kcenter: stop once the farthest remaining image is closer than this (embedding units)")
     ap.add_argument("--random-fraction", type=float, default=0.0, help="share of the batch drawn uniformly")
+    ap.add_argument("--class-balance", choices=("none", "fallback", "predicted"), default="none",
+                    help="predicted: split the batch into quotas per predicted class, best-scored first; fallback: "
+                         "aim part of it at classes whose labels fall below a quarter of their estimated share "
+                         "(needs --labeled with labels, or --project; default none)")
     ap.add_argument("--seed", type=int, default=None, help="seed of every random choice, stream(seed, 'pick') (default "
                                                           "0; with --project: stream(project seed, 'query', k))")
     ap.add_argument("--out", type=Path, default=Path("selection"), help="output folder (default ./selection)")

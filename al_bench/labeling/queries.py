@@ -74,7 +74,8 @@ class QueriesMixin(ProjectStore):
         here (it may be picked again). Random choices come from ``al_bench.rng.stream(project
         seed, "query", k)`` for the project's k-th selection, or with ``seed`` (a whole number
         >= 0) from ``stream(seed, "pick")``, as :func:`al_bench.select` with that seed; the
-        selection records its stream (``params["rng"]``)."""
+        selection records its stream (``params["rng"]``). ``class_balance`` (``fallback`` or
+        ``predicted``) balances on the project's current labels with its current model."""
         from dataclasses import replace
 
         from ..picking.api import pick
@@ -88,7 +89,8 @@ class QueriesMixin(ProjectStore):
         project_seed = check_seed(settings.get("seed", 0), "project seed")
         if n is None and total is None:
             n = int(settings.get("batch_size", 20))
-        options = {k: params.pop(k) for k in ("random_fraction", "min_distance", "sampling", "beta") if k in params}
+        options = {k: params.pop(k) for k in ("random_fraction", "min_distance", "sampling", "beta", "class_balance")
+                   if k in params}
         # checked before any file is read: the stream is named once the query's number is known
         req = SelectionRequest(strategy, n=n, total=total, params=params, seed=project_seed if seed is None else seed,
                                outputs="model", **options)
@@ -98,7 +100,8 @@ class QueriesMixin(ProjectStore):
             self.check_files()
         f = self._feature_table(progress)
         with self._read() as con:
-            labeled = set(self._current_labels(con))
+            current = self._current_labels(con)
+            labeled = set(current)
             members = None
             if subset is not None:
                 if not con.execute("SELECT 1 FROM subsets WHERE name=?", (subset,)).fetchone():
@@ -129,7 +132,10 @@ class QueriesMixin(ProjectStore):
                                         "images of at least 2 classes and fit one (LabelingProject.fit; the app and "
                                         "al-bench-select --project fit when the labels changed)") from None
                     raise
-            sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True)
+            given = None  # balancing counts the project's own labels; the model stays what it was fitted on
+            if req.class_balance != "none":
+                given = {k: current[int(i)] for k, i in zip(f.keys, f.ids) if int(i) in current}
+            sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True, labels=given)
         used = {**sel.params}
         if head is not None and used.get("model") == "given head":
             used["model"] = f"the project's model, round {info['round']}" if info else "the project's model"

@@ -153,6 +153,9 @@ def check_request(req: SelectionRequest) -> SelectionRequest:
     if req.class_balance != "none" and req.outputs in ("probs", "mc"):
         raise UserError("needs the labeled items' labels (a head trained on them, or the simulation's); given "
                         "predictions carry none", key="class_balance")
+    if req.class_balance != "none" and req.outputs is None:
+        raise UserError("needs the labeled items' labels: give {labels}", key="class_balance",
+                        refs={"labels": "labels"})
     entry = STRATEGIES.entry(req.strategy)
     cold = entry.meta.get("cold_start", False)  # runs on embeddings alone without a model
     all_random = n is not None and int(round(rf * n)) >= n

@@ -254,6 +254,11 @@ def test_command_rejects_bad_values_before_any_work(folder, tmp_path, capsys):
         (["--link"], "--link needs --copy-to DIR"),
         (["--seed", "-1"], "--seed: got -1; give a whole number >= 0"),
         (["--scorer", "box_entropy"], "--scorer and --scorer-param are for --task detection or segmentation"),
+        (["--class-balance", "predicted"],
+         "--class-balance: needs the labeled items' labels: give a --labeled CSV with a 'label' column"),
+        (["--class-balance", "fallback", "--predictions", "p.csv"], "--class-balance: needs the labeled items' labels"),
+        (["--task", "detection", "--class-balance", "fallback", "--predictions", "d.jsonl", "--scorer", "box_entropy"],
+         "--class-balance do(es) not apply"),
         (["--task", "segmentation", "--scorer", "entropy"], "--task segmentation needs --predictions FILE"),
     ]
     for extra, words in cases:
@@ -546,3 +551,23 @@ def test_too_large_n_fails_before_the_embedding(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "-n: 50 asked, but 5 candidate(s) are left (of 5 ids, 0 labeled)" in err
     assert "embedded" not in err and not (tmp_path / "cache" / "embeddings").exists()
+
+
+def test_command_class_balance_is_the_library_s(folder, tmp_path):
+    """--class-balance predicted with a labeled CSV: the picks al_bench.select makes with the same
+    labels, class_balance and seed; the hand-off records it."""
+    from al_bench.data.images import ImageFiles
+    from al_bench.embedders import embed
+
+    ids = _ids(folder)
+    lab = _labeled_csv(tmp_path / "labeled.csv", ids[:10])
+    rc, out = _run(folder, tmp_path, "-n", "6", "--strategy", "margin", "--labeled", str(lab), "--seed", "3",
+                   "--class-balance", "predicted")
+    assert rc == 0
+    good = sorted(ids)
+    x = embed(ImageFiles(folder, good), np.arange(len(good)), "pixels", "fp", None, 0, image_size=16).features
+    ref = al_bench.select(good, x, 6, "margin", labeled=ids[:10], labels=[family(r) for r in ids[:10]], rng=3,
+                          class_balance="predicted")
+    plain = al_bench.select(good, x, 6, "margin", labeled=ids[:10], labels=[family(r) for r in ids[:10]], rng=3)
+    assert pd.read_csv(out / "selection.csv")["id"].tolist() == list(ref.ids) != list(plain.ids)
+    assert yaml.safe_load((out / "selection.yaml").read_text())["params"]["class_balance"] == "predicted"

@@ -107,3 +107,31 @@ def test_a_project_query_replays_through_al_bench_select(project, folder):
     lab = set(project.labels)  # the first query's picks are unlabeled still: candidates again
     again = al_bench.select(keys, x, 5, "margin", labeled=np.array([kk in lab for kk in keys]), model=head, rng=7)
     assert given.ids == again.ids
+
+
+def test_a_project_query_balances_on_the_project_s_own_labels(project, folder, tmp_path, capsys):
+    """class_balance on a project: the model stays the project's; the labels it counts are the
+    project's current ones; the same picks as al_bench.select with both, on the query's stream."""
+    import numpy as np
+
+    import al_bench
+    from al_bench.rng import stream
+
+    truth = folder[1]
+    project.add_labels({k: truth[k] for k in project.items[::3]})
+    project.fit()
+    keys, x = project.features()
+    labels = project.labels
+    is_lab = np.array([k in labels for k in keys])
+    head = project.model().head()
+    q = project.query("margin", 6, class_balance="predicted")
+    k = len(project.selections())
+    replay = al_bench.select(keys, x, 6, "margin", labeled=[kk for kk in keys if kk in labels],
+                             labels=[labels[kk] for kk in keys if kk in labels], model=head,
+                             class_balance="predicted", rng=stream(0, "query", k))
+    plain = al_bench.select(keys, x, 6, "margin", labeled=is_lab, model=head, rng=stream(0, "query", k))
+    assert q.ids == replay.ids != plain.ids and q.params["class_balance"] == "predicted"
+    out = tmp_path / "sel"
+    assert main(["--project", str(project.folder), "-n", "4", "--strategy", "margin", "--class-balance", "fallback",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    assert LabelingProject.open(project.folder).last_selection().params["class_balance"] == "fallback"
