@@ -26,7 +26,7 @@ from .reports.budget_gains import budget_gains
 from .reports.labels_to_match import labels_to_match
 from .reports.learning_curves import plot_learning_curves
 from .reports.verdict import verdict_summary
-from .runs import read_purchases, read_runs
+from .runs import read_purchases, read_runs, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,13 @@ class AggregateReport:
                          f"the {DEFAULT} ones beside them were written too)")
         for p in self.problems:
             lines.append(f"  NOT INCLUDED: {p}")
+        named = self.tables.get("variants")
+        if named is not None:
+            named = named[named["strategy"].astype(str).str.contains("@", regex=False)]
+        if named is not None and len(named):
+            lines.append("  variants (tables/variants.csv): " + "; ".join(
+                f"{r.strategy} = {r.differs}" for r in named.drop_duplicates("strategy").head(8).itertuples())
+                + ("; …" if named["strategy"].nunique() > 8 else ""))
         verdict = verdict_summary(self.tables.get("verdict"))
         if verdict:
             lines.append(verdict)
@@ -136,6 +143,11 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
             log.warning("aggregate: %d run(s) left out of the tables read from selected.csv (%s): %s%s",
                         len(unread), ", ".join(e.output for e in ordered() if takes(e, "purchases")),
                         "; ".join(unread[:3]), f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
+    if any(takes(e, "settings") for e in ordered()):
+        inputs["settings"], unread = read_settings(runs_dir, runs.results)
+        if unread:
+            log.warning("aggregate: %d run(s) without their strategy settings in tables/variants.csv: %s%s",
+                        len(unread), "; ".join(unread[:3]), f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
     tables, outputs, accuracy_outputs = {}, {}, {}
     for entry in ordered():
         compares = takes(entry, "metric")

@@ -34,12 +34,13 @@ from ..runfiles import (
     file_checksums,
     find_runs,
     read_csv_strict,
+    strategy_id,
 )
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Runs", "with_identity", "expected_runs", "listed_runs", "read_run", "read_runs", "read_purchases",
-           "DamagedFile", "STATUS_COLUMNS", "SORT_KEYS", "PURCHASE_COLUMNS", "LABELED"]
+           "read_settings", "DamagedFile", "STATUS_COLUMNS", "SORT_KEYS", "PURCHASE_COLUMNS", "LABELED"]
 
 STATUS_COLUMNS = ["run", "status", "error"]  # tables/run_status.csv
 SORT_KEYS = RUN_KEYS + ["budget"]  # the row order of tables/results.csv
@@ -264,3 +265,28 @@ def read_purchases(runs_dir: Path, results: pd.DataFrame) -> tuple[pd.DataFrame,
     if not frames:
         return pd.DataFrame(columns=PURCHASE_COLUMNS), problems
     return pd.concat(frames, ignore_index=True)[PURCHASE_COLUMNS], problems
+
+
+def read_settings(runs_dir: Path, results: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(one row per run in ``results``: ``run`` and ``settings``, the ``strategy`` node of its
+    ``config.yaml`` flattened — ``random_fraction``, ``class_balance``, ``sampling``, ``beta``,
+    ``params.<name>`` —; one line per run left out: no readable ``config.yaml``, or one whose
+    strategy node is not the one the run's ``strategy_id`` was made from (changed since))."""
+    import yaml
+
+    rows, problems = [], []
+    for run, r in results.groupby("run", sort=True):
+        path = Path(runs_dir) / run / "config.yaml"
+        try:
+            node = (yaml.safe_load(path.read_text()) or {}).get("strategy")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError) as exc:
+            problems.append(f"{run}: config.yaml: {getattr(exc, 'strerror', None) or type(exc).__name__}")
+            continue
+        sid = str(r["strategy_id"].iloc[0]) if "strategy_id" in r else "unknown"
+        if not isinstance(node, dict) or (sid != "unknown" and strategy_id({"strategy": node}) != sid):
+            problems.append(f"{run}: config.yaml: its strategy settings are not those of the run (strategy_id {sid})")
+            continue
+        flat = {k: v for k, v in node.items() if k not in ("name", "params")}
+        flat.update({f"params.{k}": v for k, v in sorted((node.get("params") or {}).items())})
+        rows.append({"run": run, "settings": flat})
+    return pd.DataFrame(rows, columns=["run", "settings"]), problems

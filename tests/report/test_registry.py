@@ -42,12 +42,18 @@ def test_outputs_and_orders_are_unique():
     assert len({e.order for e in entries}) == len(entries)
 
 
+def _settings_of(results):
+    """A settings input (as read_settings gives) for a results frame without run folders."""
+    return pd.DataFrame({"run": sorted(results["run"].unique()), "settings": [{"random_fraction": 0.0}] * results["run"].nunique()})
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_and_writes_a_readable_output(name, curve_results, purchases_of, tmp_path):
     # with a re-scored head's column too (head_agreement reads it; the others must ignore it)
     results = curve_results.assign(**{"accuracy@other": 1.0 - curve_results["accuracy"]})
     before = results.copy()
-    inputs = {"purchases": purchases_of(results)}  # what aggregate reads from the run folders besides
+    inputs = {"purchases": purchases_of(results),  # what aggregate reads from the run folders besides
+              "settings": _settings_of(results)}
     path, table = run_report(REPORTS.entry(name), results, tmp_path, inputs)
     pd.testing.assert_frame_equal(results, before)  # a report does not touch the results
     assert path == tmp_path / REPORTS.entry(name).output
@@ -68,12 +74,13 @@ def test_runs_and_writes_a_readable_output(name, curve_results, purchases_of, tm
 def test_a_table_does_not_depend_on_row_order(name, curve_results, purchases_of):
     e = REPORTS.entry(name)
     shuffled = curve_results.sample(frac=1, random_state=1)
-    given = {"purchases": purchases_of(curve_results)} if takes(e, "purchases") else {}
+    given = {"purchases": purchases_of(curve_results), "settings": _settings_of(curve_results)}
+    given = {k: v for k, v in given.items() if takes(e, k)}
     pd.testing.assert_frame_equal(e.obj(curve_results, **given), e.obj(shuffled, **given))
 
 
 def test_inputs_are_not_options():
-    assert INPUTS == ("purchases",)
+    assert INPUTS == ("purchases", "settings")
     for e in REPORTS.entries():
         assert not set(INPUTS) & set(e.options), e.name
 

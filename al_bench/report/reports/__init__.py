@@ -14,8 +14,8 @@ option it is given that the report declares, e.g. ``log_x`` of ``learning_curves
 that declares ``metric`` compares strategies on that column (:mod:`..metric`): for a metric
 other than accuracy it writes beside its declared file, ``<stem>.<metric><suffix>``. A report
 may also take what aggregation reads from the run folders besides the results (:data:`INPUTS`:
-``purchases``, every run's ``selected.csv`` in long form, :func:`..runs.read_purchases`); those
-are not options. Adding a table or a chart means adding a module here; nothing else is edited::
+``purchases``, every run's ``selected.csv`` in long form, :func:`..runs.read_purchases`;
+``settings``, every run's strategy settings, :func:`..runs.read_settings`); those are not options. Adding a table or a chart means adding a module here; nothing else is edited::
 
     @register("budget_gains", kind="table", output="tables/budget_gains.csv", order=10)
     def budget_gains(results: pd.DataFrame) -> pd.DataFrame: ...
@@ -36,7 +36,7 @@ from ..metric import DEFAULT, suffixed
 __all__ = ["REPORTS", "BASELINE", "KINDS", "INPUTS", "register", "ordered", "run_report", "output_of", "takes"]
 
 # what a report may take besides the results frame, read from the run folders by aggregation
-INPUTS = ("purchases",)
+INPUTS = ("purchases", "settings")
 REPORTS: Registry = Registry("report", package=__name__, required=("kind", "output", "order"), injected=INPUTS)
 BASELINE = "random"  # the strategy every other one is compared with
 KINDS = {"table": ".csv", "figure": ".png"}  # kind → the suffix of its output
