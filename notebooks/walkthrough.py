@@ -478,6 +478,7 @@ find = lt.tables["labels_to_find"]
 find = find[find["class"].astype(str) == rarest[len("recall_"):]]
 display(find[[c for c in ("strategy", "nth", "n_reached", "labels_mean", "saved_mean", "saved_ci_low",
                           "saved_ci_high", "n_pairs") if c in find.columns]])
+display(lt.tables["variants"][["strategy", "differs", "n_runs"]])  # which entropy@<id> is the fallback
 verdict = lt.tables["verdict"]
 display(verdict[[c for c in ("n_labeled", "best", "gain_mean", "gain_ci_low", "gain_ci_high", "verdict", "metric")
                  if c in verdict.columns]])
