@@ -134,7 +134,8 @@ def _label_studio_checks(args: argparse.Namespace, root: Path) -> None:
                             "give one")
         from ..picking.sinks import local_files_prefix
 
-        local_files_prefix(root, args.label_studio_document_root)  # the images must lie under it
+        # the images must lie strictly below it; errors name the folder as given
+        local_files_prefix(root, args.label_studio_document_root, given=args.images_dir.expanduser())
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -190,6 +191,13 @@ def run_project(args: argparse.Namespace) -> Path:
         if folder is not None:
             check_folder_target(flag, folder.expanduser())
     project = LabelingProject.open(args.project.expanduser(), create=False)
+    if args.label_studio_document_root is not None:  # checked before the query is kept in the project
+        from ..picking.sinks import local_files_prefix
+
+        if args.label_studio_prefix is not None:
+            raise UserError("--label-studio-prefix and --label-studio-document-root both set the image URLs; give one")
+        local_files_prefix(project.images_root(), args.label_studio_document_root,
+                           folder="the project's images folder")
     seg_options, params = None, {}
     if seg:
         if args.random_fraction or args.class_balance != "none":

@@ -29,6 +29,12 @@ class ExportsMixin(ProjectStore):
                         (name, kind, str(path), now_utc()))
         return {"name": name, "kind": kind, "path": str(path)}
 
+    def images_root(self) -> Path:
+        """The folder that holds every image of the project (their common parent; ``/`` if none):
+        what hand-off URLs, captions and copies are relative to."""
+        keys = self.items
+        return Path(os.path.commonpath([os.path.dirname(k) for k in keys])) if keys else Path("/")
+
     def selection_result(self, sel, n_requested: int | None = None, **sink_options: Any):
         """Selection ``sel`` (a :class:`NamedSelection` or its name) as the hand-off a folder
         selection writes (:func:`al_bench.picking.sinks.write_sinks`: selection.csv,
@@ -44,7 +50,7 @@ class ExportsMixin(ProjectStore):
         if isinstance(sel, str):
             sel = self.selection(sel)
         keys = self.items
-        root = Path(os.path.commonpath([os.path.dirname(k) for k in keys])) if keys else Path("/")
+        root = self.images_root()
         scores = np.asarray(sel.scores, np.float64)
         picked = Selection(tuple(sel.ids), scores, sel.strategy, dict(sel.params), np.arange(len(sel.ids)),
                            np.ones(len(sel.ids), bool))

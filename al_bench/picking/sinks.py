@@ -150,13 +150,21 @@ def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix
 
 
 def local_files_prefix(images_dir: Path, document_root: Path | None = None,
-                       what: str = "--label-studio-document-root") -> str:
-    """The URL prefix of Label Studio's local-files server for images under ``images_dir``:
+                       what: str = "--label-studio-document-root", given: Path | None = None,
+                       folder: str = "--images-dir") -> str:
+    """The URL prefix of Label Studio's local-files server for images under ``images_dir`` (a
+    resolved path; ``given``: the path as the user wrote it, which errors name):
     ``/data/local-files/?d=`` + the folder's path relative to ``document_root`` (Label Studio's
-    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; default ``/``, the whole absolute path)."""
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; default ``/``, the whole absolute path); ``folder``
+    names the images folder in errors. The folder
+    must lie strictly below the root: Label Studio refuses a Local files storage equal to its
+    document root ("add a subdirectory"), so such URLs could never be served."""
     from urllib.parse import quote
 
     images_dir = Path(images_dir)
+    named = str(given) if given is not None and Path(given) != images_dir else str(images_dir)
+    if given is not None and Path(given) != images_dir:
+        named += f" (a link to {images_dir})"
     if document_root is None:
         rel = str(images_dir).lstrip("/")
     else:
@@ -164,10 +172,14 @@ def local_files_prefix(images_dir: Path, document_root: Path | None = None,
         try:
             rel = images_dir.relative_to(root).as_posix()
         except ValueError:
-            raise UserError(f"--images-dir {images_dir} is not under it; Label Studio serves local files only "
+            raise UserError(f"{folder} {named} is not under it; Label Studio serves local files only "
                             "from below its document root", key=f"{what} {document_root}") from None
         rel = "" if rel == "." else rel
-    return "/data/local-files/?d=" + quote(rel) + ("/" if rel else "")
+    if not rel:
+        raise UserError(f"{folder} {named} is the document root itself; Label Studio refuses a Local files "
+                        "storage equal to its document root (it asks for a subdirectory): give a root above the "
+                        "images folder", key=f"{what} {document_root if document_root is not None else '/'}")
+    return "/data/local-files/?d=" + quote(rel) + "/"
 
 
 def copy_plan(copy_to: Path, root: Path, ids: list[str], what: str = "--copy-to") -> list[tuple[Path, Path]]:

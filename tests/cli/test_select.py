@@ -501,11 +501,20 @@ def test_label_studio_document_root_flag(folder, tmp_path, capsys):
     capsys.readouterr()
     for extra, words in (
             (["--label-studio-document-root", str(tmp_path / "elsewhere")], "is not under it"),
-            (["--label-studio-document-root", "/", "--label-studio-prefix", "http://x/"], "give one")):
+            (["--label-studio-document-root", "/", "--label-studio-prefix", "http://x/"], "give one"),
+            (["--label-studio-document-root", str(folder)],
+             f"--label-studio-document-root {folder}: --images-dir {folder} is the document root itself; Label "
+             "Studio refuses a Local files storage equal to its document root")):
         rc, _ = _run(folder, tmp_path / "bad", "-n", "3", *extra)
         err = capsys.readouterr().err
         assert rc == 2 and words in err and "checking images" not in err, err
         assert not (tmp_path / "bad").exists()
+    # a link to the images, given as --images-dir: errors name it as given, and where it leads
+    (tmp_path / "linked").symlink_to(folder)
+    rc = main(["--images-dir", str(tmp_path / "linked"), "--out", str(tmp_path / "bad"), "-n", "3", "--quiet",
+               "--label-studio-document-root", str(tmp_path / "elsewhere")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--images-dir {tmp_path / 'linked'} (a link to {folder.resolve()}) is not under it" in err, err
 
 
 def test_progress_writes_no_carriage_returns_into_a_log_file(tmp_path, capfd):

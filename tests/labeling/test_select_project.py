@@ -135,3 +135,15 @@ def test_a_project_query_balances_on_the_project_s_own_labels(project, folder, t
     assert main(["--project", str(project.folder), "-n", "4", "--strategy", "margin", "--class-balance", "fallback",
                  "--out", str(out)]) == 0, capsys.readouterr().err
     assert LabelingProject.open(project.folder).last_selection().params["class_balance"] == "fallback"
+
+
+def test_a_label_studio_root_that_cannot_serve_the_project_fails_before_the_query(project, tmp_path, capsys):
+    before = len(project.selections())
+    root = project.images_root()
+    for doc_root, words in ((tmp_path / "elsewhere", f"the project's images folder {root} is not under it"),
+                            (root, f"the project's images folder {root} is the document root itself")):
+        rc = main(["--project", str(project.folder), "-n", "3", "--strategy", "kcenter", "--out", str(tmp_path / "o"),
+                   "--label-studio-document-root", str(doc_root)])
+        err = capsys.readouterr().err
+        assert rc == 2 and words in err, err
+    assert len(LabelingProject.open(project.folder).selections()) == before and not (tmp_path / "o").exists()

@@ -96,7 +96,8 @@ def test_label_studio_document_root_makes_the_path_relative(scan, tmp_path):
     K.write_sinks(_result(scan, label_studio_root=scan.root.parent), tmp_path)
     task = json.loads((tmp_path / "label_studio.json").read_text())[0]["data"]
     assert task["image"] == f"/data/local-files/?d={scan.root.name}/{quote(task['al_bench_id'])}"
-    assert K.local_files_prefix(scan.root, scan.root) == "/data/local-files/?d="
+    with pytest.raises(UserError, match="is the document root itself; Label Studio refuses"):  # never served
+        K.local_files_prefix(scan.root, scan.root)
     with pytest.raises(UserError, match="is not under it") as err:
         K.local_files_prefix(scan.root, tmp_path)
     assert err.value.key == f"--label-studio-document-root {tmp_path}"
