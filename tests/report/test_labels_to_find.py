@@ -97,3 +97,15 @@ def test_aggregate_writes_it_from_the_run_folders(write_class_runs, tmp_path, mo
     assert len(written) == 2 * 3 * 2 and report.tables["labels_to_find"].shape == written.shape
     assert written.loc[(written["strategy"] == "entropy") & (written["class"] == "rare")
                        & (written["nth"] == 1), "saved_mean"].item() == 2.0
+
+
+def test_whether_a_class_is_found_at_all_is_an_exact_sign_test(found):
+    from al_bench.report.reports.labels_to_find import sign_test
+
+    # by hand: 6 seeds found it only with the strategy, 0 only with random: 2 · 0.5^6
+    assert sign_test(6, 0) == sign_test(0, 6) == pytest.approx(2 / 64)
+    assert sign_test(3, 1) == pytest.approx(2 * (1 + 4) / 16)  # P(X <= 1) of Binomial(4, 1/2), both sides
+    assert sign_test(0, 0) == 1.0 and sign_test(2, 2) == 1.0
+    # entropy found the fifth rare item at all 3 seeds, random at none: 2 · 0.5^3
+    assert found.loc[("entropy", "rare", 5), "reach_p_value"] == pytest.approx(0.25)
+    assert found.loc[("entropy", "rare", 1), "reach_p_value"] == 1.0  # one seed only with entropy: 2 · 0.5

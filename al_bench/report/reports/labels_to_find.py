@@ -18,11 +18,14 @@ One row per comparison group, strategy, class (in label-code order) and ``nth`` 
   paired t-test), ``n_pairs``: random's labels minus this strategy's at the same seed (positive:
   found with fewer labels), over the seeds where both found it; ``only_this_reached`` and
   ``only_random_reached`` count the seeds where one of the two found it and the other did not
-  (left out of the difference, which they would move further than it says). NaN and 0 without
-  random in the group.
+  (left out of the difference, which they would move further than it says), and
+  ``reach_p_value`` whether finding it at all differs from random: the two-sided exact sign
+  (McNemar) test on those two counts (1 when both are 0). NaN and 0 without random in the group.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -32,12 +35,23 @@ from ..runs import LABELED, with_identity
 from ..stats import paired_t
 from . import BASELINE, register
 
-__all__ = ["labels_to_find", "found_at", "COLUMNS", "NTH"]
+__all__ = ["labels_to_find", "found_at", "sign_test", "COLUMNS", "NTH"]
 
 NTH = (1, 5)  # the items of a class whose discovery is counted: the first and the fifth
 COLUMNS = COMPARE_KEYS + ["strategy", "class", "nth", "n_seeds", "n_reached", "budget_labels", "labels_mean",
                           "labels_std", "saved_mean", "saved_ci_low", "saved_ci_high", "p_value", "n_pairs",
-                          "only_this_reached", "only_random_reached"]
+                          "only_this_reached", "only_random_reached", "reach_p_value"]
+
+
+def sign_test(b: int, c: int) -> float:
+    """Two-sided exact sign test (McNemar's exact test) on ``b`` and ``c`` discordant pairs: the
+    probability, with each pair equally likely either way, of a split at least this uneven; 1.0
+    without discordant pairs."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
 
 
 def found_at(labels: np.ndarray, nth: int) -> float:
@@ -105,4 +119,5 @@ def labels_to_find(results: pd.DataFrame, purchases: pd.DataFrame | None = None)
                 "only_this_reached": int((has_pair & mine_ok & ~theirs_ok).sum()),
                 "only_random_reached": int((has_pair & ~mine_ok & theirs_ok).sum()),
             })
+            rows[-1]["reach_p_value"] = sign_test(rows[-1]["only_this_reached"], rows[-1]["only_random_reached"])
     return pd.DataFrame(rows, columns=COLUMNS)
