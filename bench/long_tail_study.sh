@@ -4,7 +4,8 @@
 # A slice is DATA_POOL_SCHEDULE, e.g. digits_lt100_low, cifar_lt10_standard, cifar_bdd_low. Each
 # slice writes OUT_ROOT/<slice> (every strategy; margin with class_balance=fallback and
 # predicted; margin softmax beta=20) and OUT_ROOT/<slice>_lure (random and margin softmax beta=20
-# with model.weighting=lure), aggregates both on accuracy and on balanced accuracy, and appends
+# with model.weighting=lure), aggregates both on accuracy, balanced accuracy and worst-class
+# recall, and appends
 # its wall time to OUT_ROOT/walls.tsv. Needs ../shared/datasets/cifar10_subset.npz for cifar.
 set -euo pipefail
 ROOT=${1:?usage: long_tail_study.sh OUT_ROOT SLICE...}; shift
@@ -36,7 +37,7 @@ for slice in "$@"; do
   t1=$(date +%s)
   for d in "$OUT" "$LURE"; do
     $PY -m al_bench.report "$d"
-    $PY -m al_bench.report "$d" --metric balanced_accuracy
+    $PY -m al_bench.report "$d" --metric balanced_accuracy worst_class_recall
   done
   printf '%s\t%s\t%s\n' "$slice" "$((t1 - t0))" "$(git rev-parse --short HEAD)" >>"$ROOT/walls.tsv"
 done

@@ -54,6 +54,7 @@ class AggregateReport:
     outputs: dict[str, Path] = field(default_factory=dict)
     metric: str = DEFAULT
     accuracy_outputs: dict[str, Path] = field(default_factory=dict)
+    also: dict[str, dict[str, Path]] = field(default_factory=dict)  # further metrics → their files, by report
     removed: list[Path] = field(default_factory=list)  # an earlier aggregation's files, when no run finished
 
     def summary(self) -> str:
@@ -69,7 +70,8 @@ class AggregateReport:
             lines.append(f"  removed {len(self.removed)} table(s)/figure(s) of an earlier aggregation ({names}): "
                          "no finished run to make them from")
         if self.metric != DEFAULT and self.outputs:
-            lines.append(f"  metric: {self.metric} (its tables and figures are named <report>.{self.metric}.csv/.png; "
+            more = "".join(f", then {m}" for m in self.also)
+            lines.append(f"  metric: {self.metric}{more} (its tables and figures are named <report>.{self.metric}.csv/.png; "
                          f"the {DEFAULT} ones beside them were written too)")
         for p in self.problems:
             lines.append(f"  NOT INCLUDED: {p}")
@@ -95,13 +97,15 @@ def report_options() -> dict[str, Any]:
 
 
 def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str, ...] = (),
-              metric: str = DEFAULT, **options: Any) -> AggregateReport:
+              metric: str | tuple[str, ...] | list[str] = DEFAULT, **options: Any) -> AggregateReport:
     """Read every run under ``runs_dir`` (default ``outputs_dir/runs``) and write the tables and
     figures of every registered report under ``outputs_dir``. ``heads``: model configs to
     re-score every run's labeled sets with (:mod:`.rescore`; columns ``accuracy@<head>``).
     ``metric``: the column strategies are compared on (:mod:`.metric`); for another than
     accuracy, the reports that compare write its files beside the accuracy ones, which are
-    written as always, and files of an earlier ``metric`` are removed. A metric that some runs
+    written as always, and files of an earlier ``metric`` are removed. Several metrics (a
+    sequence): the first is the report's ``metric``, the others are written beside it too
+    (``also``). A metric that some runs
     lack is a one-line :class:`~al_bench.errors.UserError` before anything is written.
     Every table and figure of an earlier aggregation is removed first (with no finished run,
     only ``run_status.csv`` is left): none of them can look current after this call.
@@ -110,7 +114,11 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     unknown = sorted(set(options) - set(report_options()))
     if unknown:
         raise TypeError(f"aggregate: no report has the option(s) {unknown}; known: {sorted(report_options())}")
-    metric = check_metric(metric, tuple(heads))
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    if not metrics:
+        raise UserError("--metric: give at least one metric")
+    metrics = list(dict.fromkeys(check_metric(m, tuple(heads)) for m in metrics))
+    metric, also = metrics[0], [m for m in metrics[1:] if m != DEFAULT]
     if heads:  # an unknown head fails before anything is written
         from .rescore import head_config
 
@@ -119,8 +127,10 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
     outputs_dir = Path(outputs_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else outputs_dir / "runs"
     runs = read_runs(runs_dir, outputs_dir)
-    if not runs.results.empty and not metric.startswith(HEAD_PREFIX):
-        _check_metric_present(runs.results, metric)
+    if not runs.results.empty:
+        for m in metrics:
+            if not m.startswith(HEAD_PREFIX):
+                _check_metric_present(runs.results, m)
     tables_dir = outputs_dir / "tables"
     if runs.results.empty:
         removed = _clear_outputs(outputs_dir)  # tables of runs since deleted or failed would look current
@@ -132,7 +142,8 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
 
         runs.results, unscored = rescore(runs.results, heads, runs_dir, outputs_dir)
         runs.problems.extend(unscored)
-        _check_metric_present(runs.results, metric)
+        for m in metrics:
+            _check_metric_present(runs.results, m)
     _clear_outputs(outputs_dir)  # a report that fails half-way leaves files missing, never stale
     write_csv(runs.status, tables_dir / "run_status.csv")
     write_csv(runs.results, tables_dir / "results.csv")
@@ -149,17 +160,21 @@ def aggregate(outputs_dir: Path, runs_dir: Path | None = None, heads: tuple[str,
             log.warning("aggregate: %d run(s) without their strategy settings in tables/variants.csv: %s%s",
                         len(unread), "; ".join(unread[:3]), f"; and {len(unread) - 3} more" if len(unread) > 3 else "")
     tables, outputs, accuracy_outputs = {}, {}, {}
+    more: dict[str, dict[str, Path]] = {m: {} for m in also}
     for entry in ordered():
         compares = takes(entry, "metric")
         if compares and metric != DEFAULT:  # the accuracy files as always, then the metric's beside them
             accuracy_outputs[entry.name], _ = run_report(entry, runs.results, outputs_dir, inputs, **options)
         outputs[entry.name], table = run_report(entry, runs.results, outputs_dir, inputs, **options,
                                                 **({"metric": metric} if compares else {}))
+        for m in also if compares else ():
+            more[m][entry.name], _ = run_report(entry, runs.results, outputs_dir, inputs, **options, metric=m)
         if table is not None:
             tables[entry.name] = table
     return AggregateReport(outputs_dir, runs.results, tables.get("budget_gains", pd.DataFrame()),
                            tables.get("labels_to_match", pd.DataFrame()), runs.status,
-                           outputs.get("learning_curves"), runs.problems, tables, outputs, metric, accuracy_outputs)
+                           outputs.get("learning_curves"), runs.problems, tables, outputs, metric, accuracy_outputs,
+                           also=more)
 
 
 def _clear_outputs(outputs_dir: Path) -> list[Path]:

@@ -43,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="also fit these model configs (al_bench/conf/model/, e.g. linear_std) on every run's labeled "
                          "set at each budget point: columns accuracy@MODEL, tables/head_agreement.csv and the "
                          "verdict's sign_change_under (scores are kept under OUTPUTS_DIR/rescored/)")
-    ap.add_argument("--metric", default=DEFAULT, metavar="METRIC",
+    ap.add_argument("--metric", default=[DEFAULT], nargs="+", metavar="METRIC",
                     help=f"compare the strategies on this column of curve.csv: {', '.join(METRICS)}, or "
                          f"{HEAD_PREFIX}<head> of a head given with --heads (default {DEFAULT}: the files as always). "
                          "Another metric's tables and figures are written beside the accuracy ones, named "
-                         "<report>.<metric>.csv/.png; those of an earlier --metric are removed")
+                         "<report>.<metric>.csv/.png; those of an earlier --metric are removed. Several: each one's files are "
+                         "written, and the first is printed")
     ap.add_argument("--log-x", action=argparse.BooleanOptionalAction, default=True,
                     help="figures/learning_curves.png: labels on a log axis (default) or, with --no-log-x, linear")
     args = ap.parse_args(argv)

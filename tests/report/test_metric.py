@@ -144,3 +144,19 @@ def test_the_command_prints_the_metric_s_verdict_and_gains_and_draws_its_figures
     for f in ("gains", "learning_curves", "penalty_matrix"):
         assert (tmp_path / "figures" / f"{f}.png").read_bytes() != (tmp_path / "figures" / f"{f}.balanced_accuracy.png"
                                                                     ).read_bytes()
+
+
+def test_several_metrics_at_once_keep_each_one_s_files(write_class_runs, tmp_path, tables_only):
+    write_class_runs(tmp_path / "runs")
+    both = aggregate(tmp_path, metric=["balanced_accuracy", "worst_class_recall"])  # as --metric A B passes them
+    names = set(_files(tmp_path))
+    for m in ("balanced_accuracy", "worst_class_recall"):
+        assert f"tables/verdict.{m}.csv" in names and f"tables/budget_gains.{m}.csv" in names
+    assert both.metric == "balanced_accuracy" and set(both.also) == {"worst_class_recall"}
+    assert "  metric: balanced_accuracy, then worst_class_recall (" in both.summary()
+    single = aggregate(tmp_path / "one", runs_dir=tmp_path / "runs", metric="worst_class_recall")
+    assert (tmp_path / "one/tables/verdict.worst_class_recall.csv").read_bytes() == \
+        (tmp_path / "tables/verdict.worst_class_recall.csv").read_bytes()
+    assert single.also == {}
+    aggregate(tmp_path)  # then accuracy alone: the others' files go, as for one metric
+    assert not [n for n in _files(tmp_path) if n.count(".") > 1]
