@@ -25,13 +25,17 @@ __all__ = ["lure_weights", "sequential_probabilities", "uniform_probabilities"]
 
 def lure_weights(q: np.ndarray, pool_size: int) -> np.ndarray:
     """The weights v_m of the M items bought with sequential probabilities ``q`` (purchase order)
-    from a pool of ``pool_size``; float64, (M,)."""
+    from a pool of ``pool_size``; float64, (M,). With the whole pool bought (M = N) the labeled
+    set is the pool and its plain mean loss is the pool's exactly: every weight is 1 (the
+    formula's factor N − M is 0; its last term would be 0/0)."""
     q = np.asarray(q, np.float64)
     n, big_m = int(pool_size), q.size
-    if big_m >= n:
-        raise ValueError(f"LURE weights need fewer purchases ({big_m}) than pool items ({n})")
+    if big_m > n:
+        raise ValueError(f"LURE weights need at most as many purchases ({big_m}) as pool items ({n})")
     if not (np.isfinite(q).all() and (q > 0).all() and (q <= 1).all()):
         raise ValueError("LURE weights need every acquisition probability in (0, 1]")
+    if big_m == n:
+        return np.ones(big_m)
     m = np.arange(1, big_m + 1, dtype=np.float64)
     return 1.0 + (n - big_m) / (n - m) * (1.0 / ((n - m + 1) * q) - 1.0)
 

@@ -36,6 +36,18 @@ def test_weighted_mean_is_unbiased_for_the_pool_mean_over_every_draw_order():
     assert abs(naive - f.mean()) > 0.3  # without the weights the estimate is biased here
 
 
+def test_the_whole_pool_bought_weighs_every_label_one():
+    """M = N (a schedule that ends at the whole pool): the labeled set is the pool, so the plain
+    mean is exact; the formula's last term would be 0/0. Unbiased over every draw order too."""
+    w, f = np.array([5.0, 1.0, 2.0, 0.5]), np.array([3.0, -1.0, 4.0, 10.0])
+    for order in itertools.permutations(range(4)):
+        q = sequential_probabilities(np.log(w), np.array(order))
+        np.testing.assert_array_equal(lure_weights(q, 4), np.ones(4))
+        assert np.mean(lure_weights(q, 4) * f[list(order)]) == pytest.approx(f.mean())
+    with pytest.raises(ValueError, match="at most as many purchases"):
+        lure_weights([0.5] * 5, 4)
+
+
 def test_sequential_probabilities_are_draws_without_replacement():
     q = sequential_probabilities(np.log([1.0, 3.0, 4.0]), np.array([2, 0]))
     np.testing.assert_allclose(q, [4 / 8, 1 / 4])
