@@ -1,22 +1,25 @@
-"""The headline tables of issue 25's long-tail study, in Markdown, from the folders that
-``bench/long_tail_study.sh`` wrote (aggregated on accuracy and on balanced accuracy).
+"""The headline tables of issue 25's long-tail study, from the folders that
+``bench/long_tail_study.sh`` wrote (aggregated on accuracy, balanced accuracy and worst-class
+recall).
 
-    .venv/bin/python bench/long_tail_tables.py ROOT SLICE [SLICE ...] > tables.md
+    .venv/bin/python bench/long_tail_tables.py ROOT SLICE [SLICE ...]            # Markdown
+    .venv/bin/python bench/long_tail_tables.py ROOT SLICE ... --csv OUT           # and OUT/*.csv
 
 Per slice (``ROOT/<slice>`` and ``ROOT/<slice>_lure``):
 
-1. the winner at each budget point by accuracy and by balanced accuracy (``verdict.csv`` and
-   ``verdict.balanced_accuracy.csv``: the best strategy, its gain over random [95 % CI], and
-   whether it beats random), so a reader sees where the two metrics disagree;
-2. rare-class discovery for the pool's rarest class (the last in class order): per strategy,
-   the seeds that found its first and fifth item within the budget, the mean labels to the
-   first when every seed found it, and the sign test against random (``labels_to_find.csv``);
-3. the mitigations, seed-paired at each point on balanced accuracy: margin with
-   ``class_balance=fallback`` and ``predicted`` minus plain margin, sampled margin with LURE
-   minus without, random with LURE minus without (``results.csv`` of both folders: the same
-   seed has the same split and initial set in both).
+1. ``winners``: the best strategy at each budget point by accuracy, balanced accuracy and
+   worst-class recall (``verdict[.<metric>].csv``), its gain over random [95 % CI], whether it
+   beats random (p < 0.05, seed-paired) and whether the metrics agree;
+2. ``discovery``: the pool's rarest class (the last in class order): per strategy, the seeds
+   that found its first and fifth item within the budget, the mean labels to each when every
+   seed found it, and the exact sign test against random (``labels_to_find.csv``);
+3. ``mitigations``: seed-paired differences at each point in balanced accuracy (and accuracy):
+   margin with ``class_balance=fallback`` and ``predicted`` minus plain margin, sampled margin
+   with LURE minus without, random with LURE minus without (``results.csv`` of both folders:
+   the same seed has the same split and initial set in both).
 
-Reads files only.
+Variants are named by what they change (``margin+predicted``), from ``variants.csv``. Reads
+files only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 from al_bench.report.stats import paired_t
+
+METRICS = ("accuracy", "balanced_accuracy", "worst_class_recall")
+SHORT = {"class_balance=fallback": "+fallback", "class_balance=predicted": "+predicted", "sampling=softmax": "+softmax"}
 
 
 def _pp(v: float) -> str:
@@ -41,119 +47,132 @@ def _ci(mean: float, lo: float, hi: float) -> str:
     return f"{star}{_pp(mean)} [{_pp(lo)}, {_pp(hi)}]{star}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                     + ["| " + " | ".join(r) + " |" for r in rows])
+def _markdown(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                     + ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)])
 
 
-def _names(out: Path) -> dict[str, str]:
+def names(out: Path) -> dict[str, str]:
     """name@id → a readable name (variants.csv), e.g. margin@95bee1 → margin+predicted."""
     path = out / "tables" / "variants.csv"
     if not path.is_file():
         return {}
     v = pd.read_csv(path, dtype=str, keep_default_na=False)
-    short = {"class_balance=fallback": "+fallback", "class_balance=predicted": "+predicted",
-             "sampling=softmax": "+softmax"}
-    names = {}
+    found = {}
     for r in v.itertuples():
         if "@" in r.strategy:
-            tags = [short[p] for p in str(r.differs).split(", ") if p in short]
-            names[r.strategy] = r.name + ("".join(tags) if tags else "")
-    return names
+            found[r.strategy] = r.name + "".join(SHORT[p] for p in r.differs.split(", ") if p in SHORT)
+    return found
 
 
-METRICS = ("accuracy", "balanced_accuracy", "worst_class_recall")
-
-
-def winners(out: Path) -> str:
-    """The best strategy per point on each metric aggregated (verdict.<metric>.csv), with its
-    gain [95 % CI]; a star when it beats random; the last column says whether they agree."""
-    t, names = out / "tables", _names(out)
-    files = {m: t / ("verdict.csv" if m == "accuracy" else f"verdict.{m}.csv") for m in METRICS}
-    tables = {m: pd.read_csv(f).set_index("n_labeled") for m, f in files.items() if f.is_file()}
+def winners(out: Path) -> pd.DataFrame:
+    """One row per budget point and metric: the best strategy, its gain [95 % CI], p, beats random."""
+    t, readable = out / "tables", names(out)
     rows = []
-    for n in tables["accuracy"].index:
-        cells, bests = [str(n)], []
-        for v in (tables[m].loc[n] for m in tables):
-            best = names.get(v["best"], v["best"])
-            if str(v["verdict"]).startswith("all "):
-                best = "(all tied)"
-            bests.append(best)
-            star = " ★" if v["beats_random"] == "yes" else ""
-            cells += [best + star, _ci(v["gain_mean"], v["gain_ci_low"], v["gain_ci_high"])]
-        cells.append("same" if len(set(bests)) == 1 else "**differs**")
-        rows.append(cells)
-    header = ["labels"]
-    for m in tables:
-        header += [f"best by {m.replace('_', ' ')}", "gain [95 % CI]"]
-    return ("Winner per point (★: beats random, p < 0.05, seed-paired):\n\n"
-            + _table(header + ["winners"], rows))
+    for m in METRICS:
+        f = t / ("verdict.csv" if m == "accuracy" else f"verdict.{m}.csv")
+        if not f.is_file():
+            continue
+        for v in pd.read_csv(f).itertuples():
+            tied = str(v.verdict).startswith("all ")
+            rows.append({"metric": m, "n_labeled": int(v.n_labeled),
+                         "best": "(all tied)" if tied else readable.get(v.best, v.best),
+                         "gain_mean": v.gain_mean, "gain_ci_low": v.gain_ci_low, "gain_ci_high": v.gain_ci_high,
+                         "p_value": v.p_value, "beats_random": v.beats_random == "yes" and not tied})
+    return pd.DataFrame(rows)
 
 
-def discovery(out: Path) -> str:
-    names = _names(out)
+def discovery(out: Path) -> pd.DataFrame:
+    """The rarest class's first and fifth item: per strategy, seeds that found it, labels, sign test."""
+    readable = names(out)
     f = pd.read_csv(out / "tables" / "labels_to_find.csv")
     rarest = f["class"].astype(str).unique()[-1]
-    f = f[f["class"].astype(str) == rarest]
+    f = f[f["class"].astype(str) == rarest].copy()
+    f["strategy"] = [readable.get(s, s) for s in f["strategy"]]
+    keep = ["strategy", "class", "nth", "n_seeds", "n_reached", "budget_labels", "labels_mean", "saved_mean",
+            "saved_ci_low", "saved_ci_high", "only_this_reached", "only_random_reached", "reach_p_value"]
+    return f[[c for c in keep if c in f.columns]].reset_index(drop=True)
+
+
+def _paired(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """a − b per budget point, paired by seed: mean, 95 % CI, p, pairs."""
+    d = (a.set_index(["n_labeled", "seed"])[metric] - b.set_index(["n_labeled", "seed"])[metric]).dropna()
     rows = []
-    first, fifth = f[f.nth == 1].set_index("strategy"), f[f.nth == 5].set_index("strategy")
-    order = first.sort_values(["n_reached", "labels_mean"], ascending=[False, True]).index
-    for s in order:
-        a, b = first.loc[s], fifth.loc[s]
-        p = a.get("reach_p_value", np.nan)
-        rows.append([names.get(s, s), f"{int(a.n_reached)}/{int(a.n_seeds)}",
-                     f"{a.labels_mean:.0f}" if np.isfinite(a.labels_mean) else "–",
-                     f"{p:.2g}" if s != "random" and np.isfinite(p) else "",
-                     f"{int(b.n_reached)}/{int(b.n_seeds)}",
-                     f"{b.labels_mean:.0f}" if np.isfinite(b.labels_mean) else "–"])
-    budget = int(first["budget_labels"].max())
-    return (f"Rarest class `{rarest}`, within {budget} labels (first item: seeds that found it, mean labels when "
-            "all did, sign test vs random; fifth item):\n\n"
-            + _table(["strategy", "found 1st", "labels to 1st", "p vs random", "found 5th", "labels to 5th"], rows))
-
-
-def _paired(res: pd.DataFrame, a: str, b: str, metric: str, other: pd.DataFrame | None = None) -> dict[int, str]:
-    """Per budget point: strategy ``a`` minus ``b`` (of ``other`` when given), seed-paired, [95 % CI]."""
-    other = res if other is None else other
-    x = res[res.strategy == a].set_index(["n_labeled", "seed"])[metric]
-    y = other[other.strategy == b].set_index(["n_labeled", "seed"])[metric]
-    d = (x - y).dropna()
-    out = {}
     for n, g in d.groupby(level=0):
         t = paired_t(g.to_numpy())
-        out[int(n)] = _ci(t.mean, t.ci_low, t.ci_high)
-    return out
+        rows.append({"n_labeled": int(n), "diff_mean": t.mean, "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high,
+                     "p_value": t.p_value, "n_pairs": t.n})
+    return pd.DataFrame(rows)
 
 
-def mitigations(out: Path, lure: Path, metric: str = "balanced_accuracy") -> str:
-    names = _names(out)
+def mitigations(out: Path, lure: Path) -> pd.DataFrame:
+    """Each mitigation minus the same strategy without it, seed-paired, on two metrics."""
     res = pd.read_csv(out / "tables" / "results.csv")
-    by_name = {v: k for k, v in names.items()}
-    plain, rows = by_name.get("margin"), []
-    for tag in ("margin+fallback", "margin+predicted"):
-        if plain and tag in by_name:
-            rows.append((f"{tag} − margin", _paired(res, by_name[tag], plain, metric)))
-    if lure.is_dir():
-        lres, lnames = pd.read_csv(lure / "tables" / "results.csv"), _names(lure)
-        soft, lsoft = by_name.get("margin+softmax"), ("margin" if "margin" in set(lres.strategy) else
-                                                       {v: k for k, v in lnames.items()}.get("margin+softmax"))
-        if soft and lsoft:
-            rows.append(("margin+softmax+LURE − margin+softmax", _paired(lres, lsoft, soft, metric, res)))
-        rows.append(("random+LURE − random", _paired(lres, "random", "random", metric, res)))
-    labels = sorted({n for _, d in rows for n in d})
-    return (f"Mitigations, seed-paired difference in {metric.replace('_', ' ')} points [95 % CI], by labels:\n\n"
-            + _table(["comparison"] + [str(n) for n in labels], [[name] + [d.get(n, "") for n in labels]
-                                                                  for name, d in rows]))
+    res["strategy"] = [names(out).get(s, s) for s in res["strategy"]]
+    pairs = [(f"{tag} − margin", res[res.strategy == tag], res[res.strategy == "margin"])
+             for tag in ("margin+fallback", "margin+predicted")]
+    if (lure / "tables" / "results.csv").is_file():
+        lres = pd.read_csv(lure / "tables" / "results.csv")
+        lres["strategy"] = [names(lure).get(s, s) for s in lres["strategy"]]
+        soft = "margin+softmax" if "margin+softmax" in set(lres.strategy) else "margin"
+        pairs += [("margin+softmax+LURE − margin+softmax", lres[lres.strategy == soft],
+                   res[res.strategy == "margin+softmax"]),
+                  ("random+LURE − random", lres[lres.strategy == "random"], res[res.strategy == "random"])]
+    frames = []
+    for name, a, b in pairs:
+        if len(a) and len(b):
+            for m in ("balanced_accuracy", "accuracy"):
+                frames.append(_paired(a, b, m).assign(comparison=name, metric=m))
+    cols = ["comparison", "metric", "n_labeled", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "n_pairs"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataFrame) -> str:
+    w = win.assign(cell=[f"{b}{' ★' if ok else ''} {_ci(g, lo, hi)}" for b, ok, g, lo, hi in
+                         zip(win.best, win.beats_random, win.gain_mean, win.gain_ci_low, win.gain_ci_high)])
+    wide = w.pivot(index="n_labeled", columns="metric", values="cell")[[m for m in METRICS if m in set(w.metric)]]
+    best = win.pivot(index="n_labeled", columns="metric", values="best")
+    wide["metrics agree"] = ["yes" if len(set(r)) == 1 else "**no**" for r in best.itertuples(index=False)]
+    wide = wide.reset_index().rename(columns={m: f"best by {m.replace('_', ' ')}" for m in METRICS})
+    first, fifth = disc[disc.nth == 1].set_index("strategy"), disc[disc.nth == 5].set_index("strategy")
+    order = first.sort_values(["n_reached", "labels_mean"], ascending=[False, True]).index
+    d = pd.DataFrame([{
+        "strategy": s, "found 1st": f"{int(first.at[s, 'n_reached'])}/{int(first.at[s, 'n_seeds'])}",
+        "labels to 1st": f"{first.at[s, 'labels_mean']:.0f}" if np.isfinite(first.at[s, "labels_mean"]) else "–",
+        "p vs random": "" if s == "random" else f"{first.at[s, 'reach_p_value']:.2g}",
+        "found 5th": f"{int(fifth.at[s, 'n_reached'])}/{int(fifth.at[s, 'n_seeds'])}",
+        "labels to 5th": f"{fifth.at[s, 'labels_mean']:.0f}" if np.isfinite(fifth.at[s, "labels_mean"]) else "–"}
+        for s in order])
+    m = mit[mit.metric == "balanced_accuracy"]
+    m = m.assign(cell=[_ci(a, lo, hi) for a, lo, hi in zip(m.diff_mean, m.diff_ci_low, m.diff_ci_high)])
+    mw = m.pivot(index="comparison", columns="n_labeled", values="cell").reset_index() if len(m) else m
+    rarest = disc["class"].iloc[0] if len(disc) else "?"
+    return (f"### {slice_name}\n\nWinner per point (★: beats random, p < 0.05, seed-paired; gain over random, "
+            f"points [95 % CI]):\n\n{_markdown(wide)}\n\nRarest class `{rarest}` within "
+            f"{int(disc.budget_labels.max())} labels (seeds that found its first / fifth item, mean labels when "
+            f"every seed did, exact sign test vs random):\n\n{_markdown(d)}\n\nMitigations, seed-paired "
+            f"difference in balanced accuracy, points [95 % CI], by labels:\n\n{_markdown(mw)}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", type=Path)
     ap.add_argument("slices", nargs="+")
+    ap.add_argument("--csv", type=Path, default=None, help="also write winners.csv, discovery.csv, mitigations.csv")
     args = ap.parse_args(argv)
+    tables = {"winners": [], "discovery": [], "mitigations": []}
     for s in args.slices:
         out = args.root / s
-        print(f"### {s}\n\n{winners(out)}\n\n{discovery(out)}\n\n{mitigations(out, args.root / (s + '_lure'))}\n")
+        win, disc, mit = winners(out), discovery(out), mitigations(out, args.root / f"{s}_lure")
+        for k, t in zip(tables, (win, disc, mit)):
+            tables[k].append(t.assign(slice=s))
+        print(render(s, win, disc, mit))
+    if args.csv is not None:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for k, frames in tables.items():
+            t = pd.concat(frames, ignore_index=True)
+            t[["slice"] + [c for c in t.columns if c != "slice"]].to_csv(args.csv / f"{k}.csv", index=False)
     return 0
 
 
