@@ -13,7 +13,9 @@ Per slice (``ROOT/<slice>`` and ``ROOT/<slice>_lure``):
 2. ``discovery``: the pool's rarest class (the last in class order): per strategy, the seeds
    that found its first and fifth item within the budget, the mean labels to each when every
    seed found it, and the exact sign test against random (``labels_to_find.csv``);
-3. ``mitigations``: seed-paired differences at each point in balanced accuracy (and accuracy):
+3. ``label_mix``: where the labels went — per strategy and point, the share of labels in the
+   tail classes (less than 1/C of the pool) and in the rarest class, over random's;
+4. ``mitigations``: seed-paired differences at each point in balanced accuracy (and accuracy):
    margin with ``class_balance=fallback`` and ``predicted`` minus plain margin, sampled margin
    with LURE minus without, random with LURE minus without (``results.csv`` of both folders:
    the same seed has the same split and initial set in both).
@@ -95,6 +97,26 @@ def discovery(out: Path) -> pd.DataFrame:
     return f[[c for c in keep if c in f.columns]].reset_index(drop=True)
 
 
+def label_mix(out: Path) -> pd.DataFrame:
+    """Where the labels went: per strategy and budget point, the share of labels in the tail (the
+    classes holding less than 1/C of the pool) and in the rarest class, each over random's at
+    that point (random's mean over seeds estimates the pool's shares): above 1, the strategy
+    buys the tail more than its prevalence; below, acquisition bias toward the head."""
+    res = pd.read_csv(out / "tables" / "results.csv")
+    res["strategy"] = [names(out).get(s, s) for s in res["strategy"]]
+    cols = [c for c in res.columns if c.startswith("labeled_")]
+    share = res[cols].div(res[cols].sum(axis=1), axis=0)
+    last = res["n_labeled"] == res["n_labeled"].max()
+    pool = share[(res.strategy == "random") & last].mean()  # random's labels at the last point
+    tail = [c for c in cols if pool[c] < 1 / len(cols)]
+    res = res.assign(tail_share=share[tail].sum(axis=1), rarest_share=share[cols[-1]])
+    g = res.groupby(["strategy", "n_labeled"])[["tail_share", "rarest_share"]].mean().reset_index()
+    rnd = g[g.strategy == "random"].set_index("n_labeled")
+    g["tail_vs_random"] = g["tail_share"] / g["n_labeled"].map(rnd["tail_share"])
+    g["rarest_vs_random"] = g["rarest_share"] / g["n_labeled"].map(rnd["rarest_share"])
+    return g.assign(tail_classes=len(tail))
+
+
 def _paired(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
     """a − b per budget point, paired by seed: mean, 95 % CI, p, pairs."""
     d = (a.set_index(["n_labeled", "seed"])[metric] - b.set_index(["n_labeled", "seed"])[metric]).dropna()
@@ -128,7 +150,7 @@ def mitigations(out: Path, lure: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
-def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataFrame) -> str:
+def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataFrame, mix: pd.DataFrame) -> str:
     w = win.assign(cell=[f"{b}{' ★' if ok else ''} {_ci(g, lo, hi)}" for b, ok, g, lo, hi in
                          zip(win.best, win.beats_random, win.gain_mean, win.gain_ci_low, win.gain_ci_high)])
     wide = w.pivot(index="n_labeled", columns="metric", values="cell")[[m for m in METRICS if m in set(w.metric)]]
@@ -152,7 +174,10 @@ def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataF
             f"points [95 % CI]):\n\n{_markdown(wide)}\n\nRarest class `{rarest}` within "
             f"{int(disc.budget_labels.max())} labels (seeds that found its first / fifth item, mean labels when "
             f"every seed did, exact sign test vs random):\n\n{_markdown(d)}\n\nMitigations, seed-paired "
-            f"difference in balanced accuracy, points [95 % CI], by labels:\n\n{_markdown(mw)}\n")
+            f"difference in balanced accuracy, points [95 % CI], by labels:\n\n{_markdown(mw)}\n\n"
+            f"Label mix: share of labels in the {int(mix.tail_classes.iloc[0])} tail classes over random's "
+            f"(above 1: more tail than its prevalence), by labels:\n\n"
+            f"{_markdown(mix.pivot(index='strategy', columns='n_labeled', values='tail_vs_random').round(2).reset_index())}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,13 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("slices", nargs="+")
     ap.add_argument("--csv", type=Path, default=None, help="also write winners.csv, discovery.csv, mitigations.csv")
     args = ap.parse_args(argv)
-    tables = {"winners": [], "discovery": [], "mitigations": []}
+    tables = {"winners": [], "discovery": [], "mitigations": [], "label_mix": []}
     for s in args.slices:
         out = args.root / s
-        win, disc, mit = winners(out), discovery(out), mitigations(out, args.root / f"{s}_lure")
-        for k, t in zip(tables, (win, disc, mit)):
+        win, disc, mit, mix = winners(out), discovery(out), mitigations(out, args.root / f"{s}_lure"), label_mix(out)
+        for k, t in zip(tables, (win, disc, mit, mix)):
             tables[k].append(t.assign(slice=s))
-        print(render(s, win, disc, mit))
+        print(render(s, win, disc, mit, mix))
     if args.csv is not None:
         args.csv.mkdir(parents=True, exist_ok=True)
         for k, frames in tables.items():
