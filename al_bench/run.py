@@ -33,6 +33,7 @@ from .runfiles import (
     CHECKPOINT,
     CONFIG,
     CURVE,
+    DECISIONS,
     LOCK,
     SELECTED,
     SKIPPED,
@@ -237,7 +238,7 @@ def _locked_run(s: RunSettings, run_dir: Path, config: dict[str, Any], progress:
     t0 = time.perf_counter()
     ckpt = Checkpoint(run_dir / CHECKPOINT, fp)
     try:
-        for stale in (CURVE, SELECTED, SKIPPED, TIMING):  # a rerun must not leave old results behind
+        for stale in (CURVE, SELECTED, SKIPPED, TIMING, DECISIONS):  # a rerun must not leave old results behind
             (run_dir / stale).unlink(missing_ok=True)
         write_status(run_dir, "running", started=started, host=platform.node(), fingerprint=fp, threads=threads)
         if config:
@@ -360,4 +361,6 @@ def _run(s: RunSettings, run_dir: Path, progress: bool, fingerprint: str, ckpt: 
     write_csv(curve, run_dir / CURVE)
     write_csv(timing, run_dir / TIMING)
     write_csv(selected, run_dir / SELECTED)
+    if result.decisions:
+        write_csv(pd.DataFrame(result.decisions), run_dir / DECISIONS)
     return result, data_fp

@@ -30,15 +30,16 @@ __all__ = ["atomic_write", "atomic_write_text", "write_csv", "csv_text", "write_
            "run_dir_name", "run_dir_of", "free_space_problem", "write_problem", "file_checksums", "checksum_problem",
            "read_csv_strict", "DamagedFile",
            "CHECKED", "config_id", "comparison_id", "strategy_id", "check_name", "plain", "CURVE", "SELECTED",
-           "CONFIG", "STATUS", "SKIPPED", "TIMING",
+           "CONFIG", "STATUS", "SKIPPED", "TIMING", "DECISIONS",
            "CHECKPOINT", "COMPARE_KEYS", "RUN_KEYS", "TIMING_COLUMNS"]
 
 CURVE, SELECTED, CONFIG, STATUS = "curve.csv", "selected.csv", "config.yaml", "status.json"
 SKIPPED = "skipped.csv"  # dataset items left out (missing or unreadable files), with the reason
 TIMING = "timing.csv"  # wall times and peak memory per budget point (not part of the replayable results)
+DECISIONS = "decisions.csv"  # per round, which candidate a choosing strategy (tcm, ...) used and why
 CHECKPOINT = "checkpoint.npz"  # the loop's state after the last completed round, while a run is unfinished
 # the files status.json vouches for once a run ends ok (their sha256, under "sha256")
-CHECKED = (CURVE, SELECTED, TIMING, CONFIG, SKIPPED)
+CHECKED = (CURVE, SELECTED, TIMING, CONFIG, SKIPPED, DECISIONS)
 LOCK = ".lock"  # held (flock) by the process running the run; who holds it is written inside
 # runs are only compared within one group: same data, features, head and budget schedule, and
 # the same everything else (comparison_id: the config but for the strategy and the seed)

@@ -80,6 +80,9 @@ class LoopResult:
     curve: list[dict]  # one row per budget point
     selected: list[dict]  # one row per labeled item, in purchase order
     full_pool_accuracy: float
+    # per round of a strategy that chooses among others (PoolView.decide): round (as in
+    # selected.csv), labels before the purchase, candidate, reason; empty for the others
+    decisions: list[dict] = field(default_factory=list)
 
 
 _SOURCES = ("initial", "strategy", "random", "balance")  # balance: a class_balance=fallback pick
@@ -200,6 +203,7 @@ def run_loop(
                     [class_names[c] for c in missing])
 
     curve: list[dict] = []
+    decisions: list[dict] = []
     rnd = 0
     sel_seconds = 0.0
     peak_mb = 0.0  # largest per-round peak extra memory of selection since the last point
@@ -208,6 +212,7 @@ def run_loop(
         bought.restore(st)
         meta = st["meta"]
         curve, rnd = meta["curve"], meta["round"]
+        decisions = list(meta.get("decisions", []))
         sel_seconds, peak_mb = meta["selection_seconds"], meta["peak_mb"]
         oracle.restore(meta)
         distances.restore(st["dist_d"], st["dist_near"], meta["dist_done"])
@@ -220,7 +225,8 @@ def run_loop(
         dist = distances.state()
         checkpoint.save(
             **bought.state(), dist_d=dist["dist_d"], dist_near=dist["dist_near"],
-            meta={"round": rnd, "curve": curve, "selection_seconds": sel_seconds, "peak_mb": peak_mb,
+            meta={"round": rnd, "curve": curve, "decisions": decisions, "selection_seconds": sel_seconds,
+                  "peak_mb": peak_mb,
                   **oracle.state(), "dist_done": dist["dist_done"]})
 
     pool_counts = np.bincount(y_pool, minlength=n_classes)
@@ -252,6 +258,7 @@ def run_loop(
             sel_seconds += time.perf_counter() - t0 - (oracle.model_seconds() - m0)
             peak_mb = max(peak_mb, mem.mb) if np.isfinite(mem.mb) else peak_mb
             rnd += 1
+            decisions += [{"round": rnd, "n_labeled": int(lab.size), **d} for d in view.decisions]
             bought.add(picks, rnd, sources, acq or None)
             bar.update(1)
             save()
@@ -294,4 +301,4 @@ def run_loop(
         row["full_pool_accuracy"] = full
         for key in ("balanced_accuracy", "macro_f1", "worst_class_recall"):  # the other metrics' reference
             row[f"full_pool_{key}"] = ref[key]
-    return LoopResult(curve, bought.rows, full)
+    return LoopResult(curve, bought.rows, full, decisions)

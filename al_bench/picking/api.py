@@ -284,6 +284,8 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         used.update(sampling=req.sampling, beta=req.beta)
     if req.class_balance != "none":
         used["class_balance"] = req.class_balance
+    if view.decisions:  # a strategy that chooses among others: which one picked, and why
+        used.update(candidate=view.decisions[-1]["candidate"], reason=view.decisions[-1]["reason"])
     if req.min_distance is not None:
         used["min_distance"] = req.min_distance
     if mc is not None and "mc" in entry.needs and "k" in entry.options:

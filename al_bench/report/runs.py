@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..runfiles import (
     CURVE,
+    DECISIONS,
     RUN_KEYS,
     SELECTED,
     SKIPPED,
@@ -54,7 +55,7 @@ PURCHASE_COLUMNS = ["run", "round", "source", "class", "labels"]
 LABELED = "labeled_"  # curve.csv's per-class label counts: labeled_<class>, in the order of the label codes
 # the files whose bytes say whether two folders hold the same results (timing.csv and
 # status.json record when and where, config.yaml where files went: they differ between reruns)
-RESULT_FILES = (CURVE, SELECTED, SKIPPED)
+RESULT_FILES = (CURVE, SELECTED, SKIPPED, DECISIONS)
 
 
 @dataclass

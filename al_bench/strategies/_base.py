@@ -90,12 +90,19 @@ class PoolView:
     distances: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
     # the run's memo of embedding-only values (the loop keeps one per run); None: nothing kept
     memo: RunMemo | None = field(default=None, repr=False)
+    # what a strategy that chooses among others decided this round (:meth:`decide`); the loop
+    # writes them to decisions.csv, a one-off pick to its params
+    decisions: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("embeddings", "labeled", "unlabeled"):
             frozen = np.asarray(getattr(self, name)).view()  # a view: the caller's array keeps its flags
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
+
+    def decide(self, candidate: str, reason: str) -> None:
+        """Record that this round's picks come from strategy ``candidate``, and why."""
+        self.decisions.append({"candidate": str(candidate), "reason": str(reason)})
 
     def in_cold_start(self, cold_rounds: int) -> bool:
         """Whether a strategy whose first ``cold_rounds`` rounds are a cold start (too few labels
