@@ -32,8 +32,10 @@ def lure_weights(q: np.ndarray, pool_size: int) -> np.ndarray:
     n, big_m = int(pool_size), q.size
     if big_m > n:
         raise ValueError(f"LURE weights need at most as many purchases ({big_m}) as pool items ({n})")
-    if not (np.isfinite(q).all() and (q > 0).all() and (q <= 1).all()):
-        raise ValueError("LURE weights need every acquisition probability in (0, 1]")
+    bad = np.flatnonzero(~(np.isfinite(q) & (q > 0) & (q <= 1)))
+    if bad.size:
+        raise ValueError(f"LURE weights need every acquisition probability in (0, 1]; purchase {bad[0] + 1} of "
+                         f"{big_m} has {q[bad[0]]!r} ({bad.size} such)")
     if big_m == n:
         return np.ones(big_m)
     m = np.arange(1, big_m + 1, dtype=np.float64)

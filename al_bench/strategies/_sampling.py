@@ -105,9 +105,13 @@ def sequential_probabilities(log_weights: np.ndarray, picked: np.ndarray) -> np.
     drawn one at a time without replacement in proportion to ``exp(log_weights)``."""
     lw = np.asarray(log_weights, np.float64)
     w = np.exp(lw - lw[np.isfinite(lw)].max()) if np.isfinite(lw).any() else np.zeros_like(lw)
-    left = float(w.sum())
-    out = np.empty(len(picked))
-    for k, i in enumerate(np.asarray(picked, np.int64)):
-        out[k] = w[i] / left if left > 0 else 0.0
-        left -= w[i]
-    return out
+    picked = np.asarray(picked, np.int64)
+    rest = np.ones(len(w), bool)
+    rest[picked] = False
+    wp = w[picked]
+    # the weight left before draw k, as sums of non-negative terms only (never a running
+    # difference, whose rounding made a last draw of everything left 1 + 4e-16): never below
+    # the drawn item's own weight, so every probability is in [0, 1], and exactly 1 for a draw
+    # of the last item
+    left = float(w[rest].sum()) + np.cumsum(wp[::-1])[::-1]
+    return np.divide(wp, left, out=np.zeros_like(wp), where=left > 0)

@@ -102,3 +102,18 @@ def test_the_loop_weights_a_sampled_strategy(blobs):
         runs[weighting] = run_loop(x, y, split, ("a", "b", "c"), plan, init, s)
     ece = [[r["ece_uncalibrated"] for r in runs[w].curve] for w in ("none", "lure")]
     assert ece[0] != ece[1]  # the weights changed the fitted model
+
+
+def test_drawing_everything_left_ends_with_a_probability_of_exactly_one():
+    """A schedule that ends by buying the whole rest of the pool: weights spread over e^20, the
+    last draw's probability is 1 (a running difference made it 1.0000000000000004, which LURE
+    refused), and every one stays in (0, 1]."""
+    rng = np.random.default_rng(0)
+    lw = 20.0 * rng.random(519)
+    order = rng.permutation(519)
+    q = sequential_probabilities(lw, order)
+    assert q[-1] == 1.0 and (q > 0).all() and (q <= 1).all()
+    w = np.exp(lw - lw.max())
+    want = [w[i] / w[order[k:]].sum() for k, i in enumerate(order)]  # by the definition
+    np.testing.assert_allclose(q, want, rtol=1e-12)
+    np.testing.assert_array_equal(lure_weights(q, 519), np.ones(519))
