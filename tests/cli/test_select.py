@@ -565,6 +565,7 @@ def test_too_large_n_fails_before_the_embedding(tmp_path, capsys):
     assert "embedded" not in err and not (tmp_path / "cache" / "embeddings").exists()
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_command_class_balance_is_the_library_s(folder, tmp_path):
     """--class-balance predicted with a labeled CSV: the picks al_bench.select makes with the same
     labels, class_balance and seed; the hand-off records it."""

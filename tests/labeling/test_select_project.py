@@ -109,6 +109,7 @@ def test_a_project_query_replays_through_al_bench_select(project, folder):
     assert given.ids == again.ids
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_project_query_balances_on_the_project_s_own_labels(project, folder, tmp_path, capsys):
     """class_balance on a project: the model stays the project's; the labels it counts are the
     project's current ones; the same picks as al_bench.select with both, on the query's stream."""

@@ -146,6 +146,7 @@ def test_the_command_prints_the_metric_s_verdict_and_gains_and_draws_its_figures
                                                                     ).read_bytes()
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_several_metrics_at_once_keep_each_one_s_files(write_class_runs, tmp_path, tables_only):
     write_class_runs(tmp_path / "runs")
     both = aggregate(tmp_path, metric=["balanced_accuracy", "worst_class_recall"])  # as --metric A B passes them

@@ -234,6 +234,7 @@ def test_an_aggregation_without_finished_runs_leaves_no_earlier_table_looking_cu
             in report.summary())
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_report_failing_half_way_leaves_its_and_later_files_missing_not_stale(write_class_runs, tmp_path,
                                                                                 tables_only, monkeypatch):
     from al_bench.report import REPORTS
