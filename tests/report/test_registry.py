@@ -44,7 +44,8 @@ def test_outputs_and_orders_are_unique():
 
 def _settings_of(results):
     """A settings input (as read_settings gives) for a results frame without run folders."""
-    return pd.DataFrame({"run": sorted(results["run"].unique()), "settings": [{"random_fraction": 0.0}] * results["run"].nunique()})
+    runs = sorted(results["run"].unique())
+    return pd.DataFrame({"run": runs, "settings": [{"random_fraction": 0.0}] * len(runs)})
 
 
 @pytest.mark.parametrize("name", NAMES)

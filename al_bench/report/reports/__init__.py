@@ -15,7 +15,8 @@ that declares ``metric`` compares strategies on that column (:mod:`..metric`): f
 other than accuracy it writes beside its declared file, ``<stem>.<metric><suffix>``. A report
 may also take what aggregation reads from the run folders besides the results (:data:`INPUTS`:
 ``purchases``, every run's ``selected.csv`` in long form, :func:`..runs.read_purchases`;
-``settings``, every run's strategy settings, :func:`..runs.read_settings`); those are not options. Adding a table or a chart means adding a module here; nothing else is edited::
+``settings``, every run's strategy settings, :func:`..runs.read_settings`); those are not
+options. Adding a table or a chart means adding a module here; nothing else is edited::
 
     @register("budget_gains", kind="table", output="tables/budget_gains.csv", order=10)
     def budget_gains(results: pd.DataFrame) -> pd.DataFrame: ...

@@ -33,7 +33,8 @@ def variants(results: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     """tables/variants.csv — what each name@<id> variant is: the strategy settings it differs in"""
     if results.empty:
         return pd.DataFrame(columns=COLUMNS)
-    per_run = with_identity(results).drop_duplicates("run")[COMPARE_KEYS + ["strategy", "run"]].merge(settings, on="run", how="left")
+    per_run = with_identity(results).drop_duplicates("run")[COMPARE_KEYS + ["strategy", "run"]]
+    per_run = per_run.merge(settings, on="run", how="left")
     per_run["name"] = per_run["strategy"].astype(str).str.split("@").str[0]
     rows = []
     for (*_, name), g in per_run.groupby(COMPARE_KEYS + ["name"], sort=True):
