@@ -49,6 +49,15 @@ def _ci(mean: float, lo: float, hi: float) -> str:
     return f"{star}{_pp(mean)} [{_pp(lo)}, {_pp(hi)}]{star}"
 
 
+def _labels_ci(r: pd.Series) -> str:
+    """Labels saved against random at the same seed (positive: found sooner), [95 % CI], pairs."""
+    if not np.isfinite(r["saved_mean"]):
+        return "n/a"
+    star = "**" if r["saved_ci_low"] > 0 or r["saved_ci_high"] < 0 else ""
+    ci = f" [{r['saved_ci_low']:+.0f}, {r['saved_ci_high']:+.0f}]" if np.isfinite(r["saved_ci_low"]) else ""
+    return f"{star}{r['saved_mean']:+.0f}{ci}{star} ({int(r['n_pairs'])})"
+
+
 def _markdown(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -93,7 +102,7 @@ def discovery(out: Path) -> pd.DataFrame:
     f = f[f["class"].astype(str) == rarest].copy()
     f["strategy"] = [readable.get(s, s) for s in f["strategy"]]
     keep = ["strategy", "class", "nth", "n_seeds", "n_reached", "budget_labels", "labels_mean", "saved_mean",
-            "saved_ci_low", "saved_ci_high", "only_this_reached", "only_random_reached", "reach_p_value"]
+            "saved_ci_low", "saved_ci_high", "n_pairs", "only_this_reached", "only_random_reached", "reach_p_value"]
     return f[[c for c in keep if c in f.columns]].reset_index(drop=True)
 
 
@@ -162,7 +171,8 @@ def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataF
     d = pd.DataFrame([{
         "strategy": s, "found 1st": f"{int(first.at[s, 'n_reached'])}/{int(first.at[s, 'n_seeds'])}",
         "labels to 1st": f"{first.at[s, 'labels_mean']:.0f}" if np.isfinite(first.at[s, "labels_mean"]) else "–",
-        "p vs random": "" if s == "random" else f"{first.at[s, 'reach_p_value']:.2g}",
+        "1st: labels saved vs random [95 % CI]": "" if s == "random" else _labels_ci(first.loc[s]),
+        "found: p vs random": "" if s == "random" else f"{first.at[s, 'reach_p_value']:.2g}",
         "found 5th": f"{int(fifth.at[s, 'n_reached'])}/{int(fifth.at[s, 'n_seeds'])}",
         "labels to 5th": f"{fifth.at[s, 'labels_mean']:.0f}" if np.isfinite(fifth.at[s, "labels_mean"]) else "–"}
         for s in order])
@@ -173,7 +183,8 @@ def render(slice_name: str, win: pd.DataFrame, disc: pd.DataFrame, mit: pd.DataF
     return (f"### {slice_name}\n\nWinner per point (★: beats random, p < 0.05, seed-paired; gain over random, "
             f"points [95 % CI]):\n\n{_markdown(wide)}\n\nRarest class `{rarest}` within "
             f"{int(disc.budget_labels.max())} labels (seeds that found its first / fifth item, mean labels when "
-            f"every seed did, exact sign test vs random):\n\n{_markdown(d)}\n\nMitigations, seed-paired "
+            "every seed did, labels saved against random at the same seed over the seeds where both found it "
+            f"(pairs), exact sign test vs random on whether it was found):\n\n{_markdown(d)}\n\nMitigations, seed-paired "
             f"difference in balanced accuracy, points [95 % CI], by labels:\n\n{_markdown(mw)}\n\n"
             f"Label mix: share of labels in the {int(mix.tail_classes.iloc[0])} tail classes over random's "
             f"(above 1: more tail than its prevalence), by labels:\n\n"
