@@ -19,6 +19,8 @@ Per slice (``ROOT/<slice>`` and ``ROOT/<slice>_lure``):
    margin with ``class_balance=fallback`` and ``predicted`` minus plain margin, sampled margin
    with LURE minus without, random with LURE minus without (``results.csv`` of both folders:
    the same seed has the same split and initial set in both).
+5. ``run_seconds``: the runs' own seconds per strategy (``status.json``; the run-folder name, so
+   variants share their strategy's row), the wall time's make-up.
 
 Variants are named by what they change (``margin+predicted``), from ``variants.csv``. Reads
 files only.
@@ -126,6 +128,21 @@ def label_mix(out: Path) -> pd.DataFrame:
     return g.assign(tail_classes=len(tail))
 
 
+def run_seconds(out: Path) -> pd.DataFrame:
+    """Where the wall time went: per strategy (as named in the tables), the runs' own seconds
+    (``status.json``) summed over seeds, and the share of the slice's total."""
+    import json
+
+    rows = []
+    for status in Path(out, "runs").rglob("status.json"):
+        st = json.loads(status.read_text())
+        if st.get("status") == "ok":
+            rows.append({"folder": status.parent.parent.name, "seconds": float(st.get("seconds", np.nan))})
+    t = pd.DataFrame(rows, columns=["folder", "seconds"]).groupby("folder")["seconds"].agg(["sum", "size"])
+    t = t.rename(columns={"sum": "run_seconds", "size": "runs"}).sort_values("run_seconds", ascending=False)
+    return t.assign(share=t.run_seconds / t.run_seconds.sum()).reset_index().rename(columns={"folder": "strategy"})
+
+
 def _paired(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
     """a − b per budget point, paired by seed: mean, 95 % CI, p, pairs."""
     d = (a.set_index(["n_labeled", "seed"])[metric] - b.set_index(["n_labeled", "seed"])[metric]).dropna()
@@ -197,11 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("slices", nargs="+")
     ap.add_argument("--csv", type=Path, default=None, help="also write winners.csv, discovery.csv, mitigations.csv")
     args = ap.parse_args(argv)
-    tables = {"winners": [], "discovery": [], "mitigations": [], "label_mix": []}
+    tables = {"winners": [], "discovery": [], "mitigations": [], "label_mix": [], "run_seconds": []}
     for s in args.slices:
         out = args.root / s
         win, disc, mit, mix = winners(out), discovery(out), mitigations(out, args.root / f"{s}_lure"), label_mix(out)
-        for k, t in zip(tables, (win, disc, mit, mix)):
+        secs = pd.concat([run_seconds(out), run_seconds(args.root / f"{s}_lure").assign(
+            strategy=lambda t: t.strategy + "+LURE")], ignore_index=True)
+        for k, t in zip(tables, (win, disc, mit, mix, secs)):
             tables[k].append(t.assign(slice=s))
         print(render(s, win, disc, mit, mix))
     if args.csv is not None:
