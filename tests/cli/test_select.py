@@ -50,6 +50,7 @@ def test_flag_for_words_config_keys_as_this_commands_flags():
     assert err.worded(flag_for) == "--embedder-opt model: give --embedder-opt weights=PATH, or use --embedder=pixels"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_command_kcenter_writes_every_sink(folder, tmp_path):
     ids = _ids(folder)
     lab = _labeled_csv(tmp_path / "labeled.csv", ids[:3], labels=False)

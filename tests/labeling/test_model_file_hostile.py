@@ -83,6 +83,7 @@ def test_a_temperature_that_is_no_number_is_a_user_error():
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_project_refuses_to_import_nan_weights_and_keeps_its_model(project, folder):
     """The import path: the project keeps its fitted model and its predictions stay finite."""
     truth = folder[1]

@@ -26,6 +26,7 @@ def test_one_panel_per_comparison_group(curve_results, tmp_path):
         assert b.size[0] == 2 * a.size[0]  # 7.5 inches wide per panel
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_strategy_without_random_still_plots(curve_results, tmp_path):
     path = plot_learning_curves(curve_results[curve_results["strategy"] != "random"], tmp_path / "f.png")
     assert path.stat().st_size > 0

@@ -84,6 +84,7 @@ def test_the_choices(results):
     assert metric_label("accuracy@linear_std") == "accuracy under linear_std"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_another_metric_is_written_beside_accuracy_which_stays_as_the_default_writes_it(
         write_class_runs, tmp_path, tables_only):
     write_class_runs(tmp_path / "runs")

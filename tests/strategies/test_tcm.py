@@ -34,6 +34,7 @@ def test_without_model_outputs_a_one_off_pick_is_typiclust(blobs):
     assert (got.params["candidate"], got.params["reason"]) == ("typiclust", "no model outputs yet")
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_loop_records_each_round_s_choice_and_keeps_it_across_a_resume(blobs, tmp_path, monkeypatch):
     import al_bench.loop.simulate as sim
     from al_bench.data import initial_labeled, make_split

@@ -1,8 +1,10 @@
 import logging
 
+import pytest
 from al_bench.data import load_dataset
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_auto_prefers_bdd_then_cifar_then_digits(tmp_path, caplog, write):
     write.bdd(tmp_path / "bdd")
     write.cifar(tmp_path / "cifar")
