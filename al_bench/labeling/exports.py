@@ -29,10 +29,10 @@ class ExportsMixin(ProjectStore):
                         (name, kind, str(path), now_utc()))
         return {"name": name, "kind": kind, "path": str(path)}
 
-    def images_root(self) -> Path:
+    def images_root(self, keys: list[str] | None = None) -> Path:
         """The folder that holds every image of the project (their common parent; ``/`` if none):
-        what hand-off URLs, captions and copies are relative to."""
-        keys = self.items
+        what hand-off URLs, captions and copies are relative to. ``keys``: the items, if read."""
+        keys = self.items if keys is None else keys
         return Path(os.path.commonpath([os.path.dirname(k) for k in keys])) if keys else Path("/")
 
     def selection_result(self, sel, n_requested: int | None = None, **sink_options: Any):
@@ -50,7 +50,7 @@ class ExportsMixin(ProjectStore):
         if isinstance(sel, str):
             sel = self.selection(sel)
         keys = self.items
-        root = self.images_root()
+        root = self.images_root(keys)
         scores = np.asarray(sel.scores, np.float64)
         picked = Selection(tuple(sel.ids), scores, sel.strategy, dict(sel.params), np.arange(len(sel.ids)),
                            np.ones(len(sel.ids), bool))

@@ -162,9 +162,9 @@ def local_files_prefix(images_dir: Path, document_root: Path | None = None,
     from urllib.parse import quote
 
     images_dir = Path(images_dir)
-    named = str(given) if given is not None and Path(given) != images_dir else str(images_dir)
+    named = str(images_dir)
     if given is not None and Path(given) != images_dir:
-        named += f" (a link to {images_dir})"
+        named = f"{given} (a link to {images_dir})"
     if document_root is None:
         rel = str(images_dir).lstrip("/")
     else:

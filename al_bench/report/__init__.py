@@ -75,10 +75,9 @@ class AggregateReport:
                          f"the {DEFAULT} ones beside them were written too)")
         for p in self.problems:
             lines.append(f"  NOT INCLUDED: {p}")
-        named = self.tables.get("variants")
-        if named is not None:
-            named = named[named["strategy"].astype(str).str.contains("@", regex=False)]
-        if named is not None and len(named):
+        named = self.tables.get("variants", pd.DataFrame(columns=["strategy"]))
+        named = named[named["strategy"].astype(str).str.contains("@", regex=False)]
+        if len(named):
             lines.append("  variants (tables/variants.csv): " + "; ".join(
                 f"{r.strategy} = {r.differs}" for r in named.drop_duplicates("strategy").head(8).itertuples())
                 + ("; …" if named["strategy"].nunique() > 8 else ""))

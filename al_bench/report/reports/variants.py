@@ -43,12 +43,12 @@ def variants(results: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
         known = {v: d for v, d in one.items() if isinstance(d, dict)}
         keys_all = sorted({k for d in known.values() for k in d})
         differing = [k for k in keys_all if len({_value(d.get(k)) for d in known.values()}) > 1]
-        samples = any(d.get("sampling", "topk") != "topk" for d in known.values())
-        shown = [k for k in differing if k != "beta" or samples]
         for v, d in one.items():
-            mine = [k for k in shown if k != "beta" or d.get("sampling", "topk") != "topk"] if isinstance(d, dict) else []
-            text = ", ".join(f"{k}={_value(d.get(k))}" for k in mine) if isinstance(d, dict) else \
-                "unknown (no readable config.yaml)"
+            if isinstance(d, dict):  # beta means something only to a variant that samples
+                text = ", ".join(f"{k}={_value(d.get(k))}" for k in differing
+                                 if k != "beta" or d.get("sampling", "topk") != "topk")
+            else:
+                text = "unknown (no readable config.yaml)"
             rows.append({**dict(zip(COMPARE_KEYS, g[COMPARE_KEYS].iloc[0])), "strategy": v, "name": name,
                          "differs": text, "n_runs": int((g["strategy"] == v).sum())})
     return pd.DataFrame(rows, columns=COLUMNS)
