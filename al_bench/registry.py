@@ -130,6 +130,11 @@ class Registry(Mapping[str, T]):
         except (KeyError, TypeError):
             raise UserError(f"unknown '{name}'; choose one of {sorted(self._entries)}", key=self.key) from None
 
+    def registered(self, name: str) -> Entry[T]:
+        """The member ``name`` as registered so far, without discovering the others (for checks
+        made while a member module is still being imported)."""
+        return self._entries[name]
+
     def entries(self) -> list[Entry[T]]:
         self.discover()
         return [self._entries[k] for k in sorted(self._entries)]

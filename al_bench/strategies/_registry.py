@@ -37,7 +37,9 @@ def register(name: str, *, needs: set[str] | frozenset[str], score: str | None,
 
     def deco(obj):
         out = inner(obj)
-        unknown = set(ranges) - set(STRATEGIES.options(name))
+        # the entry just made, read without discovery: a strategy module imported first (its own
+        # import, before the registry's) must not import the others half-way through its own
+        unknown = set(ranges) - set(STRATEGIES.registered(name).options)
         if unknown:
             STRATEGIES.unregister(name)
             raise TypeError(f"strategy {name!r}: param_ranges for {sorted(unknown)}, which are not its parameters")
