@@ -248,12 +248,13 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         outputs, n_classes = GivenOutputs(xv, None, None, lambda: model), int(model.c)
     elif p is not None:
         outputs, n_classes = GivenOutputs(xv, p[keep], None if mc is None else mc[:, keep]), p.shape[1]
-    elif labels is not None:
-        outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, _label_codes(ids, lab, labels)))
+    codes = None if labels is None else _label_codes(ids, lab, labels)  # lab is sorted, as keep[pos_lab]
+    if model is None and p is None and codes is not None:
+        outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, codes))
         n_classes = len({str(v) for v in labels.values()})
     if outputs is None and req.outputs is not None:
         req = check_request(replace(req, outputs=None, n=n, total=None))  # promised outputs that did not come
-    view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs)
+    view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs, labels=codes)
     gen = rng if rng is not None else req.rng()
     try:
         if req.class_balance == "none":
@@ -263,7 +264,7 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
             if labels is None:
                 raise UserError("needs the labeled items' labels: give labels", key="class_balance")
             picks, sources = balanced_batch(strategy, view, n, gen, req.random_fraction, params, req.class_balance,
-                                            _label_codes(ids, lab, labels), req.sampling, req.beta)
+                                            codes, req.sampling, req.beta)
             by_strategy, own = np.array([x == "strategy" for x in sources]), None
     except (ValueError, TypeError) as exc:  # a strategy rejecting a parameter value
         if isinstance(exc, UserError):

@@ -93,12 +93,19 @@ class PoolView:
     # what a strategy that chooses among others decided this round (:meth:`decide`); the loop
     # writes them to decisions.csv, a one-off pick to its params
     decisions: list = field(default_factory=list, repr=False, compare=False)
+    # the labels bought so far: class codes (0 … C−1) of ``labeled``, in its order; None where the
+    # caller has none (a pick from model outputs alone). Never any other item's label.
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("embeddings", "labeled", "unlabeled"):
+        for name in ("embeddings", "labeled", "unlabeled", "labels"):
+            if getattr(self, name) is None:
+                continue
             frozen = np.asarray(getattr(self, name)).view()  # a view: the caller's array keeps its flags
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
+        if self.labels is not None and self.labels.shape != self.labeled.shape:
+            raise ValueError(f"labels must be one per labeled item: {self.labels.shape} vs {self.labeled.shape}")
 
     def decide(self, candidate: str, reason: str) -> None:
         """Record that this round's picks come from strategy ``candidate``, and why."""
