@@ -73,6 +73,20 @@ def removal_test(x: np.ndarray, y: np.ndarray, typical: np.ndarray, n_classes: i
     ``y`` their class codes, ``typical`` their typicality."""
     n = len(y)
     k = max(2, min(int(folds), n))
+    xt = np.hstack([x, np.ones((n, 1))]).astype(np.float64)
+    target = np.zeros((n, n_classes))
+    target[np.arange(n), y] = 1.0
+    pen = np.diag(np.r_[np.full(x.shape[1], RIDGE), 1e-8])
+    gram, cross = xt.T @ xt, xt.T @ target  # a fit on all but some rows subtracts theirs (primal form)
+
+    def accuracy(out: np.ndarray, test: np.ndarray, g_test: np.ndarray, c_test: np.ndarray) -> float:
+        keep = np.setdiff1d(np.arange(n), np.concatenate([test, out]))
+        if keep.size < xt.shape[1]:  # fewer rows than unknowns: the dual form on the rows kept
+            w = ridge_weights(x[keep], y[keep], n_classes)
+        else:
+            w = np.linalg.solve(gram - g_test - xt[out].T @ xt[out] + pen, cross - c_test - xt[out].T @ target[out])
+        return float(((xt[test] @ w).argmax(1) == y[test]).mean())
+
     diffs = []
     for _ in range(int(repeats)):
         order = rng.permutation(n)
@@ -83,9 +97,9 @@ def removal_test(x: np.ndarray, y: np.ndarray, typical: np.ndarray, n_classes: i
             if train.size - r < 2 or test.size == 0:
                 continue
             by_typ = train[np.argsort(-typical[train], kind="stable")]  # most typical first
-            keep_atyp, keep_typ = by_typ[r:], by_typ[:-r]  # without the typical / without the atypical
-            acc_no_typ = ridge_accuracy(x[keep_atyp], y[keep_atyp], x[test], y[test], n_classes)
-            acc_no_atyp = ridge_accuracy(x[keep_typ], y[keep_typ], x[test], y[test], n_classes)
+            g_test, c_test = xt[test].T @ xt[test], xt[test].T @ target[test]
+            acc_no_typ = accuracy(by_typ[:r], test, g_test, c_test)
+            acc_no_atyp = accuracy(by_typ[-r:], test, g_test, c_test)
             diffs.append(acc_no_atyp - acc_no_typ)
     if len(diffs) < 2:
         return 0.0, float("inf"), len(diffs)

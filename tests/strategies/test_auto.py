@@ -90,3 +90,28 @@ def test_hidden_and_test_labels_are_never_read(blobs):
     control[bought[:6]] = (control[bought[:6]] + 1) % 3  # the initial set
     third = _loop(x, control, params, split)
     assert [d["reason"] for d in third.decisions] != reasons
+
+
+@pytest.mark.parametrize("n", [20, 400])  # the dual form on small training parts, the Gram updates on large
+def test_removal_test_equals_fitting_every_split_from_scratch(n):
+    from al_bench.strategies.auto import removal_test, ridge_accuracy
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 16))
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(np.int64) + (x[:, 1] > 0.8)
+    typical = rng.random(n)
+    mean, se, splits = removal_test(x, y, typical, 3, np.random.default_rng(7), 5, 2, 0.2)
+    order_rng, diffs = np.random.default_rng(7), []
+    for _ in range(2):
+        order = order_rng.permutation(n)
+        for f in range(5):
+            test = order[f::5]
+            train = np.setdiff1d(order, test)
+            r = round(0.2 * train.size)
+            by_typ = train[np.argsort(-typical[train], kind="stable")]
+            no_typ, no_atyp = by_typ[r:], by_typ[:-r]
+            diffs.append(ridge_accuracy(x[no_atyp], y[no_atyp], x[test], y[test], 3)
+                         - ridge_accuracy(x[no_typ], y[no_typ], x[test], y[test], 3))
+    assert splits == 10 and mean == pytest.approx(np.mean(diffs), abs=1e-12)
+    assert se == pytest.approx(np.std(diffs, ddof=1) / np.sqrt(10), abs=1e-12)
+    assert np.ptp(diffs) > 0  # the splits differ, so the comparison means something
