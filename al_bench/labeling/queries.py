@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_STRATEGY", "INITIAL_STRATEGY", "CHANGED_STRATEGY", "NamedSelection", "QueriesMixin"]
 
-DEFAULT_STRATEGY = "least_confidence"
+DEFAULT_STRATEGY = "auto"  # typiclust, then margin when the labels say so (strategies/auto.py)
 # the first batch, before any label: TypiClust beat random at 2–5 labels per class on both
 # datasets of the 10-seed study (bench/README.md), uncertainty needs a model
 INITIAL_STRATEGY = "typiclust"
@@ -80,6 +80,7 @@ class QueriesMixin(ProjectStore):
 
         from ..picking.api import pick
         from ..picking.request import SelectionRequest, check_request, count
+        from ..strategies import STRATEGIES
 
         settings = self.settings
         strategy = strategy or settings.get("strategy", DEFAULT_STRATEGY)
@@ -132,8 +133,9 @@ class QueriesMixin(ProjectStore):
                                         "images of at least 2 classes and fit one (LabelingProject.fit; the app and "
                                         "al-bench-select --project fit when the labels changed)") from None
                     raise
-            given = None  # balancing counts the project's own labels; the model stays what it was fitted on
-            if req.class_balance != "none":
+            # balancing counts the project's own labels, auto reads them; the model stays what it was fitted on
+            given = None
+            if req.class_balance != "none" or STRATEGIES.entry(strategy).meta.get("reads_labels", False):
                 given = {k: current[int(i)] for k, i in zip(f.keys, f.ids) if int(i) in current}
             sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True, labels=given)
         used = {**sel.params}

@@ -46,7 +46,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import UserError
-from .project import LabelingProject
+from .project import DEFAULT_STRATEGY, LabelingProject
 
 # the page is ES modules, which a browser runs only when served as JavaScript (nosniff is on);
 # Starlette guesses the type from the system's tables, which map .js to text/plain on some machines
@@ -288,6 +288,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
             items = [{k: it[k] for k in ("id", "name", "label", "changed", "earlier_label", "revision")}
                      for it in project.items_info(last.ids)]
             batch = {"selection": last.name, "strategy": last.strategy, "items": items,
+                     # a strategy that chooses (auto, tcm) names its choice and why
+                     "candidate": last.params.get("candidate"), "reason": last.params.get("reason"),
                      "done": sum(it["label"] is not None for it in items), "total": len(items)}
         n_items = len(project.items)
         model = project.model_info()
@@ -348,7 +350,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         else:
             labels = _text(labels, "labels")
         name, batch_size = _text(data.get("name"), "name"), _int(data.get("batch_size", 20), "batch size")
-        strategy = _text(data.get("strategy"), "strategy") or "least_confidence"
+        strategy = _text(data.get("strategy"), "strategy") or DEFAULT_STRATEGY
         embedder = _text(data.get("embedder"), "embedder") or "auto"
         with worker.hold("setup"):
             project.setup(name, labels, strategy=strategy, batch_size=batch_size, embedder=embedder)

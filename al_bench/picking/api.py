@@ -242,8 +242,11 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
     xv = np.ascontiguousarray(x[keep], np.float32)
     p, mc = _check_outputs(probs, len(ids), ids, cand)
     outputs, n_classes = None, 0
-    if model is not None:  # labels beside a model only say what balancing counts, never train
-        if p is not None or (labels is not None and req.class_balance == "none"):
+    # labels beside a model only say what balancing counts and what a strategy that reads the labels
+    # bought (auto) reads, never train
+    reads_labels = bool(entry.meta.get("reads_labels", False))
+    if model is not None:
+        if p is not None or (labels is not None and req.class_balance == "none" and not reads_labels):
             raise UserError("give one source of model outputs: model, probs or labels")
         outputs, n_classes = GivenOutputs(xv, None, None, lambda: model), int(model.c)
     elif p is not None:

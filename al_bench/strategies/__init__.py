@@ -17,6 +17,8 @@ scores)`` (see :mod:`al_bench.strategies._base`). It declares, when registering:
   ranks, drawing from ``rng`` exactly what the strategy draws before its top-k. A strategy that
   declares it takes ``strategy.sampling`` other than ``topk`` (stochastic batch acquisition,
   :mod:`al_bench.strategies._sampling`); the others refuse it;
+- optionally ``reads_labels=True``: it reads ``view.labels`` (the labels bought so far), so a
+  caller with a model passes the labeled items' labels too (a project does);
 - optionally ``param_ranges={"k": (2, 1000)}``: the allowed closed range of a numeric
   parameter. Every parameter's type is its default's (an ``int`` default takes integers only,
   a ``float`` one any finite number); :func:`check_param_values` checks both before any job

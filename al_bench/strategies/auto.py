@@ -107,7 +107,7 @@ def removal_test(x: np.ndarray, y: np.ndarray, typical: np.ndarray, n_classes: i
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)), int(d.size)
 
 
-@register("auto", needs={"probs", "features"}, cold_start=True,
+@register("auto", needs={"probs", "features"}, cold_start=True, reads_labels=True,
           score="the candidate's (see decisions.csv or params['candidate'])",
           param_ranges={"switch_per_class": (0, 1_000_000), "t_threshold": (0, 1000), "remove_fraction": (0.01, 0.5),
                         "folds": (2, 100), "repeats": (1, 100), "min_labels": (4, 1_000_000), "k_neighbors": (1, 10_000)})

@@ -429,3 +429,22 @@ def test_an_export_of_a_model_older_than_the_labels_is_refused(project, folder):
         project.export_model()
     project.fit()
     assert project.export_model()["round"] == 2
+
+
+def test_auto_reads_the_project_s_labels_and_says_what_it_chose(tmp_path, folder):
+    from al_bench.labeling.project import DEFAULT_STRATEGY
+
+    truth = folder[1]
+    p = LabelingProject.open(tmp_path / "p")
+    p.setup("colours", CLASSES, batch_size=12, embedder="pixels")  # the default strategy
+    assert p.settings["strategy"] == DEFAULT_STRATEGY == "auto"
+    p.add_folder(folder[0])
+    for _ in range(2):  # 24 labels: above auto's min_labels, so its removal test runs on them
+        label_all(p, p.next_batch(), truth)
+        p.fit()
+    sel = p.next_batch()
+    assert sel.strategy == "auto" and sel.params["candidate"] in {"typiclust", "margin"}
+    assert sel.params["reason"].startswith("removal test over 15 splits")
+    # a query of its own (another stream) reads them too
+    again = p.query("auto", n=12, seed=3)
+    assert again.params["reason"].startswith("removal test") and len(set(again.ids)) == 12

@@ -157,7 +157,7 @@ export function onCreateProject() {
   const body = {
     name: $("#project-name").value.trim(),
     labels,
-    strategy: $("#strategy").value || "least_confidence",
+    strategy: $("#strategy").value || "auto",
     batch_size: parseInt($("#batch-size").value, 10) || 20,
     embedder: $("#embedder").value || "auto",
     model: $("#model-type").value === "imported" ? "imported" : "linear",

@@ -12,7 +12,7 @@ export function renderSide(st) {
   const perClass = st.per_class || {};
   if (changed("per-class", [classes, perClass])) renderPerClass(classes, perClass);
   if (changed("plot", st.rounds || [])) renderPlot(st.rounds || []);
-  if (changed("model", [st.model, st.project])) renderModelInfo(st);
+  if (changed("model", [st.model, st.project, st.batch && st.batch.reason])) renderModelInfo(st);
   if (changed("checkpoints", st.checkpoints || [])) renderCheckpoints(st.checkpoints || []);
   renderExports(st.exports || []);
 }
@@ -138,6 +138,11 @@ function renderModelInfo(st) {
     add("model", "none yet");
   }
   if (p.strategy) add("strategy", p.strategy);
+  const b = st.batch;
+  if (b && b.candidate) {
+    add("this batch", `${b.strategy} → ${b.candidate}`);
+    if (b.reason) add("why", b.reason);
+  }
   if (p.batch_size) add("batch size", String(p.batch_size));
   if (p.embedder) add("embedder", p.embedder_resolved ? `${p.embedder} → ${p.embedder_resolved}` : p.embedder);
 }

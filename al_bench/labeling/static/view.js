@@ -78,7 +78,7 @@ function fillSelect(select, names, preferred, key, labelFor = (n) => n) {
 }
 
 function renderSetup(st) {
-  fillSelect($("#strategy"), st.strategies, "least_confidence", "strategy",
+  fillSelect($("#strategy"), st.strategies, "auto", "strategy",
     (n) => (n === "kcenter" ? "kcenter (diversity)" : n));
   fillSelect($("#embedder"), st.embedders, "auto", "embedder");
 
