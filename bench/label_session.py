@@ -6,7 +6,7 @@ random picks of the same sizes.
 1. Writes ``--pool`` CIFAR-subset training images as PNGs (and the held-out test images) under a
    temporary folder.
 2. Starts ``al-bench-label`` on a new project, adds the folder, types the 10 class names, keeps
-   the defaults (strategy least_confidence, embedder auto, batch size 20) and labels
+   the defaults (strategy auto, embedder auto, batch size 20) and labels
    ``--batches`` batches from the known answers with POST /api/label, timing each retrain +
    next query (the page's wait) and reading the fit time the project records.
 3. Exports the model (POST /api/export/model) and scores it on the held-out test images: their
@@ -102,7 +102,7 @@ def test_accuracy(project, model_path: str, test_files: list[str], y_test: np.nd
 
 
 def api_session(folder: Path, cache: Path | None, truth: dict[str, str], strategy: str | None, seed: int,
-                batches: int, batch_size: int, project_strategy: str = "least_confidence"):
+                batches: int, batch_size: int, project_strategy: str = "auto"):
     """(project, exported model path, fit seconds per batch) through the library API: the
     server's job (fit, next batch) for the default strategy, or ``query(strategy)`` picks."""
     from al_bench.labeling import LabelingProject
@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--strategy", default="least_confidence", help="the project's strategy (default: the app's)")
+    ap.add_argument("--strategy", default="auto", help="the project's strategy (default: the app's)")
     ap.add_argument("--subset", type=Path, default=SUBSET, help="the CIFAR-10 subset .npz (default ../shared/...)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labbench-"))
@@ -168,7 +168,9 @@ def main() -> None:
             acc = "n/a" if r["cv_accuracy"] is None else f"{100 * r['cv_accuracy']:.1f} %"
             print(f"batch {b + 1}: {st['counts']['labeled']} labels; retrain {r['fit_seconds']:.2f} s (fit, 5-fold CV "
                   f"included), wait for the next batch {waits[-1]:.2f} s; cross-validated accuracy {acc}; next: "
-                  f"{st['batch']['strategy'] if st['batch'] else '-'}")
+                  f"{st['batch']['strategy'] if st['batch'] else '-'}"
+                  + (f" → {st['batch']['candidate']} ({st['batch']['reason']})" if st["batch"] and st["batch"].get("candidate")
+                     else ""))
         out = api.post("/api/export/model", {})
     finally:
         srv.terminate()

@@ -278,6 +278,9 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
 
     # -- state -------------------------------------------------------------------------------
     def state(request: Request, raw: bytes) -> JSONResponse:
+        # the job's state first: a job that ends while the project is read below then shows as
+        # running beside its result, never as idle beside the batch it replaced
+        job = worker.snapshot()
         s = project.settings
         labels = project.labels
         last = project.last_selection() if s else None
@@ -308,7 +311,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
             "sources": project.sources(),
             "problems": [{"name": n, "reason": r} for n, r in problems[:50]],
             "batch": batch,
-            "job": worker.snapshot(),
+            "job": job,
             "rounds": project.rounds(),
             "model": None if model is None else {k: model[k] for k in ("round", "n_labeled", "temperature", "kind",
                                                                         "cv_accuracy", "folds")},

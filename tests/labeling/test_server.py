@@ -247,3 +247,28 @@ def test_a_failed_import_at_setup_still_starts_labeling(client, folder):
     assert r.status_code == 400 and "starts with the linear head" in r.json()["error"]
     client.worker.join(60)
     assert client.get("/api/state").json()["batch"]["selection"] == "batch-1"
+
+
+def test_state_never_shows_a_finished_job_beside_the_batch_it_replaced(tmp_path, folder, monkeypatch):
+    """The job's state is read before the project: a job that ends while /api/state reads the
+    batch shows as running (the page polls again), never idle beside the old batch."""
+    import threading
+
+    p = LabelingProject.open(tmp_path / "proj")
+    p.setup("x", CLASSES, embedder="pixels", batch_size=3)
+    app = create_app(p, autostart=False)
+    c = TestClient(app, base_url=BASE)
+    worker, release = app.state.worker, threading.Event()
+    assert worker.start("query", lambda progress: release.wait(30) and "the next batch")
+    real = p.last_selection
+
+    def read_then_finish():  # the batch is read, then the job ends before the response is built
+        out = real()
+        release.set()
+        worker.join(30)
+        return out
+
+    monkeypatch.setattr(p, "last_selection", read_then_finish)
+    st = c.get("/api/state").json()
+    assert worker.snapshot()["state"] == "idle"  # the job did end during the request
+    assert st["job"]["state"] == "running"
