@@ -129,9 +129,12 @@ def auto(view: PoolView, n: int, rng: np.random.Generator, low: str = "typiclust
     if view.model is not None and view.labels is not None and labeled >= int(min_labels) \
             and np.unique(view.labels).size >= 2:
         xn = unit_rows(view.embeddings)
-        pool_typ = view.cached(("auto.typicality", int(k_neighbors)),
-                               lambda g: typicality(xn, np.arange(len(xn)), int(k_neighbors)), rng)
-        mean, se, splits = removal_test(xn[view.labeled], np.asarray(view.labels, np.int64), pool_typ[view.labeled],
+        if view.memo is not None:  # a run: the whole pool's typicality once, every round reads it
+            typ = view.cached(("auto.typicality", int(k_neighbors)),
+                              lambda g: typicality(xn, np.arange(len(xn)), int(k_neighbors)), rng)[view.labeled]
+        else:  # a one-off pick: the labeled items' only (against the whole pool, as above)
+            typ = typicality(xn, view.labeled, int(k_neighbors))
+        mean, se, splits = removal_test(xn[view.labeled], np.asarray(view.labels, np.int64), typ,
                                         max(view.n_classes, int(np.max(view.labels)) + 1), rng, folds, repeats,
                                         remove_fraction)
         t = mean / se if se > 0 else (0.0 if mean == 0 else np.sign(mean) * np.inf)
