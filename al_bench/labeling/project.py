@@ -63,7 +63,7 @@ from .items import HASH_CHUNK as HASH_CHUNK
 from .items import ItemsMixin
 from .labels import LabelsMixin
 from .queries import CHANGED_STRATEGY as CHANGED_STRATEGY
-from .queries import DEFAULT_STRATEGY, INITIAL_STRATEGY, NamedSelection, QueriesMixin
+from .queries import DEFAULT_AUDIT_FRACTION, DEFAULT_STRATEGY, INITIAL_STRATEGY, NamedSelection, QueriesMixin
 from .snapshots import RESTORED_META as RESTORED_META
 from .snapshots import STATE_TABLES as STATE_TABLES
 from .snapshots import SnapshotsMixin
@@ -86,7 +86,7 @@ from .training import MIN_CV_LABELS as MIN_CV_LABELS
 from .training import TEMPERATURE_RANGE as TEMPERATURE_RANGE
 from .training import FitReport, TrainingMixin
 
-__all__ = ["LabelingProject", "NamedSelection", "FitReport", "AddReport", "DB_FILE", "DEFAULT_STRATEGY",
+__all__ = ["LabelingProject", "NamedSelection", "FitReport", "AddReport", "DB_FILE", "DEFAULT_STRATEGY", "DEFAULT_AUDIT_FRACTION",
            "INITIAL_STRATEGY"]
 
 
@@ -125,10 +125,13 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
     # -- settings ------------------------------------------------------------------------------
     def setup(self, name: str, labels: str | Sequence[str], strategy: str = DEFAULT_STRATEGY, batch_size: int = 20,
               embedder: str = "auto", seed: int = 0, initial_strategy: str = INITIAL_STRATEGY,
-              embedder_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              embedder_options: Mapping[str, Any] | None = None,
+              audit_fraction: float = DEFAULT_AUDIT_FRACTION) -> dict[str, Any]:
         """Name the project and its classes and choose how it picks; again later to change the
         strategy or batch size (classes may only be added, never renamed or removed, once labels
-        use them; the embedder is fixed once features were computed)."""
+        use them; the embedder is fixed once features were computed). ``audit_fraction``: the
+        share of each batch drawn uniformly from the unlabeled images for the accuracy estimate
+        (:mod:`al_bench.labeling.estimate`; 0 for none)."""
         from ..embedders import EMBEDDERS
         from ..strategies import STRATEGIES
 
@@ -147,6 +150,12 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
         batch_size = int(batch_size)
         if not 1 <= batch_size <= 10_000:
             raise UserError(f"{batch_size}: give 1 to 10000", key="batch size")
+        try:
+            audit_fraction = float(audit_fraction)
+        except (TypeError, ValueError):
+            raise UserError(f"{audit_fraction!r}: give a share from 0 to 0.9", key="audit fraction") from None
+        if not 0.0 <= audit_fraction <= 0.9:
+            raise UserError(f"{audit_fraction}: give a share from 0 to 0.9", key="audit fraction")
         seed = check_seed(seed)
         with self._tx() as con:
             old = self._meta(con, "settings", {}) or {}
@@ -166,7 +175,8 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
             settings = {**old, "name": name, "classes": classes, "strategy": strategy, "batch_size": batch_size,
                         "embedder": embedder, "embedder_options": dict(embedder_options or old.get("embedder_options")
                                                                        or {}),
-                        "seed": int(old.get("seed", seed)), "initial_strategy": initial_strategy}
+                        "seed": int(old.get("seed", seed)), "initial_strategy": initial_strategy,
+                        "audit_fraction": audit_fraction}
             settings.setdefault("embedder_resolved", None)
             con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(settings),))
         return settings

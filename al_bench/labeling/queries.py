@@ -18,13 +18,17 @@ from .store import CACHE, CURRENT_LABEL, Progress, ProjectStore, now_utc, quiet
 if TYPE_CHECKING:
     from .training import FeatureTable
 
-__all__ = ["DEFAULT_STRATEGY", "INITIAL_STRATEGY", "CHANGED_STRATEGY", "NamedSelection", "QueriesMixin"]
+__all__ = ["DEFAULT_STRATEGY", "INITIAL_STRATEGY", "CHANGED_STRATEGY", "DEFAULT_AUDIT_FRACTION", "NamedSelection",
+           "QueriesMixin"]
 
 DEFAULT_STRATEGY = "auto"  # typiclust, then margin when the labels say so (strategies/auto.py)
 # the first batch, before any label: TypiClust beat random at 2–5 labels per class on both
 # datasets of the 10-seed study (bench/README.md), uncertainty needs a model
 INITIAL_STRATEGY = "typiclust"
 CHANGED_STRATEGY = "changed"  # the batch of images labeled before their file changed
+# the share of each app batch drawn uniformly for the accuracy estimate (estimate.py; the
+# coverage, error and cost behind the choice: bench/README.md, bench/honest_estimate.py)
+DEFAULT_AUDIT_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class QueriesMixin(ProjectStore):
     def query(self, strategy: str | None = None, n: int | None = None, *, total: int | None = None,
               subset: str | None = None, name: str | None = None, seed: int | None = None,
               progress: Progress = quiet, segmentation_model: Any = None,
-              segmentation: Mapping[str, Any] | None = None, **params: Any) -> NamedSelection:
+              segmentation: Mapping[str, Any] | None = None, audit: bool = False, **params: Any) -> NamedSelection:
         """Pick ``n`` unlabeled images with ``strategy`` (default: the project's), or as many as
         bring the labeled set to ``total`` (Lightly's ``n_samples``), among ``subset`` if given.
         The current model serves strategies that read one; the picks are kept as selection
@@ -75,7 +79,9 @@ class QueriesMixin(ProjectStore):
         seed, "query", k)`` for the project's k-th selection, or with ``seed`` (a whole number
         >= 0) from ``stream(seed, "pick")``, as :func:`al_bench.select` with that seed; the
         selection records its stream (``params["rng"]``). ``class_balance`` (``fallback`` or
-        ``predicted``) balances on the project's current labels with its current model."""
+        ``predicted``) balances on the project's current labels with its current model. With
+        ``audit`` the uniform share (``random_fraction``) is recorded as audited images, which the
+        accuracy estimate reads (the app's batches: ``audit_fraction``)."""
         from dataclasses import replace
 
         from ..picking.api import pick
@@ -139,6 +145,9 @@ class QueriesMixin(ProjectStore):
                 given = {k: current[int(i)] for k, i in zip(f.keys, f.ids) if int(i) in current}
             sel = pick(req, f.keys, f.x, labeled=is_lab, candidates=cand, model=head, up_to=True, labels=given)
         used = {**sel.params}
+        audited = [int(i) for i in f.ids[sel.positions[~np.asarray(sel.by_strategy, bool)]]] if audit else []
+        if audit:
+            used["audit"] = len(audited)
         if head is not None and used.get("model") == "given head":
             used["model"] = f"the project's model, round {info['round']}" if info else "the project's model"
         created = now_utc()
@@ -157,6 +166,7 @@ class QueriesMixin(ProjectStore):
             con.executemany("INSERT INTO selection_items VALUES(?,?,?,?)",
                             [(s, r, int(i), None if not np.isfinite(sc) else float(sc))
                              for r, (i, sc) in enumerate(zip(row_ids, sel.scores), start=1)])
+            con.executemany("INSERT OR REPLACE INTO audit VALUES(?,?)", [(i, name) for i in audited])
         return NamedSelection(name, strategy, used, created, sel.ids, tuple(float(v) for v in sel.scores), subset,
                               len(labeled), info["round"] if info and head else None)
 
@@ -214,7 +224,9 @@ class QueriesMixin(ProjectStore):
             name = f"batch-{k}"
         self._local.files_checked = True  # just checked above: the query need not stat them again
         try:
-            return self.query(strategy, s.get("batch_size", 20), name=name, progress=progress)
+            share = float(s.get("audit_fraction", 0.0))
+            extra = {"random_fraction": share, "audit": True} if share > 0 else {}
+            return self.query(strategy, s.get("batch_size", 20), name=name, progress=progress, **extra)
         finally:
             self._local.files_checked = False
 

@@ -46,7 +46,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import UserError
-from .project import DEFAULT_STRATEGY, LabelingProject
+from .project import DEFAULT_AUDIT_FRACTION, DEFAULT_STRATEGY, LabelingProject
 
 # the page is ES modules, which a browser runs only when served as JavaScript (nosniff is on);
 # Starlette guesses the type from the system's tables, which map .js to text/plain on some machines
@@ -302,6 +302,7 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
             "setup": bool(s),
             "project": None if not s else {"name": s["name"], "classes": s["classes"], "strategy": s["strategy"],
                                            "batch_size": s["batch_size"], "embedder": s["embedder"],
+                                           "audit_fraction": s.get("audit_fraction", 0.0),
                                            "embedder_resolved": s.get("embedder_resolved"),
                                            "model": model["kind"] if model else "linear"},
             "strategies": sorted(STRATEGIES), "embedders": sorted(EMBEDDERS),
@@ -355,8 +356,12 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         name, batch_size = _text(data.get("name"), "name"), _int(data.get("batch_size", 20), "batch size")
         strategy = _text(data.get("strategy"), "strategy") or DEFAULT_STRATEGY
         embedder = _text(data.get("embedder"), "embedder") or "auto"
+        audit = data.get("audit_fraction", DEFAULT_AUDIT_FRACTION)
+        if isinstance(audit, bool) or not isinstance(audit, (int, float)):
+            raise UserError(f"{_shown(audit)}: give a share from 0 to 0.9", key="audit fraction")
         with worker.hold("setup"):
-            project.setup(name, labels, strategy=strategy, batch_size=batch_size, embedder=embedder)
+            project.setup(name, labels, strategy=strategy, batch_size=batch_size, embedder=embedder,
+                          audit_fraction=audit)
         if data.get("model") != "imported":  # else the import (next request) starts the first batch
             start_advance()
         return state(request, b"")

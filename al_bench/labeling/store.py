@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, file TEXT NOT NULL
     n_labeled INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS exports(seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,
     kind TEXT NOT NULL, path TEXT NOT NULL, created TEXT NOT NULL);
+-- the audit: images of a batch's uniform share (al_bench.labeling.estimate); a fit's estimate from them
+CREATE TABLE IF NOT EXISTS audit(item INTEGER PRIMARY KEY, selection TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS estimates(round INTEGER PRIMARY KEY, body TEXT NOT NULL);
 """
 
 Progress = Callable[[str, float | None], None]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from .checks import check_seed
+from .estimate import audit_estimate, cross_fit
 from .store import CACHE, Progress, ProjectStore, now_utc, quiet
 
 __all__ = ["CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
@@ -35,6 +36,8 @@ class FitReport:
     folds: int
     fit_seconds: float
     source: str
+    # the audit estimate of the model's accuracy on the unlabeled images (Estimate.as_dict)
+    estimate: dict[str, Any] | None = None
 
 
 @dataclass
@@ -159,17 +162,16 @@ class TrainingMixin(ProjectStore):
         x, c = f.x[rows], len(classes)
         n = len(y)
         folds = min(CV_FOLDS, n) if n >= MIN_CV_LABELS else 0
-        oof = np.zeros((n, c))
-        fold_acc = []
+        oof, fold_acc = np.zeros((n, c)), []
         if folds:
-            perm = stream(seed, "cv", n).permutation(n)
-            parts = np.array_split(perm, folds)
-            for k, val in enumerate(parts):
-                progress(f"cross-validation fold {k + 1} of {folds}", k / (folds + 1))
-                train = np.setdiff1d(perm, val)
-                h = linear_head(x.shape[1], c, seed).fit(x[train], y[train])
-                oof[val] = h.logits(x[val])
-                fold_acc.append(float((oof[val].argmax(1) == y[val]).mean()))
+            oof, fold_acc = cross_fit(x, y, c, folds, stream(seed, "cv", n), lambda: linear_head(x.shape[1], c, seed),
+                                      progress)
+        # the honest estimate: the out-of-fold predictions of the audited images (estimate.py)
+        with self._read() as con:
+            audited = {int(i) for (i,) in con.execute("SELECT item FROM audit")}
+        is_audit = np.array([int(i) in audited for i in f.ids[rows]], bool)
+        est = audit_estimate((oof.argmax(1) == y)[is_audit] if folds else np.zeros(0, bool),
+                             y[is_audit] if folds else np.zeros(0, np.int64), classes, n)
         progress("fitting the model on every labeled image", folds / (folds + 1) if folds else 0.0)
         head = linear_head(x.shape[1], c, seed).fit(x, y)
         cv_acc = float((oof.argmax(1) == y).mean()) if folds else None
@@ -187,8 +189,10 @@ class TrainingMixin(ProjectStore):
             con.execute("INSERT INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                         (rnd, "linear", n, lab_hash, f.checksum, blob, float(head.temperature), cv_acc, cv_std, folds,
                          seconds, now_utc()))
+            con.execute("INSERT OR REPLACE INTO estimates VALUES(?,?)", (rnd, json.dumps(est.as_dict())))
         progress("model fitted", 1.0)
-        return FitReport(rnd, n, float(head.temperature), cv_acc, cv_std, folds, seconds, self.accuracy_source(folds))
+        return FitReport(rnd, n, float(head.temperature), cv_acc, cv_std, folds, seconds, self.accuracy_source(folds),
+                         est.as_dict())
 
     def _next_round(self, con) -> int:
         """Model rounds never repeat, restores included (a number names one model for good:
@@ -245,21 +249,48 @@ class TrainingMixin(ProjectStore):
         return rnd
 
     def model_info(self) -> dict[str, Any] | None:
+        """The current model's round, kind, labels, temperature, cross-validation figures, fit
+        time, creation, features, and ``estimate`` (:meth:`estimate`)."""
         with self._read() as con:
-            row = con.execute("SELECT round, kind, n_labeled, temperature, cv_accuracy, cv_std, folds, fit_seconds, "
-                              "created, features FROM models ORDER BY round DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT m.round, kind, n_labeled, temperature, cv_accuracy, cv_std, folds, fit_seconds, "
+                              "created, features, e.body FROM models m LEFT JOIN estimates e ON e.round = m.round "
+                              "ORDER BY m.round DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        return dict(zip(("round", "kind", "n_labeled", "temperature", "cv_accuracy", "cv_std", "folds", "fit_seconds",
-                         "created", "features"), row))
+        info = dict(zip(("round", "kind", "n_labeled", "temperature", "cv_accuracy", "cv_std", "folds", "fit_seconds",
+                         "created", "features"), row[:-1]))
+        info["estimate"] = json.loads(row[-1]) if row[-1] else None
+        return info
+
+    def estimate(self) -> dict[str, Any] | None:
+        """The current model's accuracy, balanced accuracy and per-class recall on the images not
+        yet labeled, with 95 % intervals, from the audited images (:mod:`.estimate`), as
+        :meth:`Estimate.as_dict <al_bench.labeling.estimate.Estimate.as_dict>`; None for a model
+        without one (imported, or fitted before the project had an audit)."""
+        info = self.model_info()
+        return None if info is None else info["estimate"]
+
+    def audit_items(self) -> list[str]:
+        """The audited images (keys, id order): each batch's uniform share, labeled or not yet."""
+        with self._read() as con:
+            keys = self._keys(con)
+            return [keys[i] for (i,) in con.execute("SELECT item FROM audit ORDER BY item") if i in keys]
 
     def rounds(self) -> list[dict[str, Any]]:
+        """Every model round: labels, cross-validation figures, fit time and the audit estimate
+        (accuracy, interval, audited images; None where there is none)."""
         with self._read() as con:
-            rows = con.execute("SELECT round, kind, n_labeled, cv_accuracy, cv_std, folds, fit_seconds, created "
-                               "FROM models ORDER BY round").fetchall()
-        return [{"round": r, "kind": k, "n_labeled": n, "cv_accuracy": a, "cv_std": s, "folds": fo,
-                 "fit_seconds": round(sec, 3), "created": c, "source": self.accuracy_source(fo)}
-                for r, k, n, a, s, fo, sec, c in rows]
+            rows = con.execute("SELECT m.round, kind, n_labeled, cv_accuracy, cv_std, folds, fit_seconds, created, e.body "
+                               "FROM models m LEFT JOIN estimates e ON e.round = m.round ORDER BY m.round").fetchall()
+        out = []
+        for r, k, n, a, sd, fo, sec, c, body in rows:
+            est = json.loads(body) if body else None
+            out.append({"round": r, "kind": k, "n_labeled": n, "cv_accuracy": a, "cv_std": sd, "folds": fo,
+                        "fit_seconds": round(sec, 3), "created": c, "source": self.accuracy_source(fo),
+                        "estimate": None if est is None or est["accuracy"] is None else
+                        {key: est[key] for key in ("accuracy", "ci_low", "ci_high", "n_audit", "balanced_accuracy",
+                                                   "balanced_ci_low", "balanced_ci_high")}})
+        return out
 
     def model(self):
         """The current model (an :class:`~al_bench.labeling.model_file.ExportedModel`), or None

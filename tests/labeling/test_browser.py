@@ -144,7 +144,9 @@ def test_label_two_batches_checkpoint_export_and_survive_a_kill(tmp_path, cifar_
             assert after["model_round"] == 2 and after["top"] != before["top"]  # retrained: predictions moved
             # round 1 (6 labels) has no estimate (fewer than 10), round 2 (12) has one
             expect(page.locator("#accuracy-plot circle")).to_have_count(1)
-            expect(page.locator("#side")).to_contain_text("cross-validation")
+            # the estimate from the audited images (2 of each batch of 6 at the default share)
+            expect(page.locator("#accuracy-plot")).to_contain_text("estimate from 4 audited images")
+            expect(page.locator("#side")).to_contain_text("auto → typiclust")  # the default strategy's choice
             shot("progress")
 
             # checkpoint, one more label, restore

@@ -159,6 +159,7 @@ export function onCreateProject() {
     labels,
     strategy: $("#strategy").value || "auto",
     batch_size: parseInt($("#batch-size").value, 10) || 20,
+    audit_fraction: $("#audit-fraction").value === "" ? 0.25 : Number($("#audit-fraction").value),
     embedder: $("#embedder").value || "auto",
     model: $("#model-type").value === "imported" ? "imported" : "linear",
   };

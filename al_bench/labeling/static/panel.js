@@ -43,12 +43,30 @@ function renderPerClass(classes, perClass) {
   }
 }
 
+// The audit estimate (accuracy on the unlabeled images, 95 % interval) where the rounds have one;
+// a project without an audit shows cross-validation on its labeled images, which says what it is.
+function plotPoints(rounds) {
+  const fin = (v) => v !== null && v !== undefined && Number.isFinite(Number(v));
+  const audited = rounds.filter((r) => r.estimate && fin(r.estimate.accuracy));
+  if (audited.length) {
+    return audited.map((r) => {
+      const e = r.estimate;
+      return { x: Number(r.n_labeled), y: Number(e.accuracy), lo: Number(e.ci_low), hi: Number(e.ci_high), r,
+        what: "95 % interval", src: `estimate from ${e.n_audit} audited images (a uniform share of each batch), `
+          + "predicted by cross-validation models that did not see them: the accuracy to expect on the unlabeled images" };
+    });
+  }
+  return rounds.filter((r) => fin(r.cv_accuracy)).map((r) => {
+    const y = Number(r.cv_accuracy), sd = Number(r.cv_std) || 0;
+    return { x: Number(r.n_labeled), y, lo: Math.max(0, y - sd), hi: Math.min(1, y + sd), r, what: "± 1 std",
+      src: r.source };
+  });
+}
+
 function renderPlot(rounds) {
   const box = $("#accuracy-plot");
   box.replaceChildren();
-  const pts = rounds
-    .filter((r) => r.cv_accuracy !== null && r.cv_accuracy !== undefined && Number.isFinite(Number(r.cv_accuracy)))
-    .map((r) => ({ x: Number(r.n_labeled), y: Number(r.cv_accuracy), sd: Number(r.cv_std) || 0, r }));
+  const pts = plotPoints(rounds);
   if (!pts.length) {
     const last = rounds.length ? rounds[rounds.length - 1] : null;
     box.append(textLine(last && last.source ? `No estimate yet (${last.source}).`
@@ -58,7 +76,7 @@ function renderPlot(rounds) {
   const W = 280, H = 150, L = 34, R = 10, T = 10, B = 26;
   let x0 = Math.min(...pts.map((p) => p.x)), x1 = Math.max(...pts.map((p) => p.x));
   if (x0 === x1) { x0 -= 1; x1 += 1; }
-  let y0 = Math.min(...pts.map((p) => p.y - p.sd)), y1 = Math.max(...pts.map((p) => p.y + p.sd));
+  let y0 = Math.min(...pts.map((p) => p.lo)), y1 = Math.max(...pts.map((p) => p.hi));
   y0 = Math.max(0, Math.floor(y0 * 10) / 10);
   y1 = Math.min(1, Math.ceil(y1 * 10) / 10);
   if (y1 - y0 < 0.1) { y0 = Math.max(0, y1 - 0.1); if (y1 - y0 < 0.1) y1 = y0 + 0.1; }
@@ -85,17 +103,17 @@ function renderPlot(rounds) {
   const xl = svg("text", { x: (L + W - R) / 2, y: H - 2, class: "axis-label", "text-anchor": "middle" });
   xl.textContent = "labels";
   s.append(xl);
-  // ±1 std band, line, points
+  // interval band, line, points
   if (pts.length > 1) {
-    const up = pts.map((p) => `${sx(p.x)},${sy(Math.min(1, p.y + p.sd))}`);
-    const down = pts.slice().reverse().map((p) => `${sx(p.x)},${sy(Math.max(0, p.y - p.sd))}`);
+    const up = pts.map((p) => `${sx(p.x)},${sy(p.hi)}`);
+    const down = pts.slice().reverse().map((p) => `${sx(p.x)},${sy(p.lo)}`);
     s.append(svg("polygon", { points: up.concat(down).join(" "), class: "band" }));
     s.append(svg("polyline", { points: pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), class: "line" }));
   }
   for (const p of pts) {
     const c = svg("circle", { cx: sx(p.x), cy: sy(p.y), r: 3, class: "point", "data-n": p.x, "data-acc": p.y });
     const t = svg("title");
-    t.textContent = `round ${p.r.round}: ${p.x} labels, ${(p.y * 100).toFixed(1)} % ± ${(p.sd * 100).toFixed(1)}`;
+    t.textContent = `round ${p.r.round}: ${p.x} labels, ${pct(p.y)} (${p.what} ${pct(p.lo)} – ${pct(p.hi)})`;
     c.append(t);
     s.append(c);
   }
@@ -104,15 +122,30 @@ function renderPlot(rounds) {
   const last = pts[pts.length - 1];
   const summary = document.createElement("p");
   summary.className = "plot-summary";
-  summary.textContent = `${(last.y * 100).toFixed(1)} % ± ${(last.sd * 100).toFixed(1)} at ${last.x} labels`;
+  summary.textContent = `${pct(last.y)} (${intervalText(last)}) at ${last.x} labels`;
   box.append(summary);
-  const sources = [...new Set(pts.map((p) => p.r.source).filter(Boolean))];
+  const e = last.r.estimate;
+  if (e && e.balanced_accuracy !== null && e.balanced_accuracy !== undefined) {
+    const b = document.createElement("p");
+    b.className = "plot-summary";
+    b.textContent = `balanced accuracy ${pct(e.balanced_accuracy)} (${pct(e.balanced_ci_low)} – ${pct(e.balanced_ci_high)})`;
+    box.append(b);
+  }
+  const sources = [...new Set(pts.map((p) => p.src).filter(Boolean))];
   for (const src of sources) {
     const p = document.createElement("p");
     p.className = "plot-source muted";
     p.textContent = src;
     box.append(p);
   }
+}
+
+function pct(v) {
+  return `${(Number(v) * 100).toFixed(1)} %`;
+}
+
+function intervalText(p) {
+  return `${p.what} ${pct(p.lo)} – ${pct(p.hi)}`;
 }
 
 function renderModelInfo(st) {
@@ -144,6 +177,10 @@ function renderModelInfo(st) {
     if (b.reason) add("why", b.reason);
   }
   if (p.batch_size) add("batch size", String(p.batch_size));
+  if (p.audit_fraction !== undefined) {
+    add("audit share", p.audit_fraction > 0 ? `${Math.round(p.audit_fraction * 100)} % of each batch, drawn at random`
+      : "none (no accuracy estimate)");
+  }
   if (p.embedder) add("embedder", p.embedder_resolved ? `${p.embedder} → ${p.embedder_resolved}` : p.embedder);
 }
 
