@@ -26,6 +26,7 @@ Safety rules (tests: ``tests/labeling/test_server.py``):
 
 from __future__ import annotations
 
+import json
 import logging
 import mimetypes
 import os
@@ -277,11 +278,25 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
         return worker.start("query", lambda progress: advance(project, progress), queue=queue)
 
     # -- state -------------------------------------------------------------------------------
+    stop_cache: dict[str, Any] = {}
+
+    def when_to_stop(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+        """The forecast and the stop suggestion (al_bench.labeling.stopping), computed once per
+        set of rounds (the page polls the state)."""
+        from .stopping import suggestion
+
+        key = json.dumps([(r["round"], r["n_labeled"]) for r in rounds])
+        if stop_cache.get("key") != key:
+            fc = project.forecast() if rounds else None
+            stop_cache.update(key=key, value={"forecast": fc, "stop": suggestion([r["kappa"] for r in rounds], fc)})
+        return stop_cache["value"]
+
     def state(request: Request, raw: bytes) -> JSONResponse:
         # the job's state first: a job that ends while the project is read below then shows as
         # running beside its result, never as idle beside the batch it replaced
         job = worker.snapshot()
         s = project.settings
+        rounds = project.rounds() if s else []
         labels = project.labels
         last = project.last_selection() if s else None
         batch = None
@@ -313,7 +328,8 @@ def create_app(project: LabelingProject, allowed_hosts: tuple[str, ...] | None =
             "problems": [{"name": n, "reason": r} for n, r in problems[:50]],
             "batch": batch,
             "job": job,
-            "rounds": project.rounds(),
+            "rounds": rounds,
+            **when_to_stop(rounds),
             "model": None if model is None else {k: model[k] for k in ("round", "n_labeled", "temperature", "kind",
                                                                         "cv_accuracy", "folds")},
             "checkpoints": project.checkpoints(),

@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS exports(seq INTEGER PRIMARY KEY AUTOINCREMENT, name T
 -- the audit: images of a batch's uniform share (al_bench.labeling.estimate); a fit's estimate from them
 CREATE TABLE IF NOT EXISTS audit(item INTEGER PRIMARY KEY, selection TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS estimates(round INTEGER PRIMARY KEY, body TEXT NOT NULL);
+-- each fitted round's predicted classes on the stop set (al_bench.labeling.stopping)
+CREATE TABLE IF NOT EXISTS stop_predictions(round INTEGER PRIMARY KEY, body TEXT NOT NULL);
 """
 
 Progress = Callable[[str, float | None], None]

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import UserError
 from .checks import check_seed
-from .estimate import audit_estimate, cross_fit
+from .estimate import Z95, audit_estimate, cross_fit
+from .stopping import STOP_SET, cohen_kappa, forecast, suggestion
 from .store import CACHE, Progress, ProjectStore, now_utc, quiet
 
 __all__ = ["CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
@@ -190,6 +191,15 @@ class TrainingMixin(ProjectStore):
                         (rnd, "linear", n, lab_hash, f.checksum, blob, float(head.temperature), cv_acc, cv_std, folds,
                          seconds, now_utc()))
             con.execute("INSERT OR REPLACE INTO estimates VALUES(?,?)", (rnd, json.dumps(est.as_dict())))
+            stop_ids = self._meta(con, "stop_set", None)
+            if stop_ids is None:  # drawn once, at the first fit, from the images the project has then
+                all_ids = np.sort(np.asarray(f.ids, np.int64))
+                stop_ids = sorted(int(i) for i in stream(seed, "stop set").permutation(all_ids)[:STOP_SET])
+                con.execute("INSERT OR REPLACE INTO meta VALUES('stop_set', ?)", (json.dumps(stop_ids),))
+            row_of = {int(i): r for r, i in enumerate(f.ids)}
+            stop_rows = [row_of[i] for i in stop_ids if i in row_of]
+            con.execute("INSERT OR REPLACE INTO stop_predictions VALUES(?,?)",
+                        (rnd, json.dumps(head.logits(f.x[stop_rows]).argmax(1).tolist() if stop_rows else [])))
         progress("model fitted", 1.0)
         return FitReport(rnd, n, float(head.temperature), cv_acc, cv_std, folds, seconds, self.accuracy_source(folds),
                          est.as_dict())
@@ -280,17 +290,46 @@ class TrainingMixin(ProjectStore):
         """Every model round: labels, cross-validation figures, fit time and the audit estimate
         (accuracy, interval, audited images; None where there is none)."""
         with self._read() as con:
-            rows = con.execute("SELECT m.round, kind, n_labeled, cv_accuracy, cv_std, folds, fit_seconds, created, e.body "
-                               "FROM models m LEFT JOIN estimates e ON e.round = m.round ORDER BY m.round").fetchall()
-        out = []
-        for r, k, n, a, sd, fo, sec, c, body in rows:
+            rows = con.execute("SELECT m.round, kind, n_labeled, cv_accuracy, cv_std, folds, fit_seconds, created, e.body, "
+                               "sp.body FROM models m LEFT JOIN estimates e ON e.round = m.round LEFT JOIN "
+                               "stop_predictions sp ON sp.round = m.round ORDER BY m.round").fetchall()
+            n_classes = len((self._meta(con, "settings", {}) or {}).get("classes", [])) or 1
+        out, previous = [], None
+        for r, k, n, a, sd, fo, sec, c, body, stop in rows:
             est = json.loads(body) if body else None
-            out.append({"round": r, "kind": k, "n_labeled": n, "cv_accuracy": a, "cv_std": sd, "folds": fo,
+            pred = np.asarray(json.loads(stop), np.int64) if stop else None
+            # Cohen's kappa against the previous fitted round's predictions on the same stop set
+            kappa = (cohen_kappa(previous, pred, max(n_classes, int(max(previous.max(), pred.max())) + 1))
+                     if pred is not None and previous is not None and previous.size == pred.size and pred.size else None)
+            previous = pred if pred is not None else previous
+            out.append({"round": r, "kind": k, "n_labeled": n, "cv_accuracy": a, "cv_std": sd, "folds": fo, "kappa": kappa,
                         "fit_seconds": round(sec, 3), "created": c, "source": self.accuracy_source(fo),
                         "estimate": None if est is None or est["accuracy"] is None else
                         {key: est[key] for key in ("accuracy", "ci_low", "ci_high", "n_audit", "balanced_accuracy",
                                                    "balanced_ci_low", "balanced_ci_high")}})
         return out
+
+    def forecast(self, target: float | None = None) -> dict[str, Any] | None:
+        """The learning-curve forecast from the rounds' audit estimates (:func:`.stopping.forecast`):
+        plateau, the next 100 labels' gain and, with ``target`` (an accuracy in (0, 1)), the labels
+        to reach it, each with a 95 % bootstrap interval; None before 3 rounds have estimates."""
+        from ..rng import stream
+
+        if target is not None and not 0.0 < float(target) < 1.0:
+            raise UserError(f"{target}: give an accuracy between 0 and 1", key="target")
+        pts = [(r["n_labeled"], r["estimate"]) for r in self.rounds() if r["estimate"] is not None]
+        if not pts:
+            return None
+        n = np.array([p[0] for p in pts], np.float64)
+        acc = np.array([p[1]["accuracy"] for p in pts])
+        se = np.array([(p[1]["ci_high"] - p[1]["ci_low"]) / (2 * Z95) for p in pts])
+        seed = check_seed(self.settings.get("seed", 0), "project seed")
+        return forecast(n, acc, se, stream(seed, "forecast", len(pts)), target)
+
+    def stop_suggestion(self) -> dict[str, Any]:
+        """Whether to suggest stopping, with every rule, its numbers and whether it is met
+        (:func:`.stopping.suggestion`): stabilizing predictions, and the forecast. Never acted on."""
+        return suggestion([r["kappa"] for r in self.rounds()], self.forecast())
 
     def model(self):
         """The current model (an :class:`~al_bench.labeling.model_file.ExportedModel`), or None

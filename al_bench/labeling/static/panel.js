@@ -11,7 +11,8 @@ export function renderSide(st) {
   const classes = (st.project && st.project.classes) || Object.keys(st.per_class || {});
   const perClass = st.per_class || {};
   if (changed("per-class", [classes, perClass])) renderPerClass(classes, perClass);
-  if (changed("plot", st.rounds || [])) renderPlot(st.rounds || []);
+  if (changed("plot", [st.rounds || [], st.forecast || null])) renderPlot(st.rounds || [], st.forecast || null);
+  if (changed("stop", [st.stop || null, st.rounds || []])) renderStop(st.stop || null, st.rounds || [], st.forecast || null);
   if (changed("model", [st.model, st.project, st.batch && st.batch.reason])) renderModelInfo(st);
   if (changed("checkpoints", st.checkpoints || [])) renderCheckpoints(st.checkpoints || []);
   renderExports(st.exports || []);
@@ -63,7 +64,7 @@ function plotPoints(rounds) {
   });
 }
 
-function renderPlot(rounds) {
+function renderPlot(rounds, forecast) {
   const box = $("#accuracy-plot");
   box.replaceChildren();
   const pts = plotPoints(rounds);
@@ -74,9 +75,11 @@ function renderPlot(rounds) {
     return;
   }
   const W = 280, H = 150, L = 34, R = 10, T = 10, B = 26;
-  let x0 = Math.min(...pts.map((p) => p.x)), x1 = Math.max(...pts.map((p) => p.x));
+  // the forecast (from the audit estimates only) continues the curve over the next labels
+  const fc = forecast && forecast.curve && pts.some((p) => p.r.estimate) ? forecast.curve : null;
+  let x0 = Math.min(...pts.map((p) => p.x)), x1 = Math.max(...pts.map((p) => p.x), ...(fc ? fc.n : []));
   if (x0 === x1) { x0 -= 1; x1 += 1; }
-  let y0 = Math.min(...pts.map((p) => p.lo)), y1 = Math.max(...pts.map((p) => p.hi));
+  let y0 = Math.min(...pts.map((p) => p.lo), ...(fc ? fc.lo : [])), y1 = Math.max(...pts.map((p) => p.hi), ...(fc ? fc.hi : []));
   y0 = Math.max(0, Math.floor(y0 * 10) / 10);
   y1 = Math.min(1, Math.ceil(y1 * 10) / 10);
   if (y1 - y0 < 0.1) { y0 = Math.max(0, y1 - 0.1); if (y1 - y0 < 0.1) y1 = y0 + 0.1; }
@@ -110,6 +113,12 @@ function renderPlot(rounds) {
     s.append(svg("polygon", { points: up.concat(down).join(" "), class: "band" }));
     s.append(svg("polyline", { points: pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), class: "line" }));
   }
+  if (fc) {
+    const up = fc.n.map((n, i) => `${sx(n)},${sy(Math.min(1, fc.hi[i]))}`);
+    const down = fc.n.map((n, i) => `${sx(n)},${sy(Math.max(0, fc.lo[i]))}`).reverse();
+    s.append(svg("polygon", { points: up.concat(down).join(" "), class: "forecast-band" }));
+    s.append(svg("polyline", { points: fc.n.map((n, i) => `${sx(n)},${sy(fc.acc[i])}`).join(" "), class: "forecast" }));
+  }
   for (const p of pts) {
     const c = svg("circle", { cx: sx(p.x), cy: sy(p.y), r: 3, class: "point", "data-n": p.x, "data-acc": p.y });
     const t = svg("title");
@@ -138,6 +147,41 @@ function renderPlot(rounds) {
     p.textContent = src;
     box.append(p);
   }
+}
+
+// The forecast's numbers, kappa and the stop suggestion with each rule: a suggestion only.
+function renderStop(stop, rounds, forecast) {
+  const box = $("#stop-suggestion");
+  box.replaceChildren();
+  if (forecast) {
+    const [lo, hi] = forecast.next_gain_ci;
+    box.append(textLine(`Forecast (dashed): the next ${forecast.next} labels buy ${pts(forecast.next_gain)} points `
+      + `(95 %: ${pts(lo)} to ${pts(hi)}); plateau about ${pct(forecast.plateau)}.`));
+  }
+  const k = rounds.length ? rounds[rounds.length - 1].kappa : null;
+  if (k !== null && k !== undefined) {
+    box.append(textLine(`Agreement with the previous model on the stop set: Cohen's κ = ${Number(k).toFixed(3)}.`));
+  }
+  if (!stop) return;
+  const head = document.createElement("p");
+  head.className = "stop-head";
+  head.dataset.stop = stop.stop ? "yes" : "no";
+  head.textContent = stop.stop ? "Suggestion: you could stop labeling." : "Suggestion: keep labeling.";
+  box.append(head);
+  const ul = document.createElement("ul");
+  ul.className = "plain-list stop-rules";
+  for (const r of stop.rules) {
+    const li = document.createElement("li");
+    li.textContent = `${r.met ? "✓" : "✗"} ${r.rule}${r.value !== null && r.rule.startsWith("stabilizing")
+      ? ` (now ${Number(r.value).toFixed(3)})` : ""}`;
+    ul.append(li);
+  }
+  box.append(ul);
+  box.append(textLine(stop.note));
+}
+
+function pts(v) {
+  return `${v >= 0 ? "+" : ""}${(Number(v) * 100).toFixed(1)}`;
 }
 
 function pct(v) {
