@@ -1,6 +1,6 @@
 """When to stop labeling: stabilizing predictions and a learning-curve forecast, as suggestions.
 
-- **Stabilizing predictions** (Bloodgood & Vijay-Shanker, CoNLL 2009): Cohen's κ between the
+- **Stabilizing predictions** (:mod:`al_bench.stopping`; Bloodgood & Vijay-Shanker, CoNLL 2009): Cohen's κ between the
   predictions of successive models on a fixed *stop set* of images (at most ``STOP_SET`` of the
   project's images, drawn once from the project's seed). When κ has stayed at or above
   ``KAPPA`` (0.99) over the last ``WINDOW`` (3) rounds, new labels no longer change what the
@@ -24,23 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from ..stopping import KAPPA, STOP_SET, WINDOW, cohen_kappa, rule_met
+
 __all__ = ["cohen_kappa", "fit_curve", "forecast", "suggestion", "KAPPA", "WINDOW", "STOP_SET", "NEXT", "MIN_GAIN",
            "REPS"]
 
-KAPPA, WINDOW = 0.99, 3
-STOP_SET = 1000  # images in the stop set (all of them in a smaller project)
 NEXT = 100  # "what do the next NEXT labels buy"
 MIN_GAIN = 0.01  # the forecast rule: the next NEXT labels buy less than this
 REPS = 200  # bootstrap refits
 _C_GRID = np.round(np.arange(0.05, 2.001, 0.05), 2)
-
-
-def cohen_kappa(a: np.ndarray, b: np.ndarray, n_classes: int) -> float:
-    """Cohen's κ of two label vectors: (p_o − p_e) / (1 − p_e); 1 when both give one class only."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    p_o = float((a == b).mean())
-    p_e = float(np.dot(np.bincount(a, minlength=n_classes), np.bincount(b, minlength=n_classes))) / a.size ** 2
-    return 1.0 if p_e >= 1.0 else (p_o - p_e) / (1.0 - p_e)
 
 
 def fit_curve(n: np.ndarray, acc: np.ndarray, se: np.ndarray) -> tuple[float, float, float]:
@@ -114,7 +106,7 @@ def suggestion(kappas: list[float | None], fc: dict[str, Any] | None) -> dict[st
     if len(window) == WINDOW:
         mean = float(np.mean(window))
         rules.append({"rule": f"stabilizing predictions: mean Cohen's kappa of the last {WINDOW} rounds' predictions on "
-                              f"the stop set >= {KAPPA}", "value": mean, "met": mean >= KAPPA})
+                              f"the stop set >= {KAPPA}", "value": mean, "met": rule_met(window, "kappa_mean")})
     else:
         rules.append({"rule": f"stabilizing predictions: needs {WINDOW} rounds with a kappa (have {len(window)})",
                       "value": None, "met": False})

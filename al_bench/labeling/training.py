@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..stopping import cohen_kappa, stop_set
 from .checks import check_seed
 from .estimate import Z95, audit_estimate, cross_fit
-from .stopping import STOP_SET, cohen_kappa, forecast, suggestion
+from .stopping import forecast, suggestion
 from .store import CACHE, Progress, ProjectStore, now_utc, quiet
 
 __all__ = ["CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
@@ -194,7 +195,7 @@ class TrainingMixin(ProjectStore):
             stop_ids = self._meta(con, "stop_set", None)
             if stop_ids is None:  # drawn once, at the first fit, from the images the project has then
                 all_ids = np.sort(np.asarray(f.ids, np.int64))
-                stop_ids = sorted(int(i) for i in stream(seed, "stop set").permutation(all_ids)[:STOP_SET])
+                stop_ids = [int(i) for i in all_ids[stop_set(all_ids.size, seed)]]
                 con.execute("INSERT OR REPLACE INTO meta VALUES('stop_set', ?)", (json.dumps(stop_ids),))
             row_of = {int(i): r for r, i in enumerate(f.ids)}
             stop_rows = [row_of[i] for i in stop_ids if i in row_of]

@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..heads import Head
 from ..picking.request import SelectionRequest, check_request
 from ..rng import stream
+from ..stopping import cohen_kappa, stop_set
 from ..strategies import PoolView, RunMemo, balanced_batch, features_only, run_strategy, select_batch
 from .budget import BudgetPlan
 from .checkpoint import Checkpoint
@@ -204,6 +205,8 @@ def run_loop(
 
     curve: list[dict] = []
     decisions: list[dict] = []
+    stop = stop_set(len(y_pool), s.seed)  # κ of successive budget points' models on these (al_bench.stopping)
+    stop_prev: np.ndarray | None = None
     rnd = 0
     sel_seconds = 0.0
     peak_mb = 0.0  # largest per-round peak extra memory of selection since the last point
@@ -213,6 +216,7 @@ def run_loop(
         meta = st["meta"]
         curve, rnd = meta["curve"], meta["round"]
         decisions = list(meta.get("decisions", []))
+        stop_prev = None if meta.get("stop_prev") is None else np.asarray(meta["stop_prev"], np.int64)
         sel_seconds, peak_mb = meta["selection_seconds"], meta["peak_mb"]
         oracle.restore(meta)
         distances.restore(st["dist_d"], st["dist_near"], meta["dist_done"])
@@ -226,6 +230,7 @@ def run_loop(
         checkpoint.save(
             **bought.state(), dist_d=dist["dist_d"], dist_near=dist["dist_near"],
             meta={"round": rnd, "curve": curve, "decisions": decisions, "selection_seconds": sel_seconds,
+                  "stop_prev": None if stop_prev is None else stop_prev.tolist(),
                   "peak_mb": peak_mb,
                   **oracle.state(), "dist_done": dist["dist_done"]})
 
@@ -267,6 +272,9 @@ def run_loop(
         fitted = oracle.current(evaluation=True)  # timed as training/calibration, not as evaluation
         t0 = time.perf_counter()
         metrics = evaluate(fitted, x_test, y_test, s.ece_bins, class_names)
+        stop_pred = fitted.predict_proba(m_pool[stop]).argmax(axis=1)
+        kappa = float("nan") if stop_prev is None else cohen_kappa(stop_prev, stop_pred, n_classes)
+        stop_prev = stop_pred
         eval_seconds = time.perf_counter() - t0
         n_labeled = len(bought.labeled)
         counts = np.bincount(y_pool[bought.labeled], minlength=n_classes)
@@ -276,6 +284,7 @@ def run_loop(
             "fraction": n_labeled / len(y_pool),
             "rounds": rnd,
             **metrics,
+            "stop_kappa": kappa,  # Cohen's κ against the previous point's model on the stop set
             "selection_seconds": sel_seconds,
             "selection_peak_mb": peak_mb,
             "train_seconds": oracle.fit_seconds,

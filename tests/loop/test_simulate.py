@@ -31,6 +31,8 @@ def test_loop_walks_one_nested_trajectory(blobs):
     assert len(bought) == len(set(bought)) == plan.points[-1]
     rounds = [r["round"] for r in res.selected]
     assert rounds == sorted(rounds) and rounds[-1] == plan.n_rounds
+    kappas = [r["stop_kappa"] for r in res.curve]  # each point's model against the previous one's
+    assert np.isnan(kappas[0]) and all(-1 <= k <= 1 for k in kappas[1:])
     for row in res.curve:  # per-class counts add up at every point
         assert row["labeled_a"] + row["labeled_b"] + row["labeled_c"] == row["n_labeled"]
         assert 0 <= row["accuracy"] <= 1 and row["temperature"] > 0
@@ -217,6 +219,11 @@ def test_a_capped_typiclust_clusters_the_pool_once_per_run_and_resumes_to_the_sa
     resumed, _ = _typiclust_run(blobs, ck)
     assert resumed.selected == whole.selected and calls == [5]
     assert [r["accuracy"] for r in resumed.curve] == [r["accuracy"] for r in whole.curve]
+    # κ on the stop set against the previous point's model: the resumed run reads that model's
+    # predictions from the checkpoint
+    kappas = [r["stop_kappa"] for r in whole.curve]
+    assert np.isnan(kappas[0]) and all(-1 <= k <= 1 for k in kappas[1:])
+    np.testing.assert_array_equal([r["stop_kappa"] for r in resumed.curve], kappas)
 
 
 def test_run_memo_values_depend_on_seed_and_key_not_on_the_round():

@@ -44,6 +44,7 @@ def curve_results() -> pd.DataFrame:
                     "fraction": n / 500, "rounds": i + 1,
                     "accuracy": 0.6 + 0.1 * i + (0.02 if strategy == "entropy" else 0.0) + 0.01 * rng.standard_normal(),
                     "ece": 0.05, "ece_uncalibrated": 0.08, "temperature": 1.2,
+                    "stop_kappa": np.nan if i == 0 else 0.9 + 0.05 * i,
                     **{f"labeled_{c}": int(k) for c, k in enumerate(counts)},
                     "full_pool_accuracy": 0.85 + 0.01 * seed, "pool_size": 500, "test_size": 120,
                     "calibration_size": 50, "split_hash": f"split{seed}", "embedding_checksum": "emb",

@@ -91,7 +91,7 @@ COMPARING = [n for n in NAMES if takes(REPORTS.entry(n), "metric")]
 
 def test_every_report_that_compares_strategies_takes_the_metric():
     assert set(COMPARING) == {"budget_gains", "labels_to_match", "learning_curves", "aubc", "gains", "penalty_matrix",
-                              "penalty_matrix_figure", "verdict"}
+                              "penalty_matrix_figure", "verdict", "stopping"}
     assert all(REPORTS.entry(n).options["metric"] == "accuracy" for n in COMPARING)
 
 
