@@ -15,7 +15,10 @@
   a target accuracy. Needs 3 rounds with estimates at different label counts.
 - The suggestion (:func:`suggestion`) names each rule with its numbers and whether it is met:
   stop when predictions have stabilized, or when the forecast says the next 100 labels buy less
-  than ``MIN_GAIN`` (1 point) with its upper bound below 2 points. It is never acted on.
+  than ``MIN_GAIN`` (1 point) with its upper bound below 2 points — only from ``MIN_ROUNDS`` (4)
+  rounds with estimates, the latest with a standard error of at most ``MAX_SE`` (2 points): a
+  few audited images give a flat, noisy curve whose bootstrap says "no gain" with false
+  confidence. It is never acted on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ __all__ = ["cohen_kappa", "fit_curve", "forecast", "suggestion", "KAPPA", "WINDO
 
 NEXT = 100  # "what do the next NEXT labels buy"
 MIN_GAIN = 0.01  # the forecast rule: the next NEXT labels buy less than this
+# ... and only from estimates precise enough to see such a gain: the latest one's standard error at
+# most this (with a few audited images a flat, noisy curve would otherwise "forecast" no gain)
+MAX_SE = 0.02
+MIN_ROUNDS = 4
 REPS = 200  # bootstrap refits
 _C_GRID = np.round(np.arange(0.05, 2.001, 0.05), 2)
 
@@ -83,6 +90,7 @@ def forecast(n: np.ndarray, acc: np.ndarray, se: np.ndarray, rng: np.random.Gene
     grid = np.linspace(last, last + 2 * NEXT, 9)
     curves = np.array([_curve(q, grid) for q in boots])
     out = {"model": "acc(n) = a - b n^-c", "a": p[0], "b": p[1], "c": p[2], "n_last": last, "rounds": int(n.size),
+           "last_se": float(se[int(np.argmax(n))]),
            "plateau": p[0], "plateau_ci": [float(np.quantile([q[0] for q in boots], 0.025)),
                                            float(np.quantile([q[0] for q in boots], 0.975))],
            "next": NEXT, "next_gain": float(_curve(p, last + NEXT) - _curve(p, last)),
@@ -112,10 +120,14 @@ def suggestion(kappas: list[float | None], fc: dict[str, Any] | None) -> dict[st
                       "value": None, "met": False})
     if fc is not None:
         lo, hi = fc["next_gain_ci"]
+        precise = fc["last_se"] <= MAX_SE and fc["rounds"] >= MIN_ROUNDS
+        why = "" if precise else (f"; not yet precise enough to tell: needs {MIN_ROUNDS} rounds with estimates and the "
+                                  f"latest one's standard error <= {100 * MAX_SE:.0f} points (now {fc['rounds']} rounds, "
+                                  f"{100 * fc['last_se']:.1f} points: audit more images)")
         rules.append({"rule": f"forecast: the next {fc['next']} labels buy less than {100 * MIN_GAIN:.0f} point "
                               f"(forecast {100 * fc['next_gain']:+.1f} points, 95 % interval {100 * lo:+.1f} to "
-                              f"{100 * hi:+.1f})", "value": fc["next_gain"],
-                      "met": fc["next_gain"] < MIN_GAIN and hi < 2 * MIN_GAIN})
+                              f"{100 * hi:+.1f}){why}", "value": fc["next_gain"],
+                      "met": precise and fc["next_gain"] < MIN_GAIN and hi < 2 * MIN_GAIN})
     else:
         rules.append({"rule": "forecast: needs audit estimates at 3 label counts", "value": None, "met": False})
     met = [r["rule"] for r in rules if r["met"]]

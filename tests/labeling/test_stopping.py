@@ -37,14 +37,17 @@ def test_forecast_and_its_intervals():
 
 
 def test_the_suggestion_names_every_rule_and_whether_it_is_met():
-    flat = {"next": NEXT, "next_gain": 0.002, "next_gain_ci": [-0.01, 0.015]}
-    steep = {"next": NEXT, "next_gain": 0.05, "next_gain_ci": [0.02, 0.08]}
+    flat = {"next": NEXT, "next_gain": 0.002, "next_gain_ci": [-0.01, 0.015], "last_se": 0.015, "rounds": 5}
+    steep = {"next": NEXT, "next_gain": 0.05, "next_gain_ci": [0.02, 0.08], "last_se": 0.015, "rounds": 5}
+    noisy = {**flat, "last_se": 0.09}  # a few audited images: "no gain" is not evidence of a plateau
     s = suggestion([None, 0.8, 0.995, 0.996, 0.999], steep)
     assert s["stop"] and len(s["rules"]) == 2 and s["rules"][0]["met"] and not s["rules"][1]["met"]
     assert s["because"] == [s["rules"][0]["rule"]] and str(KAPPA) in s["rules"][0]["rule"]
     s = suggestion([None, 0.9], flat)
     assert s["stop"] and "needs 3 rounds" in s["rules"][0]["rule"] and s["rules"][1]["met"]
     assert not suggestion([None, 0.95, 0.97, 0.98], None)["stop"]
+    s = suggestion([None, 0.9], noisy)
+    assert not s["stop"] and "not yet precise enough" in s["rules"][1]["rule"] and "9.0 points" in s["rules"][1]["rule"]
 
 
 def test_a_project_s_rounds_carry_kappa_and_give_a_forecast(tmp_path, folder):

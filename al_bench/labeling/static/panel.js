@@ -140,7 +140,7 @@ function renderPlot(rounds, forecast) {
     b.textContent = `balanced accuracy ${pct(e.balanced_accuracy)} (${pct(e.balanced_ci_low)} – ${pct(e.balanced_ci_high)})`;
     box.append(b);
   }
-  const sources = [...new Set(pts.map((p) => p.src).filter(Boolean))];
+  const sources = last.src ? [last.src] : [];  // the latest point's (its audit count)
   for (const src of sources) {
     const p = document.createElement("p");
     p.className = "plot-source muted";
