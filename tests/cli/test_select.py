@@ -104,6 +104,7 @@ def test_command_picks_what_the_library_picks(folder, tmp_path):
     np.testing.assert_allclose(sel["score"], ref.scores, rtol=1e-12)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_command_second_call_reuses_the_cache(folder, tmp_path, capsys):
     cache = tmp_path / "cache"
     _run(folder, tmp_path, "-n", "3", cache=cache)

@@ -431,6 +431,7 @@ def test_an_export_of_a_model_older_than_the_labels_is_refused(project, folder):
     assert project.export_model()["round"] == 2
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_auto_reads_the_project_s_labels_and_says_what_it_chose(tmp_path, folder):
     from al_bench.labeling.project import DEFAULT_STRATEGY
 

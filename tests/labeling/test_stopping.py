@@ -50,6 +50,7 @@ def test_the_suggestion_names_every_rule_and_whether_it_is_met():
     assert not s["stop"] and "not yet precise enough" in s["rules"][1]["rule"] and "9.0 points" in s["rules"][1]["rule"]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_project_s_rounds_carry_kappa_and_give_a_forecast(tmp_path, folder):
     truth = folder[1]
     p = LabelingProject.open(tmp_path / "p")

@@ -98,6 +98,7 @@ def test_a_strategy_keeps_its_style_across_figures_and_aggregations(draw):
         assert styles_drawn(fig)["margin"] == everything["margin"]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("plot", [learning_curves.plot_learning_curves, gains.plot_gains], ids=["curves", "gains"])
 def test_no_band_below_three_seeds_and_a_band_from_three(draw, plot):
     assert bands(draw(plot, results(["entropy"], seeds=2))) == 0

@@ -69,6 +69,7 @@ def _loop(x, y, params, split):
     return run_loop(x, y, split, ("a", "b", "c"), plan, init, s)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_hidden_and_test_labels_are_never_read(blobs):
     x, y = blobs
     params = {"min_labels": 6, "t_threshold": 0.5, "switch_per_class": 1000.0}

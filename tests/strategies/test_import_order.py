@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import al_bench.strategies as strategies
 
 SCRIPT = """
@@ -24,6 +26,7 @@ sys.exit(1 if failed else 0)
 """
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_each_strategy_module_imports_first():
     names = sorted(p.stem for p in Path(strategies.__file__).parent.glob("*.py") if not p.stem.startswith("_"))
     assert "tcm" in names and "typiclust" in names
