@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -280,6 +281,11 @@ def _yaml_diff(a, b, where: str, added: list[str]) -> list[str]:
             out += [f"{where}{k} (missing)"] if k not in b else _yaml_diff(a[k], b[k], f"{where}{k}.", added)
         added += [f"{where}{k}" for k in b if k not in a]
         return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):  # element by element (tasks)
+        found: list[str] = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            found += _yaml_diff(x, y, f"{where}[{i}].", added)
+        return found
     return [] if a == b else [where.rstrip(".") or "(value)"]
 
 
@@ -314,15 +320,18 @@ def compare(a: Path, b: Path, scenarios: list[str]) -> list[str]:
                 first = next((i for i, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
                 problems.append(f"{rel}: differs (first at row {first}: {ca[first] if first < len(ca) else None} "
                                 f"vs {cb[first] if first < len(cb) else None})")
-        elif rel.suffix == ".yaml":
-            ya, yb = yaml.safe_load(fa.read_text()), yaml.safe_load(fb.read_text())
-            ya.pop("created", None), yb.pop("created", None)
+        elif rel.suffix in (".yaml", ".json"):
+            load = yaml.safe_load if rel.suffix == ".yaml" else json.loads
+            ya, yb = load(fa.read_text()), load(fb.read_text())
+            if isinstance(ya, dict) and isinstance(yb, dict):
+                ya.pop("created", None), yb.pop("created", None)
             added: list[str] = []
             diff = _yaml_diff(ya, yb, "", added)
             if diff:
-                problems.append(f"{rel}: differs: {diff}")
+                problems.append(f"{rel}: differs: {diff[:5]}")
             if added:  # a hand-off may gain fields; every field the baseline had must be unchanged
-                print(f"golden: {rel}: new fields (not compared): {', '.join(added)}")
+                names = sorted({re.sub(r"\[\d+\]", "[*]", a) for a in added})
+                print(f"golden: {rel}: new fields (not compared): {', '.join(names)}")
         elif fa.read_bytes() != fb.read_bytes():
             problems.append(f"{rel}: differs")
     print(f"golden: compared {n} files")

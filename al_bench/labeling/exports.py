@@ -53,7 +53,7 @@ class ExportsMixin(ProjectStore):
         root = self.images_root(keys)
         scores = np.asarray(sel.scores, np.float64)
         picked = Selection(tuple(sel.ids), scores, sel.strategy, dict(sel.params), np.arange(len(sel.ids)),
-                           np.ones(len(sel.ids), bool))
+                           np.ones(len(sel.ids), bool), predicted=self._predicted_by(sel))
         settings = self.settings
         source = {"project": str(self.folder), "selection": sel.name, "subset": sel.subset, "images": len(keys),
                   "labeled": sel.n_labeled, "model_round": sel.model_round,
@@ -61,6 +61,25 @@ class ExportsMixin(ProjectStore):
         return Result(picked, None, source["embedder"], n_requested=int(n_requested or len(sel.ids)),
                       n_candidates=len(keys) - sel.n_labeled, n_labeled=sel.n_labeled, n_dark=0, n_bright=0,
                       source=source, root_dir=root, **sink_options)
+
+    def _predicted_by(self, sel) -> tuple | None:
+        """(class, probability) per pick from the model round that made selection ``sel``, when it
+        had one and was fitted on the features the project has now; else None."""
+        from .model_file import read_model_bytes
+
+        if sel.model_round is None or not sel.ids:
+            return None
+        f = self._feature_table()
+        with self._read() as con:
+            row = con.execute("SELECT blob, features FROM models WHERE round=?", (sel.model_round,)).fetchone()
+        if row is None or row[1] != f.checksum:
+            return None
+        m = read_model_bytes(bytes(row[0]))
+        row_of = {k: r for r, k in enumerate(f.keys)}
+        if any(k not in row_of for k in sel.ids):
+            return None
+        probs = m.predict_proba(f.x[[row_of[k] for k in sel.ids]])
+        return tuple((str(m.classes[k]), float(probs[i, k])) for i, k in enumerate(probs.argmax(1)))
 
     def exports(self) -> list[dict[str, Any]]:
         with self._read() as con:

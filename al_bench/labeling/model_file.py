@@ -76,6 +76,7 @@ class ExportedModel:
         h = LinearHead(self.weight.shape[1], self.weight.shape[0], settings, 0)
         h.weight, h.bias = torch.from_numpy(self.weight.copy()), torch.from_numpy(self.bias.copy())
         h.temperature = float(self.temperature)
+        h.classes = tuple(self.classes)  # its class names: a selection can name each pick's predicted class
         return h
 
 

@@ -80,6 +80,9 @@ class Selection:
     # what ``scores`` hold when the strategy's name does not say it (a segmentation recipe's
     # selection sets it); None: score_meaning(strategy)
     meaning: str | None = None
+    # the model's predicted class and its probability for each pick, where the model that picked
+    # has class names (a given model, or a head trained here on labels); None otherwise
+    predicted: tuple[tuple[str, float], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -299,7 +302,27 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
     elif outputs is not None and outputs.head_trained:
         used["model"] = "linear head trained on the labeled features (seed 0)"
     positions = keep[picks]
-    return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped)
+    return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped,
+                     predicted=_predicted(outputs, picks, model, ids, lab, labels))
+
+
+def _predicted(outputs, picks: np.ndarray, model, ids: list[str], lab: np.ndarray, labels) -> tuple | None:
+    """(class name, probability) of each pick from the model that picked, when its classes have
+    names: a given model's, or those of the labels a head was trained on here (only when it was
+    trained anyway: a strategy that needed no model trains none for this)."""
+    if outputs is None or picks.size == 0:
+        return None
+    if model is not None:
+        names = [str(c) for c in getattr(model, "classes", ())]
+    elif labels is not None and outputs.head_trained:
+        names = [str(c) for c in np.unique(np.asarray([str(labels[ids[i]]) for i in lab]))]
+    else:
+        return None
+    p = np.asarray(outputs.probs(picks))
+    if not names or p.shape[1] != len(names):
+        return None
+    top = p.argmax(axis=1)
+    return tuple((names[k], float(p[i, k])) for i, k in enumerate(top))
 
 
 def _pick_scores(entry, view, picks: np.ndarray, own: np.ndarray | None) -> np.ndarray:

@@ -139,14 +139,28 @@ def write_mosaic(path: Path, root: Path, ids: list[str], cols: int | None = None
 
 
 def label_studio_tasks(ids: list[str], scores: np.ndarray, strategy: str, prefix: str,
-                       paths: list[str] | None = None) -> list[dict]:
+                       paths: list[str] | None = None, predicted=None) -> list[dict]:
     """One Label Studio task per pick: ``data.image`` = prefix + its path (URL-quoted; default
-    the id), plus id, rank and score."""
+    the id), plus id, rank and score. With ``predicted`` ((class, probability) per pick), also
+    ``al_bench_prediction`` and ``al_bench_confidence`` as data fields (sortable in the task
+    list) and a pre-annotation: ``predictions`` with the class as a choice of ``label`` on
+    ``image`` (the names the project's label export uses) and the acquisition score as its
+    ``score``, so Label Studio can order tasks by it."""
     from urllib.parse import quote
 
-    return [{"data": {"image": prefix + quote(rel), "al_bench_id": i, "al_bench_rank": k + 1,
-                      "al_bench_score": None if not np.isfinite(s) else float(s), "al_bench_strategy": strategy}}
-            for k, (i, rel, s) in enumerate(zip(ids, paths if paths is not None else ids, scores))]
+    tasks = []
+    for k, (i, rel, s) in enumerate(zip(ids, paths if paths is not None else ids, scores)):
+        score = None if not np.isfinite(s) else float(s)
+        task = {"data": {"image": prefix + quote(rel), "al_bench_id": i, "al_bench_rank": k + 1,
+                         "al_bench_score": score, "al_bench_strategy": strategy}}
+        if predicted is not None:
+            label, p = predicted[k]
+            task["data"].update(al_bench_prediction=label, al_bench_confidence=round(p, 6))
+            task["predictions"] = [{"model_version": f"al_bench {strategy}", "score": score,
+                                    "result": [{"from_name": "label", "to_name": "image", "type": "choices",
+                                                "value": {"choices": [label]}}]}]
+        tasks.append(task)
+    return tasks
 
 
 def local_files_prefix(images_dir: Path, document_root: Path | None = None,
@@ -256,7 +270,7 @@ def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
     prefix = r.label_studio_prefix
     if prefix is None:
         prefix = local_files_prefix(r.root, r.label_studio_root)
-    tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix, r.paths)
+    tasks = label_studio_tasks(r.ids, r.selection.scores, r.selection.strategy, prefix, r.paths, r.selection.predicted)
     (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
 
 

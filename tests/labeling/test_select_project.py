@@ -78,6 +78,13 @@ def test_a_project_without_a_model_is_fitted_first_and_handed_off_like_a_folder(
     assert [t["data"]["al_bench_id"] for t in tasks] == list(sel.ids)
     assert all(t["data"]["image"].startswith("/data/local-files/?d=") and "//" not in t["data"]["image"]
                for t in tasks)
+    # each task carries the picking model's prediction: as data fields and as a pre-annotation
+    probs = again.predict(list(sel.ids))  # round 1, the model that picked
+    classes = again.settings["classes"]
+    assert [t["data"]["al_bench_prediction"] for t in tasks] == [classes[k] for k in probs.argmax(1)]
+    assert [t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks] == [[classes[k]] for k in
+                                                                                      probs.argmax(1)]
+    assert [t["predictions"][0]["score"] for t in tasks] == [t["data"]["al_bench_score"] for t in tasks]
     # the same policy mid-batch: the batch's model stays
     project2 = LabelingProject.open(project.folder)
     project2.add_labels({sel.ids[0]: truth[sel.ids[0]]})

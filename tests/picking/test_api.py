@@ -261,3 +261,18 @@ def test_select_top_ranks_candidates_by_their_scores():
     select_top(ids, np.where(np.arange(6) == 4, np.nan, sc), 2, labeled=["x4"])  # a labeled NaN is not read
     with pytest.raises(UserError, match=r"image_scores must be \(N,\)"):
         select_top(ids, sc[:5], 2)
+
+
+def test_a_selection_names_the_picks_predicted_class_when_its_model_has_class_names(blobs):
+    x, y = blobs
+    ids = [f"i{k}" for k in range(len(x))]
+    names = ["ant", "bee", "cow"]
+    labels = [names[v] for v in y[:30]]
+    got = al_bench.select(ids, x, 5, "margin", labeled=ids[:30], labels=labels, rng=0)
+    head = al_bench.picking.api._train_head(np.asarray(x, np.float32), np.arange(30), y[:30])  # the head it trained
+    p = head.predict_proba(np.asarray(x, np.float32)[[int(i[1:]) for i in got.ids]])
+    assert got.predicted == tuple((names[k], pytest.approx(float(p[i, k]))) for i, k in enumerate(p.argmax(1)))
+    # no head trained (typiclust reads no model), or predictions without class names: none
+    assert al_bench.select(ids, x, 5, "typiclust", labeled=ids[:30], labels=labels, rng=0).predicted is None
+    probs = np.full((len(x), 3), 1 / 3)
+    assert al_bench.select(ids, x, 5, "margin", labeled=ids[:30], probs=probs, rng=0).predicted is None

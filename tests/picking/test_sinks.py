@@ -169,3 +169,16 @@ def test_a_failing_sink_leaves_the_output_folder_as_it_was(scan, tmp_path, monke
         K.write_sinks(_result(scan), out)
     assert sorted(p.name for p in out.iterdir()) == [OUTPUT_MARKER, "selection.csv"]  # marked, nothing else
     assert (out / "selection.csv").read_text() == "earlier\n"
+
+
+def test_label_studio_tasks_carry_the_prediction_as_fields_and_a_pre_annotation():
+    tasks = K.label_studio_tasks(["a.png", "b.png"], np.array([0.9, np.nan]), "margin", "/p/",
+                                 predicted=(("cat", 0.61), ("dog", 0.5)))
+    assert tasks[0]["data"]["al_bench_prediction"] == "cat" and tasks[0]["data"]["al_bench_confidence"] == 0.61
+    pred = tasks[0]["predictions"]
+    assert pred == [{"model_version": "al_bench margin", "score": 0.9,
+                     "result": [{"from_name": "label", "to_name": "image", "type": "choices",
+                                 "value": {"choices": ["cat"]}}]}]
+    assert tasks[1]["predictions"][0]["score"] is None  # no acquisition score: null, as al_bench_score
+    plain = K.label_studio_tasks(["a.png"], np.array([0.9]), "kcenter", "/p/")
+    assert "predictions" not in plain[0] and "al_bench_prediction" not in plain[0]["data"]
