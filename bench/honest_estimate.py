@@ -1,7 +1,8 @@
 """Issue 26 item 2: does the labeling project's audit estimate cover the truth, and what does it cost?
 
     .venv/bin/python bench/honest_estimate.py [--seeds 20] [--fractions 0.25 0.5] [--max-labels 300]
-        [--data digits cifar] [--csv OUT.csv]
+        [--data digits cifar] [--csv ROWS.csv] [--summary SUMMARY.csv]
+    .venv/bin/python bench/honest_estimate.py --from-csv ROWS.csv [...] --summary SUMMARY.csv
 
 Simulated labeling sessions that run the project's own pieces on a dataset's pool (digits with
 ``pixels`` features; the CIFAR-10 subset with ``kmeans_patches``, fitted on the pool): batches of
@@ -116,8 +117,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--max-labels", type=int, default=300)
     ap.add_argument("--data", nargs="+", default=["digits", "cifar"], choices=sorted(DATA))
-    ap.add_argument("--csv", type=Path)
+    ap.add_argument("--csv", type=Path, help="write every (session, batch) row here")
+    ap.add_argument("--summary", type=Path, help="write the summary table (per data and audit share) here")
+    ap.add_argument("--from-csv", type=Path, nargs="+", help="summarize rows an earlier run wrote (--csv) instead")
     a = ap.parse_args()
+    if a.from_csv:
+        rows = pd.concat([pd.read_csv(f) for f in a.from_csv], ignore_index=True)
+        out = pd.concat([summary(g, a.max_labels).assign(data=name) for name, g in rows.groupby("data", sort=False)])
+        out = out[["data"] + [c for c in out.columns if c != "data"]]
+        print(out.round(4).to_string(index=False))
+        if a.summary:
+            out.to_csv(a.summary, index=False)
+        return
     frames = []
     for name in a.data:
         x, y, xt, yt, classes = load(name)
