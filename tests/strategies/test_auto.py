@@ -37,17 +37,23 @@ def test_without_the_test_auto_picks_as_tcm_does(blobs):
         assert got.params["reason"].startswith("rule: ")
 
 
-@pytest.mark.parametrize("mean, candidate", [(0.1, "typiclust"), (-0.1, "margin"), (0.01, "margin")])
-def test_a_clear_test_overrides_the_rule_and_an_unclear_one_does_not(blobs, monkeypatch, mean, candidate):
+@pytest.mark.parametrize("n_labeled, mean, candidate, says", [
+    (25, -0.1, "margin", "high budget"),      # below the switch (30 = 10 per class x 3): the test moves it earlier
+    (25, 0.1, "typiclust", "low budget"),
+    (25, 0.01, "typiclust", "not clear"),      # t = 0.5: the rule (below the switch: typiclust)
+    (40, -0.1, "margin", "high budget"),
+    (40, 0.1, "margin", "does not go back"),  # past the switch a "low" test does not bring typiclust back
+    (40, 0.01, "margin", "not clear")])
+def test_the_test_moves_the_switch_earlier_never_later(blobs, monkeypatch, n_labeled, mean, candidate, says):
     x, y = blobs
     ids = _ids(x)
-    lab, labels = ids[:40], [int(v) for v in y[:40]]  # 40 >= 10 per class x 3: the rule says margin
-    monkeypatch.setattr(auto_mod, "removal_test", lambda *a, **k: (mean, 0.02, 15))  # t = 5, -5, 0.5
+    lab, labels = ids[:n_labeled], [int(v) for v in y[:n_labeled]]
+    monkeypatch.setattr(auto_mod, "removal_test", lambda *a, **k: (mean, 0.02, 15))  # t = 5, -5 or 0.5
     got = al_bench.select(ids, x, 6, "auto", labeled=lab, labels=labels, rng=5)
     want = al_bench.select(ids, x, 6, candidate, labeled=lab, labels=labels, rng=5)
     assert got.ids == want.ids and got.params["candidate"] == candidate
     reason = got.params["reason"]
-    assert ("not clear" in reason) == (abs(mean) < 0.04) and f"{100 * mean:+.1f} points" in reason
+    assert says in reason and f"{100 * mean:+.1f} points" in reason
 
 
 def test_a_candidate_must_be_another_strategy(blobs):
