@@ -91,6 +91,8 @@ def forecast(n: np.ndarray, acc: np.ndarray, se: np.ndarray, rng: np.random.Gene
     curves = np.array([_curve(q, grid) for q in boots])
     out = {"model": "acc(n) = a - b n^-c", "a": p[0], "b": p[1], "c": p[2], "n_last": last, "rounds": int(n.size),
            "last_se": float(se[int(np.argmax(n))]),
+           # precise enough to see a MIN_GAIN gain (the forecast rule reads only such a forecast)
+           "precise": bool(se[int(np.argmax(n))] <= MAX_SE and n.size >= MIN_ROUNDS),
            "plateau": p[0], "plateau_ci": [float(np.quantile([q[0] for q in boots], 0.025)),
                                            float(np.quantile([q[0] for q in boots], 0.975))],
            "next": NEXT, "next_gain": float(_curve(p, last + NEXT) - _curve(p, last)),
@@ -120,7 +122,7 @@ def suggestion(kappas: list[float | None], fc: dict[str, Any] | None) -> dict[st
                       "value": None, "met": False})
     if fc is not None:
         lo, hi = fc["next_gain_ci"]
-        precise = fc["last_se"] <= MAX_SE and fc["rounds"] >= MIN_ROUNDS
+        precise = bool(fc.get("precise", fc["last_se"] <= MAX_SE and fc["rounds"] >= MIN_ROUNDS))
         why = "" if precise else (f"; not yet precise enough to tell: needs {MIN_ROUNDS} rounds with estimates and the "
                                   f"latest one's standard error <= {100 * MAX_SE:.0f} points (now {fc['rounds']} rounds, "
                                   f"{100 * fc['last_se']:.1f} points: audit more images)")

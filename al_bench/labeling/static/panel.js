@@ -156,7 +156,8 @@ function renderStop(stop, rounds, forecast) {
   if (forecast) {
     const [lo, hi] = forecast.next_gain_ci;
     box.append(textLine(`Forecast (dashed): the next ${forecast.next} labels buy ${pts(forecast.next_gain)} points `
-      + `(95 %: ${pts(lo)} to ${pts(hi)}); plateau about ${pct(forecast.plateau)}.`));
+      + `(95 %: ${pts(lo)} to ${pts(hi)}); plateau about ${pct(forecast.plateau)}`
+      + (forecast.precise ? "." : " — too few audited images to tell yet.")));
   }
   const k = rounds.length ? rounds[rounds.length - 1].kappa : null;
   if (k !== null && k !== undefined) {
