@@ -55,9 +55,10 @@ def load(name: str):
 
 def session(x, y, xt, yt, classes, seed: int, f: float, batch: int, max_labels: int, estimate: bool) -> list[dict]:
     import al_bench
+    from al_bench.heads.calibration import fit_temperature
     from al_bench.heads.linear import linear_head
     from al_bench.labeling.estimate import audit_estimate, cross_fit
-    from al_bench.labeling.training import CV_FOLDS
+    from al_bench.labeling.training import CV_FOLDS, TEMPERATURE_RANGE
     from al_bench.rng import stream
 
     ids = [f"img{i:05d}" for i in range(len(y))]
@@ -83,8 +84,19 @@ def session(x, y, xt, yt, classes, seed: int, f: float, batch: int, max_labels: 
             oof, _ = cross_fit(x[lab], y[lab], c, min(CV_FOLDS, lab.size), stream(seed, "cv", lab.size),
                                lambda: linear_head(d, c, seed))
             right = oof.argmax(1) == y[lab]
-            est = audit_estimate(right[audit[lab]], y[lab][audit[lab]], classes, lab.size)
-            row.update(estimate=est.accuracy, ci_low=est.ci_low, ci_high=est.ci_high, cv_accuracy=float(right.mean()))
+            a = audit[lab]
+            est = audit_estimate(right[a], y[lab][a], classes, lab.size)
+            # as the project's fit: the temperature from the out-of-fold logits, the audited images'
+            # out-of-fold confidence and the model's on the unlabeled images
+            t = fit_temperature(oof, y[lab], *TEMPERATURE_RANGE) if right.mean() < 1.0 else 1.0
+            z = oof[a] / t
+            conf_audit = (np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1,
+                          keepdims=True)).max(1)
+            head.temperature = t
+            diff = audit_estimate(right[a], y[lab][a], classes, lab.size, conf_audit,
+                                  head.predict_proba(x[rest]).max(1))
+            row.update(estimate=est.accuracy, ci_low=est.ci_low, ci_high=est.ci_high, cv_accuracy=float(right.mean()),
+                       difference=diff.accuracy, diff_low=diff.ci_low, diff_high=diff.ci_high)
         rows.append(row)
         probs = head.predict_proba(x)  # temperature 1: the project fits one only from 10 labels on
     return rows
@@ -97,10 +109,15 @@ def summary(df: pd.DataFrame, max_labels: int) -> pd.DataFrame:
         late = g[(g["n_labeled"] >= 50) & g["estimate"].notna()]
         cover = ((late["ci_low"] <= late["truth"]) & (late["truth"] <= late["ci_high"])).mean()
         row = {"audit_fraction": f, "coverage_from_50": cover, "pairs": len(late)}
+        if "difference" in g:
+            row["diff_coverage_from_50"] = ((late["diff_low"] <= late["truth"]) & (late["truth"] <= late["diff_high"])).mean()
         for n in (100, max_labels):
             at = g[g["n_labeled"] == n]
             row[f"mae_{n}"] = (at["estimate"] - at["truth"]).abs().mean()
             row[f"bias_{n}"] = (at["estimate"] - at["truth"]).mean()
+            if "difference" in g:
+                row[f"diff_mae_{n}"] = (at["difference"] - at["truth"]).abs().mean()
+                row[f"diff_bias_{n}"] = (at["difference"] - at["truth"]).mean()
             row[f"cv_mae_{n}"] = (at["cv_accuracy"] - at["truth"]).abs().mean()
             row[f"audit_{n}"] = at["n_audit"].mean()
             cost = base.reindex(list(zip(at["seed"], at["n_labeled"]))).to_numpy() - at["test_accuracy"].to_numpy()
