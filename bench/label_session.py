@@ -6,10 +6,13 @@ random picks of the same sizes.
 1. Writes ``--pool`` CIFAR-subset training images as PNGs (and the held-out test images) under a
    temporary folder.
 2. Starts ``al-bench-label`` on a new project, adds the folder, types the 10 class names, keeps
-   the defaults (strategy auto, embedder auto, batch size 20) and labels
+   the defaults (strategy auto, embedder auto, batch size 20, audit share 25 %) and labels
    ``--batches`` batches from the known answers with POST /api/label, timing each retrain +
-   next query (the page's wait) and reading the fit time the project records.
-3. Exports the model (POST /api/export/model) and scores it on the held-out test images: their
+   next query (the page's wait) and reading the fit time the project records; per batch it
+   prints what the page shows: auto's choice and reason, the audit estimate with its interval,
+   kappa and whether a stop is suggested.
+3. Exports the model (POST /api/export/model) and scores it on the held-out test images (the
+   session's last estimate beside it, and the labels at the first stop suggestion): their
    features come from the same embedder fitted on the same pool images (checked: the pool rows
    give the exported model the same predicted class as the project's features on ≥ 98 % of
    the pool; the agreement and the largest difference are printed).
@@ -155,7 +158,7 @@ def main() -> None:
         st = api.wait_idle()
         print(f"setup → first batch: {time.perf_counter() - t0:.1f} s (embedding {st['project']['embedder_resolved']}, "
               f"{st['batch']['strategy']})")
-        waits = []
+        waits, estimates, stops = [], [], []
         for b in range(args.batches):
             st = api.get("/api/state")
             for it in st["batch"]["items"]:
@@ -166,8 +169,17 @@ def main() -> None:
             waits.append(time.perf_counter() - t1)
             r = st["rounds"][-1]
             acc = "n/a" if r["cv_accuracy"] is None else f"{100 * r['cv_accuracy']:.1f} %"
+            e = r.get("estimate")
+            est = ("none yet" if not e else f"{100 * e['accuracy']:.1f} % [{100 * e['ci_low']:.1f}, "
+                   f"{100 * e['ci_high']:.1f}] from {e['n_audit']} audited")
+            stop = st.get("stop") or {}
+            estimates.append((st["counts"]["labeled"], e))
+            stops.append((st["counts"]["labeled"], bool(stop.get("stop")), stop.get("because")))
             print(f"batch {b + 1}: {st['counts']['labeled']} labels; retrain {r['fit_seconds']:.2f} s (fit, 5-fold CV "
-                  f"included), wait for the next batch {waits[-1]:.2f} s; cross-validated accuracy {acc}; next: "
+                  f"included), wait for the next batch {waits[-1]:.2f} s; audit estimate {est}; kappa "
+                  f"{'n/a' if r.get('kappa') is None else format(r['kappa'], '.3f')}; stop suggested: "
+                  f"{'yes: ' + '; '.join(stop['because']) if stop.get('stop') else 'no'}; "
+                  f"cross-validated accuracy (all labels) {acc}; next: "
                   f"{st['batch']['strategy'] if st['batch'] else '-'}"
                   + (f" → {st['batch']['candidate']} ({st['batch']['reason']})" if st["batch"] and st["batch"].get("candidate")
                      else ""))
@@ -181,6 +193,14 @@ def main() -> None:
     acc_app = test_accuracy(p, out["path"], test_files, y_test)
     print(f"app session (HTTP, seed 0): exported model, {len(p.labels)} labels: test accuracy {100 * acc_app:.1f} % "
           f"on {len(test_files)} held-out images")
+    n_last, e = estimates[-1]
+    if e:
+        inside = e["ci_low"] <= acc_app <= e["ci_high"]
+        print(f"  the session's own estimate at {n_last} labels: {100 * e['accuracy']:.1f} % [{100 * e['ci_low']:.1f}, "
+              f"{100 * e['ci_high']:.1f}] from {e['n_audit']} audited images: off by "
+              f"{100 * (e['accuracy'] - acc_app):+.1f} points, interval {'covers' if inside else 'misses'} it")
+    first = next((n for n, s_, _ in stops if s_), None)
+    print(f"  stop suggested first at: {first if first is not None else f'never within {n_last} labels'}")
 
     app = f"app ({args.strategy} after a typiclust start)"
     res: dict[str, list[float]] = {app: [], "random": []}
