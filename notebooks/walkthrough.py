@@ -544,3 +544,51 @@ display(mit.pivot_table(index="comparison", columns="sign", values="n_labeled", 
 #   quotas per predicted class help and hurt at two points each; LURE weights lower the sampled
 #   margin's balanced accuracy at 12 of 44 points (by up to 6 on digits) and never raise it. On
 #   these pools none of the three is worth turning on by default.
+
+# %% [markdown]
+# ## 15. From verdict to decision: a strategy that chooses, an honest estimate, when to stop
+# The study says the best strategy depends on the budget regime. `strategy=auto` decides it
+# each round from what a user has (the labels bought, the embeddings, the current model): a
+# removal test on the labeled set after SelectAL can move the switch from TypiClust to margin
+# earlier than `tcm`'s rule (10 labels per class), never later. Its tables, from the 10-seed
+# study's four slices and the long-tailed pools, are in `docs/study/auto/`
+# (`bench/auto_tables.py --csv`): at every budget point the best fixed strategy in hindsight
+# against `auto`, seed-paired; the penalty matrix's column sums; which candidate picked.
+
+# %%
+AUTO = STUDY / "auto"
+regret = pd.read_csv(AUTO / "regret.csv")
+print("budget points where the best fixed strategy in hindsight beats auto (p < 0.05, 10 seeds):")
+display(regret.groupby("slice").agg(points=("n_labeled", "size"), beaten=("beaten", "sum"),
+                                    worst_regret=("regret", "max")).round(3))
+pen = pd.read_csv(AUTO / "penalty.csv")
+display(pen[["slice", "auto_beaten", "auto_rank", "strategies", "lowest", "lowest_by", "tcm_beaten"]].round(2))
+cand = pd.read_csv(AUTO / "candidates.csv")
+print("share of rounds margin picked (the rest: TypiClust), by labels per class:")
+display(cand.pivot_table(index="slice", columns="per_class", values="margin_share", sort=False).round(2))
+
+# %% [markdown]
+# The labeling project's accuracy estimate comes from an **audit**: a uniform share of every
+# batch, labeled like the rest, predicted by the cross-validation models that did not see it.
+# `bench/honest_estimate.py` ran simulated sessions (20 seeds, batches of 20 up to 300 labels,
+# the project's own code): how often the interval covers the model's true accuracy on the
+# unlabeled images, the error at 100 and 300 labels, and what the audit share cost in test
+# accuracy against sessions without one.
+
+# %%
+honest = pd.read_csv(AUTO / "honest_estimate.csv")
+display(honest[["data", "audit_fraction", "coverage_from_50", "mae_100", "cv_mae_100", "mae_300", "cv_mae_300",
+                "audit_100", "audit_300", "cost_100", "cost_300"]].round(3))
+
+# %% [markdown]
+# **When to stop.** Each budget point's model is compared with the previous one's on a fixed
+# stop set (Cohen's κ; `stop_kappa` in `curve.csv`), and `tables/stopping.csv` says where the
+# stabilizing-predictions rules would have stopped each strategy and what that left on the
+# table. The study ran a dense schedule (15 points, 1–50 labels per class) for random, margin,
+# TypiClust and auto, 10 seeds.
+
+# %%
+stops = pd.concat([pd.read_csv(f).assign(data=f.stem) for f in sorted((STUDY / "stopping").glob("*.csv"))])
+stops = stops[stops.level == "strategy"]
+display(stops[["data", "strategy", "rule", "n_seeds", "n_stopped", "n_labeled_mean", "value_mean", "gap_mean",
+               "lost_mean", "lost_ci_low", "lost_ci_high"]].round(3))

@@ -168,12 +168,6 @@ class TrainingMixin(ProjectStore):
         if folds:
             oof, fold_acc = cross_fit(x, y, c, folds, stream(seed, "cv", n), lambda: linear_head(x.shape[1], c, seed),
                                       progress)
-        # the honest estimate: the out-of-fold predictions of the audited images (estimate.py)
-        with self._read() as con:
-            audited = {int(i) for (i,) in con.execute("SELECT item FROM audit")}
-        is_audit = np.array([int(i) in audited for i in f.ids[rows]], bool)
-        est = audit_estimate((oof.argmax(1) == y)[is_audit] if folds else np.zeros(0, bool),
-                             y[is_audit] if folds else np.zeros(0, np.int64), classes, n)
         progress("fitting the model on every labeled image", folds / (folds + 1) if folds else 0.0)
         head = linear_head(x.shape[1], c, seed).fit(x, y)
         cv_acc = float((oof.argmax(1) == y).mean()) if folds else None
@@ -181,6 +175,17 @@ class TrainingMixin(ProjectStore):
         # temperature (arbitrarily sharp); no evidence of over- or under-confidence: keep 1
         t = fit_temperature(oof, y, lo=TEMPERATURE_RANGE[0], hi=TEMPERATURE_RANGE[1]) if folds and cv_acc < 1.0 else 1.0
         head.temperature = 1.0 if t <= TEMPERATURE_RANGE[0] * 1.001 else t
+        # the honest estimate (estimate.py): the audited images' out-of-fold predictions and
+        # confidence, and the model's confidence on the images not yet labeled
+        with self._read() as con:
+            audited = {int(i) for (i,) in con.execute("SELECT item FROM audit")}
+        is_audit = np.array([int(i) in audited for i in f.ids[rows]], bool) & (folds > 0)
+        z = oof[is_audit] / head.temperature
+        z = np.exp(z - z.max(axis=1, keepdims=True)) if z.size else z
+        unlabeled = np.setdiff1d(np.arange(len(f.ids)), rows)
+        est = audit_estimate((oof.argmax(1) == y)[is_audit], y[is_audit], classes, n,
+                             (z / z.sum(axis=1, keepdims=True)).max(axis=1) if z.size else None,
+                             head.predict_proba(f.x[unlabeled]).max(axis=1) if unlabeled.size else None)
         seconds = time.perf_counter() - t0
         cv_std = float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else None
         emb = self.embedder_identity()

@@ -145,7 +145,7 @@ def test_label_two_batches_checkpoint_export_and_survive_a_kill(tmp_path, cifar_
             # round 1 (6 labels) has no estimate (fewer than 10), round 2 (12) has one
             expect(page.locator("#accuracy-plot circle")).to_have_count(1)
             # the estimate from the audited images (2 of each batch of 6 at the default share)
-            expect(page.locator("#accuracy-plot")).to_contain_text("estimate from 4 audited images")
+            expect(page.locator("#accuracy-plot")).to_contain_text("corrected by 4 audited images")
             expect(page.locator("#side")).to_contain_text("auto → typiclust")  # the default strategy's choice
             # round 2's model against round 1's on the stop set; the suggestion and its rules (no forecast yet)
             expect(page.locator("#stop-suggestion")).to_contain_text("Cohen's κ = ")

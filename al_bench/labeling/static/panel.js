@@ -53,8 +53,9 @@ function plotPoints(rounds) {
     return audited.map((r) => {
       const e = r.estimate;
       return { x: Number(r.n_labeled), y: Number(e.accuracy), lo: Number(e.ci_low), hi: Number(e.ci_high), r,
-        what: "95 % interval", src: `estimate from ${e.n_audit} audited images (a uniform share of each batch), `
-          + "predicted by cross-validation models that did not see them: the accuracy to expect on the unlabeled images" };
+        what: "95 % interval", src: `the model's confidence on the unlabeled images, corrected by ${e.n_audit} `
+          + "audited images (a uniform share of each batch) predicted by cross-validation models that did not see "
+          + "them: the accuracy to expect on the unlabeled images" };
     });
   }
   return rounds.filter((r) => fin(r.cv_accuracy)).map((r) => {
