@@ -211,7 +211,7 @@ def test_app_help_names_the_groups_and_examples_not_hydras_default():
 @pytest.mark.slow
 def test_help_prints_the_app_help(tmp_path):
     r = _main("--help", cwd=tmp_path)
-    assert r.returncode == 0 and "Config groups" in r.stdout and "strategy: badge" in r.stdout
+    assert r.returncode == 0 and "Config groups" in r.stdout and "strategy: auto, badge" in r.stdout
 
 
 def test_sweep_progress_counts_finished_runs_of_the_sweep(tmp_path):
