@@ -94,7 +94,8 @@ def test_another_metric_is_written_beside_accuracy_which_stays_as_the_default_wr
     both = _files(tmp_path)
     assert {k: v for k, v in both.items() if k in default} == default  # every accuracy file byte for byte
     assert sorted(set(both) - set(default)) == [f"tables/{t}.balanced_accuracy.csv" for t in
-                                                ("aubc", "budget_gains", "labels_to_match", "penalty_matrix", "stopping", "verdict")]
+                                                ("aubc", "budget_gains", "labels_to_match", "penalty_matrix", "stopping",
+                                                 "verdict")]
     assert report.metric == "balanced_accuracy" and report.tables["verdict"]["best"].tolist() == ["entropy"] * 2
     assert report.accuracy_outputs["verdict"] == tmp_path / "tables" / "verdict.csv"
     assert "  metric: balanced_accuracy (its tables and figures are named <report>.balanced_accuracy.csv/.png; " \
