@@ -355,6 +355,7 @@ def test_a_data_error_in_a_single_run_leaves_no_run_folder(tmp_path, monkeypatch
     assert err == "al_bench: dataset.path: no such file"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_finished_run_is_skipped_before_hydra_writes_into_its_folder(tmp_path, monkeypatch):
     """A read-only outputs folder still lets the rerun of a finished run skip it: the check runs
     in on_run_start, before Hydra writes .hydra/ and its log there."""
@@ -483,6 +484,7 @@ def test_a_finished_run_reruns_when_its_data_file_changed(tmp_path):
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_finished_run_whose_files_were_cut_runs_again(tmp_path):
     """A finished run whose curve.csv was cut since (a copy interrupted) is damaged: the same
     command runs it again instead of skipping it, so the folder does not stay damaged."""

@@ -67,6 +67,7 @@ def test_single_threaded_lowers_torch_and_blas_and_restores_after_the_last_block
         assert torch.get_num_threads() == 2 and blas_threads() == before
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_single_threaded_blocks_from_two_threads_run_one_at_a_time():
     """The labeling app fits in a worker thread: a block entered meanwhile from another thread
     waits for it to end (the worker's exit cannot give that block its threads back)."""
@@ -137,6 +138,7 @@ def test_linear_head_outputs_are_the_same_at_any_thread_count():
     assert_same_bytes(*at_1_and_2_threads(outputs))
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_temperature_and_ece_are_the_same_at_any_thread_count():
     """What a budget point writes: the head fitted and temperature-scaled on the calibration
     split, then accuracy, ECE (calibrated and not) and the temperature on the test split."""

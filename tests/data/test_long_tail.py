@@ -88,6 +88,7 @@ def test_bad_settings_are_one_line(node, words):
     assert words in str(err.value)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_config_key_composes_is_part_of_the_identity_only_when_on():
     plain = plain_config(compose_config("dataset=digits"))
     on = plain_config(compose_config("dataset=digits", "dataset.imbalance.ratio=10"))

@@ -14,6 +14,7 @@ def test_kmeans_pp_picks_a_lone_far_point_second():
     assert hits >= 198
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_kmeans_pp_draws_follow_d2():
     x = np.array([[10.0, 0], [11.0, 0], [10.0, 2.0], [10.0, -4.0]], np.float32)
     counts = np.zeros(4)

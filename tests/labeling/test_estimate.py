@@ -50,6 +50,7 @@ def _close_colours(root, per_class=20, seed=0):
     return truth
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_project_audits_a_share_of_each_batch_and_estimates_from_it(tmp_path):
     from al_bench.heads.linear import linear_head
     from al_bench.labeling.estimate import difference_estimate
@@ -97,6 +98,7 @@ def test_the_difference_estimate_by_hand():
     assert 0 < lo and hi < 1 and (hi - lo) / 2 == pytest.approx(2.5705818366147395 * se)  # Student t, 5 df, 97.5 %
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_without_an_audit_there_is_no_estimate_and_batches_are_the_strategy_s(tmp_path, folder):
     truth = folder[1]
     p = LabelingProject.open(tmp_path / "p")

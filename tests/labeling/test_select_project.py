@@ -54,6 +54,7 @@ def test_a_segmentation_recipe_picks_from_a_project_with_a_model_file(project, t
     assert list(pd.read_csv(out / "selection.csv")["id"]) == list(last.ids)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_project_without_a_model_is_fitted_first_and_handed_off_like_a_folder(project, folder, tmp_path, capsys):
     """The refit policy the app uses, from the command: 30 labels and no model, --strategy margin
     fits one and picks with it; the picks go through the folder's sinks."""
@@ -91,6 +92,7 @@ def test_a_project_without_a_model_is_fitted_first_and_handed_off_like_a_folder(
     assert project2.batch_open() and project2.refit_if_needed() is None
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_project_query_replays_through_al_bench_select(project, folder):
     """The stream a project query uses is the one the README names: the query's own pick, and
     al_bench.select with the project's model on that stream, are the same."""

@@ -117,6 +117,7 @@ def test_a_group_without_random_and_a_lone_strategy():
     assert other["model"] in set(v["model"])
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_summary_lines():
     text = verdict_summary(verdict(table(MAIN)))
     lines = text.splitlines()
