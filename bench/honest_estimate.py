@@ -55,6 +55,7 @@ def load(name: str):
 
 def session(x, y, xt, yt, classes, seed: int, f: float, batch: int, max_labels: int, estimate: bool) -> list[dict]:
     import al_bench
+    from al_bench.heads import softmax
     from al_bench.heads.calibration import fit_temperature
     from al_bench.heads.linear import linear_head
     from al_bench.labeling.estimate import audit_estimate, cross_fit
@@ -89,9 +90,7 @@ def session(x, y, xt, yt, classes, seed: int, f: float, batch: int, max_labels: 
             # as the project's fit: the temperature from the out-of-fold logits, the audited images'
             # out-of-fold confidence and the model's on the unlabeled images
             t = fit_temperature(oof, y[lab], *TEMPERATURE_RANGE) if right.mean() < 1.0 else 1.0
-            z = oof[a] / t
-            conf_audit = (np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1,
-                          keepdims=True)).max(1)
+            conf_audit = softmax(oof[a] / t).max(1)
             head.temperature = t
             diff = audit_estimate(right[a], y[lab][a], classes, lab.size, conf_audit,
                                   head.predict_proba(x[rest]).max(1))

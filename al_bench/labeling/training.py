@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..heads import softmax
 from ..stopping import cohen_kappa, stop_set
 from .checks import check_seed
 from .estimate import Z95, audit_estimate, cross_fit
@@ -180,11 +181,9 @@ class TrainingMixin(ProjectStore):
         with self._read() as con:
             audited = {int(i) for (i,) in con.execute("SELECT item FROM audit")}
         is_audit = np.array([int(i) in audited for i in f.ids[rows]], bool) & (folds > 0)
-        z = oof[is_audit] / head.temperature
-        z = np.exp(z - z.max(axis=1, keepdims=True)) if z.size else z
         unlabeled = np.setdiff1d(np.arange(len(f.ids)), rows)
         est = audit_estimate((oof.argmax(1) == y)[is_audit], y[is_audit], classes, n,
-                             (z / z.sum(axis=1, keepdims=True)).max(axis=1) if z.size else None,
+                             softmax(oof[is_audit] / head.temperature).max(axis=1) if is_audit.any() else None,
                              head.predict_proba(f.x[unlabeled]).max(axis=1) if unlabeled.size else None)
         seconds = time.perf_counter() - t0
         cv_std = float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else None

@@ -254,7 +254,7 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         outputs, n_classes = GivenOutputs(xv, None, None, lambda: model), int(model.c)
     elif p is not None:
         outputs, n_classes = GivenOutputs(xv, p[keep], None if mc is None else mc[:, keep]), p.shape[1]
-    codes = None if labels is None else _label_codes(ids, lab, labels)  # lab is sorted, as keep[pos_lab]
+    names, codes = (None, None) if labels is None else _label_codes(ids, lab, labels)  # lab sorted, as keep[pos_lab]
     if model is None and p is None and codes is not None:
         outputs = GivenOutputs(xv, None, None, lambda: _train_head(xv, pos_lab, codes))
         n_classes = len({str(v) for v in labels.values()})
@@ -303,10 +303,10 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         used["model"] = "linear head trained on the labeled features (seed 0)"
     positions = keep[picks]
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped,
-                     predicted=_predicted(outputs, picks, model, ids, lab, labels))
+                     predicted=_predicted(outputs, picks, model, names))
 
 
-def _predicted(outputs, picks: np.ndarray, model, ids: list[str], lab: np.ndarray, labels) -> tuple | None:
+def _predicted(outputs, picks: np.ndarray, model, label_names: list[str] | None) -> tuple | None:
     """(class name, probability) of each pick from the model that picked, when its classes have
     names: a given model's, or those of the labels a head was trained on here (only when it was
     trained anyway: a strategy that needed no model trains none for this)."""
@@ -314,8 +314,8 @@ def _predicted(outputs, picks: np.ndarray, model, ids: list[str], lab: np.ndarra
         return None
     if model is not None:
         names = [str(c) for c in getattr(model, "classes", ())]
-    elif labels is not None and outputs.head_trained:
-        names = [str(c) for c in np.unique(np.asarray([str(labels[ids[i]]) for i in lab]))]
+    elif label_names is not None and outputs.head_trained:
+        names = label_names
     else:
         return None
     p = np.asarray(outputs.probs(picks))
@@ -335,15 +335,15 @@ def _pick_scores(entry, view, picks: np.ndarray, own: np.ndarray | None) -> np.n
     return np.full(picks.size, np.nan)
 
 
-def _label_codes(ids: list[str], lab: np.ndarray, labels: Mapping) -> np.ndarray:
-    """Class codes (sorted label names) of the labeled positions ``lab``, from an id → label map."""
+def _label_codes(ids: list[str], lab: np.ndarray, labels: Mapping) -> tuple[list[str], np.ndarray]:
+    """(the class names, sorted; the class code of each labeled position ``lab``), from an id → label map."""
     missing = [ids[i] for i in lab if ids[i] not in labels]
     if missing:
         raise UserError(f"no label for {len(missing)} labeled id(s) (first: {', '.join(missing[:5])})", key="labels")
     names, y = np.unique(np.asarray([str(labels[ids[i]]) for i in lab]), return_inverse=True)
     if names.size < 2:
         raise UserError(f"a head needs at least 2 classes among the labeled items, got {names.tolist()}", key="labels")
-    return y
+    return [str(c) for c in names], y
 
 
 def _train_head(xv: np.ndarray, pos_lab: np.ndarray, y: np.ndarray):
