@@ -86,6 +86,10 @@ class ModelOracle:
         self.asked = True
         return self.current().sample_proba(self.x_pool[positions], k, seed)
 
+    def mc_probs_inputs(self, x: np.ndarray, k: int, seed: int) -> np.ndarray:
+        self.asked = True
+        return self.current().sample_proba(x, k, seed)
+
     def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
         self.asked = True
         return self.current().bald_scores(self.x_pool, k, seed, rows=positions)

@@ -245,7 +245,8 @@ def run_loop(
             if lab.size in point_sizes:  # the head evaluated at this point also picks the next batch,
                 oracle.current(evaluation=True)  # after a resume from this point's checkpoint too
             view = PoolView(x_pool, lab, np.flatnonzero(~bought.is_labeled), n_classes, rnd, oracle, distances, memo,
-                            labels=y_pool[lab])  # the labels bought so far, never the hidden ones
+                            labels=y_pool[lab],  # the labels bought so far, never the hidden ones
+                            target=oracle.x_cal)  # held-out inputs (EPIG's target=heldout), never their labels
             if oracle.asked:  # the strategy used the head last round: fit it outside the timed block
                 oracle.current()
             oracle.asked = False

@@ -48,6 +48,14 @@ class GivenOutputs:
         raise UserError("this strategy needs MC-dropout samples: give probs of shape (K, N, C) "
                         "(K stochastic passes), or labels to train a head here")
 
+    def mc_probs_inputs(self, x: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """K samples of inputs outside the pool, from the head trained here (same seed, same passes
+        as :meth:`mc_probs`); given predictions cannot score them."""
+        if self._train is None:
+            raise UserError("held-out target inputs are scored by a head trained here: give the labeled items' "
+                            "labels instead of predictions")
+        return self.head.sample_proba(x, k, seed)
+
     def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray:
         return bald(self.mc_probs(positions, k, seed))
 

@@ -75,7 +75,7 @@ def sub_view(view: PoolView, candidates: np.ndarray) -> tuple[PoolView, np.ndarr
 
     model = None if view.model is None else _Remapped(view.model, keep)
     sub = PoolView(np.ascontiguousarray(view.embeddings[keep]), inv[view.labeled], inv[np.sort(candidates)],
-                   view.n_classes, view.round, model, dist, None, view.decisions, view.labels)
+                   view.n_classes, view.round, model, dist, None, view.decisions, view.labels, view.target)
     return sub, keep
 
 

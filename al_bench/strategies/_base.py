@@ -36,6 +36,10 @@ class ModelAccess(Protocol):
 
     def bald_scores(self, positions: np.ndarray, k: int, seed: int) -> np.ndarray: ...  # (n,) nats
 
+    # optional: (K, T, C) for inputs ``x`` that are not pool items (rows the head reads), from the
+    # same K passes as mc_probs with the same seed (EPIG's held-out targets)
+    def mc_probs_inputs(self, x: np.ndarray, k: int, seed: int) -> np.ndarray: ...
+
     # (M, n, C), temperature-scaled: M passes with dropout at ``rate`` on the inputs of the head's
     # last layer, a fresh mask for every point in every pass
     def feature_dropout_probs(self, positions: np.ndarray, m: int, rate: float, seed: int) -> np.ndarray: ...
@@ -96,9 +100,13 @@ class PoolView:
     # the labels bought so far: class codes (0 … C−1) of ``labeled``, in its order; None where the
     # caller has none (a pick from model outputs alone). Never any other item's label.
     labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # inputs of the distribution the model will serve that are not pool items (rows the head
+    # reads): the calibration split's in the simulation, a target folder's in a selection; None
+    # where there are none. Never their labels.
+    target: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("embeddings", "labeled", "unlabeled", "labels"):
+        for name in ("embeddings", "labeled", "unlabeled", "labels", "target"):
             if getattr(self, name) is None:
                 continue
             frozen = np.asarray(getattr(self, name)).view()  # a view: the caller's array keeps its flags
@@ -124,9 +132,10 @@ class PoolView:
             raise RuntimeError("this strategy needs model outputs, but the view carries no model")
         return self.model
 
-    def probs(self) -> np.ndarray:
-        """Calibrated class probabilities of the unlabeled items. (U, C)"""
-        return self._need_model().probs(self.unlabeled)
+    def probs(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated class probabilities of the unlabeled items (or of pool ``positions``, e.g.
+        the labeled ones). (U, C)"""
+        return self._need_model().probs(self.unlabeled if positions is None else positions)
 
     def mc_probs(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """K MC-dropout samples of class probabilities of the unlabeled items. (K, U, C)
@@ -135,6 +144,18 @@ class PoolView:
         reproducible as every other random choice of the strategy.
         """
         return self._need_model().mc_probs(self.unlabeled, k, int(rng.integers(2**63)))
+
+    def mc_probs_with_target(self, k: int, rng: np.random.Generator, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(K, U, C) MC-dropout samples of the unlabeled items and (K, T, C) of ``target[rows]``,
+        from the same K passes (one seed drawn from ``rng``, as in :meth:`mc_probs`)."""
+        model = self._need_model()
+        run = getattr(model, "mc_probs_inputs", None)
+        if run is None:
+            from ..errors import UserError
+
+            raise UserError(f"the model outputs given here ({type(model).__name__}) cannot score held-out inputs")
+        seed = int(rng.integers(2**63))
+        return model.mc_probs(self.unlabeled, k, seed), run(self.target[np.asarray(rows)], k, seed)
 
     def bald(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """BALD mutual information of the unlabeled items over K MC-dropout passes. (U,)
@@ -191,6 +212,7 @@ class PoolView:
             return compute(rng)
         return self.memo.get(key, compute)
 
-    def gradient_factors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i."""
-        return self._need_model().gradient_factors(self.unlabeled)
+    def gradient_factors(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(a (U, C), x (U, d+1)): last-layer gradient of item i is a_i ⊗ x_i; of the unlabeled
+        items, or of pool ``positions``."""
+        return self._need_model().gradient_factors(self.unlabeled if positions is None else positions)
