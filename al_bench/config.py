@@ -39,6 +39,8 @@ class DatasetSettings:
     near_duplicate_copies: int = 3
     near_duplicate_noise: float = 2.0  # pixel noise std of a copy, grey levels
     imbalance: Imbalance = field(default_factory=Imbalance)  # a long-tailed pool (al_bench.data.long_tail)
+    # classes kept in the pool but left out of the test and calibration splits (names)
+    distractors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,22 @@ class RunSettings:
 
 
 TOP_KEYS = {"dataset", "embedder", "model", "strategy", "budget", "seed", "paths", "threads"}
+
+
+def _distractors(value: Any) -> tuple[str, ...]:
+    """``dataset.distractors``: class names (numbers are read as names), none by default."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, int)) or not hasattr(value, "__iter__"):
+        value = [value]
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise UserError(f"got {v!r}; give class names, e.g. [cat] or [9]", key="dataset.distractors")
+        out.append(str(v))
+    if len(set(out)) != len(out):
+        raise UserError(f"got {out}: a class named twice", key="dataset.distractors")
+    return tuple(out)
 
 
 def _keys(section: str, given: Mapping, allowed: set[str]) -> None:
@@ -190,7 +208,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     name = _name("dataset", d, DATASETS)
     loader_opts = list(DATASETS.options(name))
     _keys("dataset", d, {"name", "test_fraction", "calibration_fraction", "near_duplicates",
-                         "near_duplicate_copies", "near_duplicate_noise", "imbalance", *loader_opts})
+                         "near_duplicate_copies", "near_duplicate_noise", "imbalance", "distractors", *loader_opts})
     dataset = DatasetSettings(
         name,
         _number("dataset.test_fraction", d.get("test_fraction", 0.2), 0.0, 1.0, lo_open=True, hi_open=True),
@@ -200,6 +218,7 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
         _int("dataset.near_duplicate_copies", d.get("near_duplicate_copies", 3), 1),
         _number("dataset.near_duplicate_noise", d.get("near_duplicate_noise", 2.0), 0.0, 255.0),
         parse_imbalance(d.get("imbalance")),
+        _distractors(d.get("distractors")),
     )
 
     e = cfg["embedder"]
@@ -274,6 +293,7 @@ def canonical_config(cfg: Mapping[str, Any], settings: RunSettings | None = None
                 "near_duplicate_copies"):
         put(d, key, getattr(s.dataset, key))
     put(d, "imbalance", s.dataset.imbalance.canonical())
+    put(d, "distractors", list(s.dataset.distractors))
     m = out["model"]
     for key in list(m):
         if key in ("temperature_scaling", "ece_bins"):

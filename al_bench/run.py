@@ -15,7 +15,8 @@ import traceback
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from dataclasses import replace
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -270,14 +271,32 @@ def _last_status(run_dir: Path, status: str, **fields: Any) -> None:
         log.warning("could not record status %r in %s: %s", status, run_dir, storage_problem(exc) or exc)
 
 
+def without_distractors(split: Any, labels: np.ndarray, class_names: Sequence[str], distractors: Sequence[str]) -> Any:
+    """``split`` with the items of the ``distractors`` classes (names) left out of its test and
+    calibration splits: a pool holding inputs the model will not serve (EPIG's setting)."""
+    if not distractors:
+        return split
+    names = [str(c) for c in class_names]
+    unknown = [c for c in distractors if c not in names]
+    if unknown:
+        raise UserError(f"unknown class(es) {unknown}; the classes are {names}", key="dataset.distractors")
+    if len(distractors) >= len(names):
+        raise UserError("every class is a distractor: the test split would be empty", key="dataset.distractors")
+    codes = [names.index(c) for c in distractors]
+    return replace(split, test=split.test[~np.isin(labels[split.test], codes)],
+                   calibration=split.calibration[~np.isin(labels[split.calibration], codes)])
+
+
 def run_split(s: RunSettings, ds: Any) -> tuple[Any, Any]:
     """(dataset, split) of a run with settings ``s`` on the loaded dataset ``ds``: the seed's split,
     its pool subsampled to ``dataset.imbalance``'s long tail (a preset with fewer classes drops the
-    others first), then the near-duplicates the config asks for (which add items to the dataset)."""
+    others first), without ``dataset.distractors`` in its test and calibration splits, then the
+    near-duplicates the config asks for (which add items to the dataset)."""
     imb = s.dataset.imbalance
     ds = restrict_classes(ds, imb.n_classes(ds.n_classes))  # a preset with fewer classes: the others leave
     split = make_split(ds.labels, s.seed, s.dataset.test_fraction, s.dataset.calibration_fraction, ds.is_test)
     split = long_tail_pool(split, ds.labels, imb, ds.class_names, s.seed)
+    split = without_distractors(split, ds.labels, ds.class_names, s.dataset.distractors)
     return inject_near_duplicates(ds, split, s.dataset.near_duplicates, s.dataset.near_duplicate_copies,
                                   s.dataset.near_duplicate_noise, s.seed)
 

@@ -76,7 +76,8 @@ def _digest(body: object) -> str:
 LATER_KEYS_AT_DEFAULT = {("budget", "initial_strategy"): "random", ("budget", "per_class"): None,
                          ("strategy", "sampling"): "topk", ("strategy", "beta"): 1.0,
                          ("strategy", "class_balance"): "none", ("model", "weighting"): "none",
-                         ("dataset", "imbalance"): {"ratio": None, "profile": "exponential", "proportions": None}}
+                         ("dataset", "imbalance"): {"ratio": None, "profile": "exponential", "proportions": None},
+                         ("dataset", "distractors"): []}
 
 
 def _without_later_defaults(node_name: str, node: object) -> object:

@@ -15,7 +15,7 @@ from al_bench.errors import UserError
 CONF = Path(__file__).resolve().parents[2] / "al_bench" / "conf" / "dataset"
 # keys every dataset YAML has that belong to the split and the near-duplicate stress test, not the loader
 COMMON = {"name", "test_fraction", "calibration_fraction", "near_duplicates", "near_duplicate_copies",
-          "near_duplicate_noise", "imbalance"}
+          "near_duplicate_noise", "imbalance", "distractors"}
 NAMES = sorted(DATASETS)
 
 
