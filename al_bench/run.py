@@ -13,9 +13,9 @@ import signal
 import time
 import traceback
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from dataclasses import replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -26,6 +26,7 @@ from .config import RunSettings
 from .data import inject_near_duplicates, load_dataset, make_split
 from .data.long_tail import long_tail_pool, restrict_classes
 from .embedders import embed
+from .errors import UserError
 from .heads import HEADS
 from .interrupts import Interrupted, signal_name
 from .loop import Checkpoint, LoopResult, LoopSettings, initial_set, plan_budget, run_loop
