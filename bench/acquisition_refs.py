@@ -11,8 +11,8 @@ them is in this repository:
                        (pip install --target PATH --no-deps batchbald_redux toma)
 
 The inputs: a 10-class Gaussian mixture in 384 dimensions, the simulation's linear head trained
-on 500 of its items, and that head's probabilities, K consistent MC-dropout passes and
-last-layer inputs [x, 1] on the other items. BAIT's reference is written for a GPU (``.cuda()``
+on 500 of its items, that head's probabilities and last-layer inputs [x, 1] on the other items,
+and K posterior samples of its weights (the head's plus Gaussian noise of their own scale). BAIT's reference is written for a GPU (``.cuda()``
 on every tensor): here ``torch.Tensor.cuda`` returns the tensor itself, the only change, and its
 module's unused imports (the badge repo's networks, torchfile) are stubbed. Where a reference
 cannot run at full size on this machine (BAIT's (N, C, C·D) tensors, BatchBALD's hours), it is
@@ -40,17 +40,26 @@ from al_bench.strategies.batchbald import batchbald_select
 from al_bench.strategies.epig import epig_scores
 
 
-def inputs(n: int, d: int, c: int, k: int, labeled: int = 500, seed: int = 0):
+def inputs(n: int, d: int, c: int, k: int, labeled: int = 500, seed: int = 0, spread: float = 4.0):
     """(x [x, 1] (N, d+1), probs (N, C), mc (K, N, C), labeled positions) of a trained linear head."""
     rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(c, d)) / np.sqrt(d) * 0.15
+    centers = rng.normal(size=(c, d)) / np.sqrt(d) * 0.3
     y = rng.integers(c, size=n)
     x = (centers[y] + rng.normal(size=(n, d)) / np.sqrt(d)).astype(np.float32)
     lab = np.sort(rng.choice(n, labeled, replace=False))
     head = linear_head(d, c, 0).fit(x[lab], y[lab])
     probs = head.predict_proba(x)
     acc = float((probs.argmax(1) == y).mean())
-    return np.c_[x, np.ones(n, np.float32)], probs, head.sample_proba(x, k, 1), lab, acc
+    # K posterior samples of the weights: the head's, perturbed by Gaussian noise of ``spread`` times its scale
+    # (a Laplace-like posterior; the head's dropout passes barely disagree on these features, which
+    # leaves EPIG at 1e-7, below float32's resolution in the references)
+    w = head.weight.numpy().astype(np.float64)
+    b = head.bias.numpy().astype(np.float64)
+    noise = np.random.default_rng(seed + 1).normal(size=(k,) + w.shape) * np.sqrt((w**2).mean()) * spread
+    logits = np.einsum("nd,kcd->knc", x.astype(np.float64), w[None] + noise) + b
+    mc = np.exp(logits - logits.max(-1, keepdims=True))
+    mc = (mc / mc.sum(-1, keepdims=True)).astype(np.float32)
+    return np.c_[x, np.ones(n, np.float32)], probs, mc, lab, acc
 
 
 def timed(fn):
@@ -180,7 +189,8 @@ def batchbald_rows(root: Path, mc: np.ndarray, n: int, samples: int, quick: bool
     got, _ = batchbald_select(small, 10, np.random.default_rng(0), samples)
     exact = int(np.floor(np.log(samples) / np.log(mc.shape[2]))) + 1  # picks made with every configuration enumerated
     rows.append({"what": f"batchbald picks, 2,000 items, batch 10 (exact for the first {exact})",
-                 "same_picks": f"{len(set(want) & set(got.tolist()))}/10", "same_first_exact": want[:exact] == got[:exact].tolist(),
+                 "same_picks": f"{len(set(want) & set(got.tolist()))}/10",
+                 "same_first_exact": want[:exact] == got[:exact].tolist(),
                  "ref": want, "ours": got.tolist()})
     log_all = torch.as_tensor(np.log(np.maximum(mc.transpose(1, 0, 2).astype(np.float64), 1e-300)))
     ref_picks = 3 if quick else 6
@@ -189,7 +199,8 @@ def batchbald_rows(root: Path, mc: np.ndarray, n: int, samples: int, quick: bool
         _, s, m = timed(lambda b=b: get_batchbald_batch(log_all, b, samples, dtype=torch.double))
         per_pick.append((s, m))
     last = per_pick[1][0] - per_pick[0][0]  # the last pick's seconds (sampled regime from pick 5 at C = 10)
-    rows.append({"what": f"batchbald_redux: {ref_picks} picks of {mc.shape[1]:,}", "seconds": per_pick[1][0], "peak_mb": per_pick[1][1],
+    rows.append({"what": f"batchbald_redux: {ref_picks} picks of {mc.shape[1]:,}", "seconds": per_pick[1][0],
+                 "peak_mb": per_pick[1][1],
                  "last_pick_seconds": last, "extrapolated_seconds_for_batch": per_pick[1][0] + last * (n - ref_picks)})
     ours, s, m = timed(lambda: batchbald_select(mc, n, np.random.default_rng(0), samples))
     rows.append({"what": f"batchbald (al_bench): batch {n} of {mc.shape[1]:,}", "seconds": s, "peak_mb": m})
