@@ -15,7 +15,8 @@ on 500 of its items, that head's probabilities and last-layer inputs [x, 1] on t
 and K posterior samples of its weights (the head's plus Gaussian noise, 4 times their own scale).
 BAIT's reference is written for a GPU (``.cuda()`` on every tensor): here ``torch.Tensor.cuda``
 returns the tensor itself, the only change, and its module's unused imports (the badge repo's
-networks, torchfile) are stubbed. Where a reference cannot run at full size on this machine (BAIT's (N, C, C·D) tensors, BatchBALD's hours), it is
+networks, torchfile) are stubbed. Where a reference cannot run at full size on this machine (BAIT's
+(N, C, C·D) tensors, BatchBALD's hours), it is
 timed on what it can run and the extrapolation is printed as such.
 
     .venv/bin/python bench/acquisition_refs.py --epig E --badge B --batchbald R [--quick]
