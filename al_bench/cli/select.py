@@ -83,6 +83,11 @@ def check_args(args: argparse.Namespace):
                 raise UserError(f"{flag} {folder}: is --images-dir itself; write to another folder (a subfolder is "
                                 "fine: output folders are marked and left out of every scan)")
     _label_studio_checks(args, args.images_dir.expanduser().resolve())
+    if args.target_folder is not None:
+        if not args.target_folder.expanduser().is_dir():
+            raise UserError(f"--target-folder {args.target_folder}: not a folder")
+        if args.task != "classification" or (args.strategy or "kcenter") != "epig":
+            raise UserError("--target-folder is for --strategy epig (with --param target=heldout)")
     if args.model is not None and args.task != "segmentation":
         raise UserError("--model is for --task segmentation")
     seed = args.seed = 0 if args.seed is None else args.seed  # the network's dropout passes read it too
@@ -121,7 +126,7 @@ def check_args(args: argparse.Namespace):
         req = check_request(SelectionRequest("random", n=args.n, seed=seed))
     names = ("images_dir", "out", "labeled", "predictions", "task", "scorer", "embedder", "min_brightness",
              "max_brightness", "copy_to", "link", "label_studio_prefix", "label_studio_document_root", "follow_links",
-             "quiet")
+             "quiet", "target_folder")
     opts = FolderPick(**{k: getattr(args, k) for k in names}, cache_dir=_cache_dir(args), embedder_options=emb_opts,
                       scorer_options=kv(args.scorer_param, "--scorer-param"))
     return req, opts, params, emb_opts
@@ -166,7 +171,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 PROJECT_EXCLUDES = ("images_dir", "labeled", "predictions", "min_distance", "min_brightness", "max_brightness",
-                    "list_ids")
+                    "list_ids", "target_folder")
 
 
 def run_project(args: argparse.Namespace) -> Path:

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{', '.join(SEGMENTATION_STRATEGIES)} (default uncertainty; deprecated: "
                          + ", ".join(f"{old} for {new}" for old, new in RECIPE_ALIASES.items()) + ")")
     ap.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter, e.g. k=20 for bald")
+    ap.add_argument("--target-folder", type=Path, default=None, metavar="DIR",
+                    help="images the model will serve (not picked): epig with --param target=heldout measures "
+                         "information about their predictions")
     ap.add_argument("--labeled", type=Path, help="CSV with an 'id' column (and 'label' to train a head): images "
                                                  "already labeled; they seed k-center and are never picked")
     ap.add_argument("--predictions", type=Path, help="model outputs per image (.csv, .npz, .npy; see above)")

@@ -156,6 +156,7 @@ def select(
     sampling: str = "topk",
     beta: float = 1.0,
     class_balance: str = "none",
+    target: np.ndarray | None = None,
     **params: Any,
 ) -> Selection:
     """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
@@ -182,6 +183,10 @@ def select(
     - ``sampling`` / ``beta``: top-k (default) or a stochastic draw from the strategy's scores.
     - ``class_balance``: ``fallback`` or ``predicted`` (:mod:`al_bench.strategies._balance`), with
       ``labels``: the labeled items' labels and the head's predictions steer part of the batch.
+    - ``target`` (T, d): features of inputs the model will serve that are not in ``ids`` (e.g. a
+      folder of the deployment's images), in the same embedding; ``epig`` with
+      ``target="heldout"`` measures information about their predictions. Needs a head trained
+      here (``labels``) or ``model``.
     - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
 
     BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
@@ -200,17 +205,18 @@ def select(
                                          seed=0 if seed is None else seed, outputs=source,
                                          class_balance=class_balance))
     return pick(req, ids, features, labeled=labeled, candidates=candidates, probs=probs, labels=labels, model=model,
-                rng=None if seed is not None else rng)
+                rng=None if seed is not None else rng, target=target)
 
 
 def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
          labeled: Sequence[str] | np.ndarray | None = None, candidates: Sequence[str] | np.ndarray | None = None,
          probs: np.ndarray | None = None, labels: Sequence[Any] | Mapping[str, Any] | None = None, model: Any = None,
-         rng: np.random.Generator | None = None, up_to: bool = False) -> Selection:
+         rng: np.random.Generator | None = None, up_to: bool = False, target: np.ndarray | None = None) -> Selection:
     """Run request ``req`` (checked by :func:`check_request`, which this does if it was not) on
     the data: ``ids`` with their ``features``, the labeled set and candidates, and one source of
     model outputs (as in :func:`select`). ``rng``: a Generator instead of the request's stream.
-    ``up_to``: pick every candidate left when fewer than asked (see :func:`count`)."""
+    ``up_to``: pick every candidate left when fewer than asked (see :func:`count`). ``target``:
+    held-out inputs' features (:func:`select`)."""
     from ..strategies import STRATEGIES, PoolView, balanced_batch, select_batch
     from .outputs import GivenOutputs
 
@@ -260,7 +266,13 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         n_classes = len({str(v) for v in labels.values()})
     if outputs is None and req.outputs is not None:
         req = check_request(replace(req, outputs=None, n=n, total=None))  # promised outputs that did not come
-    view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs, labels=codes)
+    if target is not None:
+        target = np.asarray(target)
+        if target.ndim != 2 or target.shape[1] != x.shape[1] or not len(target):
+            raise UserError(f"target must be (T, d) features with d = {x.shape[1]} and T >= 1, got shape {target.shape}",
+                            key="target")
+        target = np.ascontiguousarray(target, np.float32)
+    view = PoolView(xv, pos_lab, pos_unl, n_classes, req.round, outputs, labels=codes, target=target)
     gen = rng if rng is not None else req.rng()
     try:
         if req.class_balance == "none":

@@ -47,10 +47,16 @@ class FolderPick:
     label_studio_document_root: Path | None = None
     follow_links: bool = False
     quiet: bool = False
+    target_folder: Path | None = None  # images the model will serve (EPIG's held-out targets)
 
     @property
     def excluded(self) -> list[Path]:
-        """The folders this selection writes, left out of the scan."""
+        """The folders this selection writes, and the target folder, left out of the scan."""
+        return self.written + ([self.target_folder] if self.target_folder else [])
+
+    @property
+    def written(self) -> list[Path]:
+        """The folders this selection writes."""
         return [self.out] + ([self.copy_to] if self.copy_to else [])
 
 
@@ -113,6 +119,34 @@ def _features(req: SelectionRequest, opts: FolderPick, scan, preds, say: Say):
     return emb.features, emb.embedder
 
 
+def _with_target(req: SelectionRequest, opts: FolderPick, scan, say: Say):
+    """(features (N, d), the ``target_folder`` images' features (T, d), the embedder): one
+    embedding of the pool's and the target's images together, fitted on the pool's alone (an
+    embedder that learns anything, e.g. a PCA, puts both in one space), cached under both folders'
+    fingerprints."""
+    import hashlib
+    import os
+
+    from ..data.images import ImageFiles
+    from ..embedders import embed
+    from .folder import scan_folder
+
+    tscan = scan_folder(opts.target_folder, opts.cache_dir, progress=not opts.quiet, exclude=opts.written, say=say,
+                        follow_links=opts.follow_links)
+    pool, served = list(scan.good), list(tscan.good)
+    if not served:
+        raise UserError(f"{tscan.root}: no readable images", key="target_folder")
+    root = Path(os.path.commonpath([scan.root, tscan.root]))
+    rel = [os.path.relpath(scan.root / r, root) for r in pool] + [os.path.relpath(tscan.root / r, root) for r in served]
+    key = hashlib.sha256(f"{scan.fingerprint}\0{tscan.fingerprint}".encode()).hexdigest()
+    t1 = time.perf_counter()
+    emb = embed(ImageFiles(root, rel), np.arange(len(pool)), opts.embedder, key, opts.cache_dir, 0,
+                **opts.embedder_options)
+    say(f"embedded {len(pool)} image(s) and {len(served)} of the target folder {tscan.root} with {emb.embedder} "
+        f"in {time.perf_counter() - t1:.1f} s ({'from cache' if emb.from_cache else 'computed'})")
+    return emb.features[: len(pool)], emb.features[len(pool):], emb.embedder
+
+
 def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Callable | None = None) -> Path:
     """Scan, read the inputs, embed when needed, pick, and write the hand-off; returns the
     output folder. ``ranking(scan, is_labeled, candidates) → (Selection, embedder or None)``
@@ -147,9 +181,14 @@ def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Call
         p_ids, p = read_predictions(opts.predictions, scan.found)
         preds = align(p_ids, np.asarray(p, np.float64), good, need_rows, what)
     if sel is None:
-        features, embedder = _features(req, opts, scan, preds, say)
+        target = None
+        if opts.target_folder is None:
+            features, embedder = _features(req, opts, scan, preds, say)
+        else:
+            features, target, embedder = _with_target(req, opts, scan, say)
         sel = pick(req, good, features, labeled=is_labeled, candidates=cand, probs=preds,
-                   labels=None if labels is None else dict(zip(labeled_ids, labels)))  # id → its own label
+                   labels=None if labels is None else dict(zip(labeled_ids, labels)),  # id → its own label
+                   target=target)
     say(f"picked {len(sel)} of {int(cand.sum())} candidate(s) with {sel.strategy} in {time.perf_counter() - t2:.2f} s"
         + (" (stopped by --min-distance)" if sel.stopped == "min_distance" else ""))
 

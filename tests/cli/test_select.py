@@ -586,3 +586,24 @@ def test_command_class_balance_is_the_library_s(folder, tmp_path):
     plain = al_bench.select(good, x, 6, "margin", labeled=ids[:10], labels=[family(r) for r in ids[:10]], rng=3)
     assert pd.read_csv(out / "selection.csv")["id"].tolist() == list(ref.ids) != list(plain.ids)
     assert yaml.safe_load((out / "selection.yaml").read_text())["params"]["class_balance"] == "predicted"
+
+
+def test_epig_reads_the_target_folder_images(tmp_path, capsys):
+    """--target-folder: its images are embedded like the pool's, scored as EPIG's held-out targets,
+    never picked; without it target=heldout is a one-line error, and it is refused for other strategies."""
+    folder = make_folder(tmp_path / "imgs")  # its own: a target folder goes inside it
+    ids = _ids(folder)
+    lab = _labeled_csv(tmp_path / "labeled.csv", ids[:12])
+    served = folder / "served"  # inside the pool's folder: left out of its scan
+    served.mkdir(exist_ok=True)
+    for i, name in enumerate(ids[12:20]):  # copies of pool images under other names
+        Image.open(folder / name).save(served / f"deploy_{i}.png")
+    rc, out = _run(folder, tmp_path, "-n", "4", "--strategy", "epig", "--labeled", str(lab),
+                   "--param", "target=heldout", "--target-folder", str(served))
+    assert rc == 0 and "and 8 of the target folder" in capsys.readouterr().err
+    sel = pd.read_csv(out / "selection.csv")
+    assert len(sel) == 4 and not sel["id"].str.startswith("deploy_").any()
+    rc, _ = _run(folder, tmp_path, "-n", "4", "--strategy", "epig", "--labeled", str(lab), "--param", "target=heldout")
+    assert rc != 0 and "heldout needs held-out inputs" in capsys.readouterr().err
+    rc, _ = _run(folder, tmp_path, "-n", "4", "--strategy", "bald", "--labeled", str(lab), "--target-folder", str(served))
+    assert rc != 0 and "--target-folder is for --strategy epig" in capsys.readouterr().err
