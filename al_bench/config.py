@@ -261,6 +261,9 @@ def parse_settings(cfg: Mapping[str, Any]) -> RunSettings:
     budget = _budget(cfg["budget"])
     if weighting == "lure":
         _check_lure(model, strategy, budget)
+    if params.get("target") == "heldout" and dataset.calibration_fraction == 0:  # epig's held-out targets
+        raise UserError(f"{name} target=heldout reads the calibration split's inputs, and dataset.calibration_fraction "
+                        "is 0: give it a share (e.g. 0.1), or target=pool", key="strategy.params.target")
 
     threads = cfg.get("threads", "auto")
     threads = None if threads in ("auto", None) else _int("threads", threads, 1)

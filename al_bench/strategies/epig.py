@@ -91,7 +91,7 @@ def _scores(view: PoolView, rng: np.random.Generator, k: int = 20, targets: int 
         return epig_scores(mc, mc[:, _target_rows(mc.shape[1], int(targets), rng)])
     if view.target is None or len(view.target) == 0:
         raise UserError("epig target=heldout needs held-out inputs: a calibration split in the simulation "
-                        "(dataset.calibration > 0), or target features in a selection (--target-folder)",
+                        "(dataset.calibration_fraction > 0), or target features in a selection (--target-folder)",
                         key="strategy.params.target")
     rows = _target_rows(len(view.target), int(targets), rng)
     mc, mc_target = view.mc_probs_with_target(int(k), rng, rows)

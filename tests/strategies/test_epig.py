@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from al_bench.data import make_split
 from al_bench.errors import UserError
 from al_bench.loop import ModelOracle, default_head
-from al_bench.data import make_split
 from al_bench.strategies import PoolView, select_batch
 from al_bench.strategies.epig import epig_scores
 
@@ -135,3 +135,13 @@ def test_heldout_targets_avoid_a_class_the_model_will_not_serve():
             picks = select_batch(name, view, 30, np.random.default_rng(1), params=params)[0]
             on_distractor[name] += int((yp[picks] == 3).sum())
     assert on_distractor["epig"] == 0 < on_distractor["bald"]
+
+
+def test_heldout_without_a_calibration_split_fails_before_any_job():
+    from support import compose_config
+
+    from al_bench.cli.run import ConfigCheckError, settings_from
+
+    with pytest.raises(ConfigCheckError, match="calibration_fraction is 0: give it a share"):
+        settings_from(compose_config("strategy=epig", "strategy.params.target=heldout", "dataset.calibration_fraction=0"))
+    assert settings_from(compose_config("strategy=epig", "strategy.params.target=heldout"))[0].strategy.params["target"] == "heldout"
