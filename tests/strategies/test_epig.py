@@ -138,9 +138,8 @@ def test_heldout_targets_avoid_a_class_the_model_will_not_serve():
 
 
 def test_heldout_without_a_calibration_split_fails_before_any_job():
-    from support import compose_config
-
     from al_bench.cli.run import ConfigCheckError, settings_from
+    from support import compose_config
 
     with pytest.raises(ConfigCheckError, match="calibration_fraction is 0: give it a share"):
         settings_from(compose_config("strategy=epig", "strategy.params.target=heldout", "dataset.calibration_fraction=0"))
