@@ -143,4 +143,5 @@ def test_heldout_without_a_calibration_split_fails_before_any_job():
 
     with pytest.raises(ConfigCheckError, match="calibration_fraction is 0: give it a share"):
         settings_from(compose_config("strategy=epig", "strategy.params.target=heldout", "dataset.calibration_fraction=0"))
-    assert settings_from(compose_config("strategy=epig", "strategy.params.target=heldout"))[0].strategy.params["target"] == "heldout"
+    ok = settings_from(compose_config("strategy=epig", "strategy.params.target=heldout"))[0]
+    assert ok.strategy.params["target"] == "heldout"
