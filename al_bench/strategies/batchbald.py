@@ -61,6 +61,7 @@ class _Joint:
         self.exact = True
         self.picked: list[np.ndarray] = []  # (K, C) probabilities of each pick
         self.owner: np.ndarray | None = None  # sampled regime: the posterior sample each configuration was drawn from
+        self._kept: tuple[np.ndarray, np.ndarray] | None = None  # (weights, π) of the informative configurations
 
     def weights(self) -> np.ndarray:
         """(S, K): w_sk = p(s | θ_k) / Σ_k' p(s | θ_k')."""
@@ -72,6 +73,7 @@ class _Joint:
         """Add a pick's (K, C) probabilities."""
         log_p = np.log(np.maximum(probs, _FLOOR))  # (K, C)
         self.picked.append(probs)
+        self._kept = None
         c = probs.shape[1]
         if self.exact and self.log_joint.shape[0] * c <= self.samples:
             self.log_joint = (self.log_joint[:, None, :] + log_p.T[None, :, :]).reshape(-1, self.k)
@@ -99,6 +101,16 @@ class _Joint:
         y = np.minimum(y, probs.shape[1] - 1)
         self.log_joint += np.log(np.maximum(probs[:, y].T, _FLOOR))
 
+    def kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """(w, π) of the configurations that have not singled out one sample (entropy of their
+        weights above 1e-10 nats): the only ones a gain reads."""
+        if self._kept is None:
+            w = self.weights()
+            h_w = -(np.log(np.maximum(w, _FLOOR)) * w).sum(axis=1)
+            keep = h_w > 1e-10
+            self._kept = (w[keep], self.pi[keep])
+        return self._kept
+
     def gains(self, probs: np.ndarray, entropies: np.ndarray) -> np.ndarray:
         """I(y; θ | picked labels) of candidates with (b, K, C) probabilities and (b, K) entropies
         H[p_k(y)]. (b,)
@@ -109,10 +121,7 @@ class _Joint:
         sample (w one-hot), so those are skipped: the ones kept carry all but at most 1e-10 nats
         (a divergence is at most the entropy of its weights).
         """
-        w = self.weights()  # (S, K)
-        h_w = -(np.log(np.maximum(w, _FLOOR)) * w).sum(axis=1)
-        keep = h_w > 1e-10
-        w, pi = w[keep], self.pi[keep]
+        w, pi = self.kept()  # (S, K), (S,)
         b, k, c = probs.shape
         if not len(w):
             return np.zeros(b)
@@ -148,9 +157,13 @@ def batchbald_select(mc: np.ndarray, n: int, rng: np.random.Generator, samples: 
             best = int(np.argmax(live))
             if fresh[best] == t:
                 break
+            if not len(joint.kept()[0]):  # every configuration has singled out a sample: every gain is 0
+                bound[~picked], fresh[~picked] = 0.0, t
+                continue
             stale = np.flatnonzero(~picked & (fresh != t) & (bound >= live[fresh == t].max(initial=-np.inf)))
-            if stale.size > block:
-                stale = stale[np.argpartition(-bound[stale], block - 1)[:block]]
+            rows = max(block, (1 << 22) // max(1, len(joint.kept()[0]) * c))  # about 32 MiB of mixtures
+            if stale.size > rows:
+                stale = stale[np.argpartition(-bound[stale], rows - 1)[:rows]]
             bound[stale] = joint.gains(probs[stale], per_sample[stale])
             fresh[stale] = t
         out[t], gains[t] = best, bound[best]
