@@ -179,37 +179,8 @@ def bait_rows(root: Path, xb, p, lab, n: int, small: int, quick: bool) -> list[d
 
 
 # -- BatchBALD --------------------------------------------------------------------------------
-def batchbald_rows(root: Path, mc: np.ndarray, n: int, samples: int, quick: bool) -> list[dict]:
-    sys.path.insert(0, str(root))
-    from batchbald_redux.batchbald import get_batchbald_batch  # noqa: E402
-
-    rows = []
-    small = mc[:, :2000]
-    log_small = torch.as_tensor(np.log(np.maximum(small.transpose(1, 0, 2).astype(np.float64), 1e-300)))
-    want = get_batchbald_batch(log_small, 10, samples, dtype=torch.double).indices
-    got, _ = batchbald_select(small, 10, np.random.default_rng(0), samples)
-    exact = int(np.floor(np.log(samples) / np.log(mc.shape[2]))) + 1  # picks made with every configuration enumerated
-    rows.append({"what": f"batchbald picks, 2,000 items, batch 10 (exact for the first {exact})",
-                 "same_picks": f"{len(set(want) & set(got.tolist()))}/10",
-                 "same_first_exact": want[:exact] == got[:exact].tolist(),
-                 "ref": want, "ours": got.tolist()})
-    log_all = torch.as_tensor(np.log(np.maximum(mc.transpose(1, 0, 2).astype(np.float64), 1e-300)))
-    ref_picks = 3 if quick else 6
-    per_pick = []
-    for b in (ref_picks - 1, ref_picks):
-        _, s, m = timed(lambda b=b: get_batchbald_batch(log_all, b, samples, dtype=torch.double))
-        per_pick.append((s, m))
-    last = per_pick[1][0] - per_pick[0][0]  # the last pick's seconds (sampled regime from pick 5 at C = 10)
-    rows.append({"what": f"batchbald_redux: {ref_picks} picks of {mc.shape[1]:,}", "seconds": per_pick[1][0],
-                 "peak_mb": per_pick[1][1],
-                 "last_pick_seconds": last, "extrapolated_seconds_for_batch": per_pick[1][0] + last * (n - ref_picks)})
-    ours, s, m = timed(lambda: batchbald_select(mc, n, np.random.default_rng(0), samples))
-    rows.append({"what": f"batchbald (al_bench): batch {n} of {mc.shape[1]:,}", "seconds": s, "peak_mb": m})
-    return rows
-
-
 class _Quiet:
-    """The references' progress bars (tqdm, on stderr) off while they are timed."""
+    """The references' progress bars (tqdm, on stderr) off while they run."""
 
     def __enter__(self):
         import os
@@ -226,6 +197,38 @@ class _Quiet:
         os.close(self._null)
 
 
+def batchbald_rows(root: Path, mc: np.ndarray, batches: list[int], samples: int, quick: bool):
+    """Yields rows: the picks of both on 2,000 items; the reference's time per pick at full N from
+    two runs (4 and 5 picks: the fifth has 10^4 configurations, the most it ever holds, so every
+    later pick costs about as much); ours for each batch size."""
+    sys.path.insert(0, str(root))
+    from batchbald_redux.batchbald import get_batchbald_batch  # noqa: E402
+
+    small = mc[:, :2000]
+    log_small = torch.as_tensor(np.log(np.maximum(small.transpose(1, 0, 2).astype(np.float64), 1e-300)))
+    with _Quiet():
+        want = get_batchbald_batch(log_small, 10, samples, dtype=torch.double).indices
+    got, _ = batchbald_select(small, 10, np.random.default_rng(0), samples)
+    exact = int(np.floor(np.log(samples) / np.log(mc.shape[2]))) + 1  # picks made with every configuration enumerated
+    yield {"what": f"batchbald picks, 2,000 items, batch 10 (exact for the first {exact})",
+           "same_picks": f"{len(set(want) & set(got.tolist()))}/10", "same_first_exact": want[:exact] == got[:exact].tolist(),
+           "ref": want, "ours": got.tolist()}
+    log_all = torch.as_tensor(np.log(np.maximum(mc.transpose(1, 0, 2).astype(np.float64), 1e-300)))
+    picks = (2, 3) if quick else (4, 5)
+    times = []
+    for b in picks:
+        with _Quiet():
+            _, s, m = timed(lambda b=b: get_batchbald_batch(log_all, b, samples, dtype=torch.double))
+        times.append((s, m))
+        yield {"what": f"batchbald_redux: {b} picks of {mc.shape[1]:,}", "seconds": s, "peak_mb": m}
+    last = times[1][0] - times[0][0]
+    yield {"what": f"batchbald_redux: pick {picks[1]} alone (every later pick costs about as much)", "seconds": last,
+           "extrapolated": {b: times[1][0] + last * (b - picks[1]) for b in batches}}
+    for b in batches:
+        _, s, m = timed(lambda b=b: batchbald_select(mc, b, np.random.default_rng(0), samples))
+        yield {"what": f"batchbald (al_bench): batch {b} of {mc.shape[1]:,}", "seconds": s, "peak_mb": m}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epig", type=Path)
@@ -236,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batchbald-batches", type=int, nargs="*", default=[20, 100],
+                    help="our BatchBALD's batch sizes (500 picks at samples=10,000 take hours for both; see bench/README.md)")
     ap.add_argument("--targets", type=int, default=100)
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--quick", action="store_true", help="smaller reference timings (a check that the script runs)")
@@ -249,9 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         for row in epig_rows(a.epig, mc[:, unl], a.targets, np.random.default_rng(0)):
             print(row, flush=True)
     if "batchbald" in a.only and a.batchbald:
-        with _Quiet():
-            rows = batchbald_rows(a.batchbald, mc[:, unl], a.batch, a.samples, a.quick)
-        for row in rows:
+        for row in batchbald_rows(a.batchbald, mc[:, unl], a.batchbald_batches, a.samples, a.quick):
             print(row, flush=True)
     if "bait" in a.only and a.badge:
         for row in bait_rows(a.badge, xb, p, lab, a.batch, 600, a.quick):
