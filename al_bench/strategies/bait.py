@@ -18,7 +18,8 @@ adding (σ = 1) or removing (σ = −1) item i is σ tr(B̂_i H_i (I + σ Ŝ_i H
 scaled softmax Hessian (push-through identity). A pick updates M, M F M and every candidate's
 Ŝ, B̂ by rank-C products. Cost, with D = d + 1 and U unlabeled: O(N · C² · D²) for F and the
 first Ŝ, B̂; O(U · C² · D + (C · D)² · C) per forward step; memory 3 (C · D)² + 2 U · C² floats
-(float64): at 50,000 × 384 × 10, 355 MB + 80 MB (``bench/README.md`` has the times).
+(float64) and 256 MiB blocks: at 50,000 × 384 × 10, 355 MB + 80 MB, 756 MB extra peak measured
+(``bench/README.md``, with the time: about 20 minutes for a batch of 500 on 2 cores).
 
 ``dim`` > 0 first projects the embeddings onto their ``dim`` leading principal components
 (over the whole pool, deterministic), dividing the cost by about (d / dim)²; a pool whose

@@ -16,8 +16,7 @@ The targets (``target``):
 - ``pool`` (default): ``targets`` items drawn uniformly from the unlabeled pool each round, with
   the strategy's stream. 100, as the authors' code samples per acquisition: the score of x is a
   mean over targets, and its rank among the pool's is what counts; 100 keeps the cost at a few
-  BALD computations (see ``bench/README.md``, *EPIG, BAIT and BatchBALD*, for the ranking against
-  1,000 targets).
+  BALD computations (``bench/README.md``, *Issue 27*, compares the ranking with 1,000 targets').
 - ``heldout``: inputs of the served distribution that are not in the pool — in the simulation the
   calibration split (its inputs only, never its labels), in :func:`al_bench.select` the ``target``
   features given (``al-bench-select --target-folder``); ``targets`` of them drawn uniformly when
