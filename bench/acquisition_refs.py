@@ -105,6 +105,25 @@ def epig_rows(root: Path, mc: np.ndarray, targets: int, rng: np.random.Generator
     ]
 
 
+def epig_target_rows(mc: np.ndarray, draws: int = 3) -> list[dict]:
+    """EPIG with 100 pool targets against 1,000 (one draw): rank correlation over the pool and the
+    top 500 shared, for ``draws`` draws of 100."""
+    big = epig_scores(mc, mc[:, np.sort(np.random.default_rng(0).choice(mc.shape[1], 1000, replace=False))])
+
+    def ranks(a):
+        r = np.empty(len(a))
+        r[np.argsort(a)] = np.arange(len(a))
+        return r
+
+    rows = []
+    for seed in range(1, draws + 1):
+        small = epig_scores(mc, mc[:, np.sort(np.random.default_rng(seed).choice(mc.shape[1], 100, replace=False))])
+        top = len(set(np.argsort(-small)[:500]) & set(np.argsort(-big)[:500])) / 500
+        rows.append({"what": f"epig, 100 targets (draw {seed}) against 1,000", "rank_correlation": float(np.corrcoef(
+            ranks(small), ranks(big))[0, 1]), "top500_shared": top})
+    return rows
+
+
 # -- BAIT -------------------------------------------------------------------------------------
 def _bait_reference(root: Path):
     for name in ("resnet", "vgg", "torchfile"):
@@ -245,11 +264,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--quick", action="store_true", help="smaller reference timings (a check that the script runs)")
     ap.add_argument("--only", nargs="*", default=["epig", "bait", "batchbald"])
+    ap.add_argument("--targets-check", action="store_true", help="only: EPIG with 100 pool targets against 1,000")
     a = ap.parse_args(argv)
     xb, p, mc, lab, acc = inputs(a.n, a.d, a.classes, a.k)
     print(f"inputs: N={a.n:,} d={a.d} C={a.classes} K={a.k}; the head's accuracy on the pool {acc:.3f}; "
           f"torch threads {torch.get_num_threads()}", flush=True)
     unl = np.setdiff1d(np.arange(a.n), lab)
+    if a.targets_check:
+        for row in epig_target_rows(mc[:, unl]):
+            print(row, flush=True)
+        return
     if "epig" in a.only and a.epig:
         for row in epig_rows(a.epig, mc[:, unl], a.targets, np.random.default_rng(0)):
             print(row, flush=True)
