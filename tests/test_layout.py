@@ -46,6 +46,8 @@ import functools
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "al_bench"
 TOP = "al_bench"
@@ -230,6 +232,7 @@ def graph_text(edges: dict[str, dict[str, list[Import]]]) -> str:
     return "\n".join(f"{v:14} → {', '.join(sorted(edges.get(v, {}))) or '-'}" for v in names)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_every_import_resolves_to_a_module_that_exists():
     # guards the scanner: a target it cannot find would be a silently wrong node
     modules = _modules(ROOT, PKG)

@@ -588,6 +588,7 @@ def test_command_class_balance_is_the_library_s(folder, tmp_path):
     assert yaml.safe_load((out / "selection.yaml").read_text())["params"]["class_balance"] == "predicted"
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_epig_reads_the_target_folder_images(tmp_path, capsys):
     """--target-folder: its images are embedded like the pool's, scored as EPIG's held-out targets,
     never picked; without it target=heldout is a one-line error, and it is refused for other strategies."""

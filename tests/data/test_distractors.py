@@ -30,6 +30,7 @@ def test_unknown_or_every_class_is_a_user_error():
         without_distractors(split, y, ["a", "b", "c"], ("a", "b", "c"))
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_config_key_reads_names_and_numbers():
     assert settings_from(compose_config("dataset.distractors=[9,cat]"))[0].dataset.distractors == ("9", "cat")
     assert settings_from(compose_config())[0].dataset.distractors == ()

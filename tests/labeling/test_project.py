@@ -146,6 +146,7 @@ def test_query_by_total_in_a_subset_is_kept_by_name(project, folder):
     assert [s.name for s in project.selections()] == ["first reds", "to ten"]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_fit_estimates_accuracy_by_cross_validation_and_calibrates(project, folder):
     truth = folder[1]
     keys = project.items

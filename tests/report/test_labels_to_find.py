@@ -74,6 +74,7 @@ def test_rows_in_strategy_then_class_code_order(found):
     assert found.index.get_level_values("nth").tolist()[:2] == [1, 5]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_a_selected_csv_that_is_not_what_the_curve_counts_is_left_out(write_class_runs, tmp_path):
     dirs = write_class_runs(tmp_path / "runs")
     sel = pd.read_csv(dirs[0] / SELECTED)

@@ -67,6 +67,7 @@ def test_a_sub_view_maps_model_outputs_and_picks_back():
 
 
 @pytest.mark.parametrize("mode", ["fallback", "predicted"])
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_loop_never_shows_the_hidden_labels(blobs, mode):
     """Two pools whose labels differ only on items not yet bought give the same first batch."""
     from al_bench.data import make_split

@@ -83,6 +83,7 @@ def test_lazy_evaluation_picks_what_evaluating_every_candidate_picks(monkeypatch
     assert sum(evaluated) < 5 * 400  # lazy: fewer than every candidate at every pick after the first
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_the_sampled_regime_agrees_with_the_exact_one_first_picks():
     """C = 3, five picks: the exact regime enumerates up to 3^4 configurations; the sampled one
     draws 8,000 from the first pick on. Both pick the same five."""
@@ -103,6 +104,7 @@ def test_the_sampled_regime_agrees_with_the_exact_one_first_picks():
     assert picked == exact.tolist()
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_long_batches_do_not_underflow():
     """400 picks of 10 classes: the configurations' probabilities (about 0.1^400) are far below
     float64's range, their weights (log space) are not."""

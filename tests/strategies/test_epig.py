@@ -125,6 +125,7 @@ def _distractor_view(seed):
     return view, yp
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_heldout_targets_avoid_a_class_the_model_will_not_serve():
     """BALD buys labels of the pool-only class (the parameters it informs are uncertain); EPIG
     with held-out targets of the served classes buys none."""

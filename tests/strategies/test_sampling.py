@@ -153,6 +153,7 @@ def _pool_view(n_items=5):
     return PoolView(np.zeros((n_items, 2), np.float32), np.empty(0, np.int64), np.arange(n_items), 2, 1)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_select_batch_samples_power_from_the_strategy_scores(fixed_scorer):
     rng = np.random.default_rng(6)
     view = _pool_view()
