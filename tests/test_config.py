@@ -82,6 +82,7 @@ ISSUE15_BAD = [
 ]
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("overrides, start", ISSUE15_BAD)
 def test_issue15_options_are_checked_before_any_job(overrides, start):
     with pytest.raises(ConfigCheckError) as exc:

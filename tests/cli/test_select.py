@@ -117,6 +117,7 @@ def test_command_second_call_reuses_the_cache(folder, tmp_path, capsys):
     assert not list((tmp_path / "fresh").rglob("*.npy"))  # and nothing was embedded
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_command_runs_every_strategy_with_a_head_from_labels(folder, tmp_path, name):
     ids = _ids(folder)

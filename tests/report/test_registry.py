@@ -48,6 +48,7 @@ def _settings_of(results):
     return pd.DataFrame({"run": runs, "settings": [{"random_fraction": 0.0}] * len(runs)})
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_and_writes_a_readable_output(name, curve_results, purchases_of, tmp_path):
     # with a re-scored head's column too (head_agreement reads it; the others must ignore it)
