@@ -147,9 +147,12 @@ def bait_select(p: np.ndarray, x: np.ndarray, p_labeled: np.ndarray, x_labeled: 
         q = (q + q.T) / 2
         bj = b_hat[j].copy()
         yq = y @ q
-        m = m - yq @ y.T
         qbq = q @ bj @ q
-        mfm = mfm - yq @ z.T - z @ yq.T + y @ qbq @ y.T
+        m -= yq @ y.T  # in place: one (C·D)² temporary per update
+        # M F M − (Y Q Zᵀ + Z Q Yᵀ − Y Q B̂_j Q Yᵀ) = M F M − [Y Z] [[−Q B̂ Q, Q], [Q, 0]] [Y Z]ᵀ
+        yz = np.concatenate([y, z], axis=1)
+        mid = np.block([[-qbq, q], [q, np.zeros_like(q)]])
+        mfm -= (yz @ mid) @ yz.T
         xr = x[rows]
         v = (xr @ y.reshape(c, d, c).transpose(1, 0, 2).reshape(d, c * c)).reshape(-1, c, c)
         w = (xr @ z.reshape(c, d, c).transpose(1, 0, 2).reshape(d, c * c)).reshape(-1, c, c)
