@@ -136,23 +136,34 @@ def bait_select(p: np.ndarray, x: np.ndarray, p_labeled: np.ndarray, x_labeled: 
     s_hat, b_hat = _block_forms(m, x, c), _block_forms(mfm, x, c)
     h = _hessians(p) * (n / (n_lab + n))  # the candidates' weight n / (L + n), on both Fisher factors
 
+    # M and M F M stay implicit: the round's first M₀, P₀ = M₀ F M₀ minus the rank-C terms of every
+    # update so far (M = M₀ − Σ Y Q Yᵀ, M F M = P₀ − Σ [Y Z] G [Y Z]ᵀ), so a step reads M₀ and P₀
+    # once instead of rewriting two (C·D)² matrices
+    m_terms: list[tuple[np.ndarray, np.ndarray]] = []  # (Y, Y Q)
+    p_terms: list[tuple[np.ndarray, np.ndarray]] = []  # ([Y Z], [Y Z] G)
+
+    def apply(base: np.ndarray, terms: list, xj: np.ndarray) -> np.ndarray:
+        """(base − Σ A Bᵀ) x̂_j for terms (B, A): (C·D, C)."""
+        out = np.einsum("kcd,d->kc", base.reshape(c * d, c, d), xj)
+        for left, right in terms:
+            out -= right @ (left.reshape(c, d, -1).transpose(2, 0, 1) @ xj)  # right · (leftᵀ x̂_j), (r, C)
+        return out
+
     def commit(j: int, sigma: float, rows: np.ndarray | slice) -> None:
         """Add (σ = 1) or remove (σ = −1) candidate j: M ← M − Y Q Yᵀ, and the state of ``rows``."""
-        nonlocal m, mfm
         xj = x[j]
-        y = np.einsum("kcd,d->kc", m.reshape(c * d, c, d), xj)  # M x̂_j (C·D, C)
-        z = np.einsum("kcd,d->kc", mfm.reshape(c * d, c, d), xj)  # M F M x̂_j
+        y = apply(m, m_terms, xj)  # M x̂_j (C·D, C)
+        z = apply(mfm, p_terms, xj)  # M F M x̂_j
         k = np.eye(c) + sigma * s_hat[j] @ h[j]
         q = sigma * h[j] @ np.linalg.inv(k)  # σ H (I + σ Ŝ H)⁻¹, symmetric
         q = (q + q.T) / 2
         bj = b_hat[j].copy()
         yq = y @ q
         qbq = q @ bj @ q
-        m -= yq @ y.T  # in place: one (C·D)² temporary per update
+        m_terms.append((y, yq))
         # M F M − (Y Q Zᵀ + Z Q Yᵀ − Y Q B̂_j Q Yᵀ) = M F M − [Y Z] [[−Q B̂ Q, Q], [Q, 0]] [Y Z]ᵀ
         yz = np.concatenate([y, z], axis=1)
-        mid = np.block([[-qbq, q], [q, np.zeros_like(q)]])
-        mfm -= (yz @ mid) @ yz.T
+        p_terms.append((yz, yz @ np.block([[-qbq, q], [q, np.zeros_like(q)]])))
         xr = x[rows]
         v = (xr @ y.reshape(c, d, c).transpose(1, 0, 2).reshape(d, c * c)).reshape(-1, c, c)
         w = (xr @ z.reshape(c, d, c).transpose(1, 0, 2).reshape(d, c * c)).reshape(-1, c, c)
