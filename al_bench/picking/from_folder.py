@@ -119,7 +119,7 @@ def _features(req: SelectionRequest, opts: FolderPick, scan, preds, say: Say):
     return emb.features, emb.embedder
 
 
-def _with_target(req: SelectionRequest, opts: FolderPick, scan, say: Say):
+def _with_target(opts: FolderPick, scan, say: Say):
     """(features (N, d), the ``target_folder`` images' features (T, d), the embedder): one
     embedding of the pool's and the target's images together, fitted on the pool's alone (an
     embedder that learns anything, e.g. a PCA, puts both in one space), cached under both folders'
@@ -185,7 +185,7 @@ def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Call
         if opts.target_folder is None:
             features, embedder = _features(req, opts, scan, preds, say)
         else:
-            features, target, embedder = _with_target(req, opts, scan, say)
+            features, target, embedder = _with_target(opts, scan, say)
         sel = pick(req, good, features, labeled=is_labeled, candidates=cand, probs=preds,
                    labels=None if labels is None else dict(zip(labeled_ids, labels)),  # id → its own label
                    target=target)
