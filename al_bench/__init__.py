@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["select", "Selection", "__version__"]
+__all__ = ["select", "Selection", "read_features", "__version__"]
 
 
 def __getattr__(name: str):
@@ -11,6 +11,10 @@ def __getattr__(name: str):
         from .picking import api
 
         return getattr(api, name)
+    if name == "read_features":  # your own embeddings: ids + vectors from .npy / .npz / .parquet
+        from .picking.features_file import read_features
+
+        return read_features
     raise AttributeError(f"module 'al_bench' has no attribute {name!r}")
 
 

@@ -72,17 +72,19 @@ def check_args(args: argparse.Namespace):
     for flag, value in (("--min-brightness", args.min_brightness), ("--max-brightness", args.max_brightness)):
         if value is not None and not (0.0 <= value <= 255.0):  # NaN fails every comparison
             raise UserError(f"{flag} {value}: give a number in [0, 255]")
-    if args.images_dir is None:
-        raise UserError("--images-dir: give the folder of images (or --project DIR)")
+    _features_checks(args)
+    if args.images_dir is None and args.features is None:
+        raise UserError("--images-dir: give the folder of images (or --project DIR, or --features FILE)")
     if args.link and not args.copy_to:
         raise UserError("--link needs --copy-to DIR")
     for flag, folder in (("--out", args.out), ("--copy-to", args.copy_to)):
         if folder is not None:
             check_folder_target(flag, folder.expanduser())
-            if folder.expanduser().resolve() == args.images_dir.expanduser().resolve():
+            if args.images_dir is not None and folder.expanduser().resolve() == args.images_dir.expanduser().resolve():
                 raise UserError(f"{flag} {folder}: is --images-dir itself; write to another folder (a subfolder is "
                                 "fine: output folders are marked and left out of every scan)")
-    _label_studio_checks(args, args.images_dir.expanduser().resolve())
+    if args.images_dir is not None:
+        _label_studio_checks(args, args.images_dir.expanduser().resolve())
     if args.target_folder is not None:
         if not args.target_folder.expanduser().is_dir():
             raise UserError(f"--target-folder {args.target_folder}: not a folder")
@@ -126,10 +128,30 @@ def check_args(args: argparse.Namespace):
         req = check_request(SelectionRequest("random", n=args.n, seed=seed))
     names = ("images_dir", "out", "labeled", "predictions", "task", "scorer", "embedder", "min_brightness",
              "max_brightness", "copy_to", "link", "label_studio_prefix", "label_studio_document_root", "follow_links",
-             "quiet", "target_folder")
+             "quiet", "target_folder", "features", "feature_ids", "features_column")
     opts = FolderPick(**{k: getattr(args, k) for k in names}, cache_dir=_cache_dir(args), embedder_options=emb_opts,
                       scorer_options=kv(args.scorer_param, "--scorer-param"))
     return req, opts, params, emb_opts
+
+
+def _features_checks(args: argparse.Namespace) -> None:
+    """--features and what it excludes: an embedder, a task's ranking, a target folder; without
+    --images-dir, whatever needs the image files."""
+    if args.features is None:
+        given = [f for f, v in (("--feature-ids", args.feature_ids), ("--features-column", args.features_column)) if v]
+        if given:
+            raise UserError(f"{', '.join(given)}: only with --features FILE")
+        return
+    not_here = [("--embedder", args.embedder != "auto"), ("--embedder-opt", args.embedder_opt),
+                ("--target-folder", args.target_folder), ("--task", args.task != "classification")]
+    if args.images_dir is None:
+        not_here += [("--copy-to", args.copy_to), ("--min-brightness", args.min_brightness is not None),
+                     ("--max-brightness", args.max_brightness is not None),
+                     ("--label-studio-document-root", args.label_studio_document_root), ("--list-ids", args.list_ids)]
+    given = [f for f, v in not_here if v]
+    if given:
+        why = "the vectors are given" if args.images_dir is not None else "there are no image files without --images-dir"
+        raise UserError(f"{', '.join(given)} do(es) not apply with --features ({why})", key="--features")
 
 
 def _label_studio_checks(args: argparse.Namespace, root: Path) -> None:
@@ -154,6 +176,11 @@ def run(args: argparse.Namespace) -> Path:
     from ..picking.folder import find_images
     from ..picking.from_folder import pick_folder
 
+    if args.features is not None and args.images_dir is None:
+        from ..picking.from_folder import pick_features
+
+        req, opts, _, _ = check_args(args)
+        return pick_features(req, opts, _say)
     if args.list_ids:
         # flushed here, so a reader that stopped early (`| head`) is seen in main, not at exit
         excluded = [args.out] + ([args.copy_to] if args.copy_to else [])
@@ -171,7 +198,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 PROJECT_EXCLUDES = ("images_dir", "labeled", "predictions", "min_distance", "min_brightness", "max_brightness",
-                    "list_ids", "target_folder")
+                    "list_ids", "target_folder", "features", "feature_ids", "features_column")
 
 
 def run_project(args: argparse.Namespace) -> Path:

@@ -18,7 +18,7 @@ FLAGS = {"embedder": "--embedder", "strategy": "--strategy", "arch": "--arch", "
          "random_fraction": "--random-fraction", "min_distance": "--min-distance", "seed": "--seed",
          "labeled": "--labeled", "images_dir": "--images-dir", "probs": "--predictions",
          "labels": "a --labeled CSV with a 'label' column", "sampling": "--param sampling", "total": "-n",
-         "class_balance": "--class-balance"}
+         "class_balance": "--class-balance", "features": "--features", "feature_ids": "--feature-ids"}
 
 
 def flag_for(key: str) -> str:
@@ -137,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--image-size", default=None, metavar="N|HxW", help="resize every image to this before the model")
     seg.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
     seg.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto (default cpu)")
+    emb = ap.add_argument_group("your own embeddings (instead of embedding the images here)")
+    emb.add_argument("--features", type=Path, default=None, metavar="FILE",
+                     help="ids and vectors your pipeline wrote: .npy (rows in --feature-ids order, or the folder's "
+                          "sorted --list-ids order), .npz (arrays 'ids', 'features') or .parquet (column 'id' and a "
+                          "list column); float16/float32, memory-mapped where the format allows. With --images-dir the "
+                          "ids must be its image files; without it the selection runs on the ids alone (no mosaic)")
+    emb.add_argument("--feature-ids", type=Path, default=None, metavar="FILE",
+                     help="with an .npy --features: its rows' ids, one per line (or a CSV with an 'id' column)")
+    emb.add_argument("--features-column", default=None, metavar="NAME",
+                     help="with a Parquet --features: the vector column (default 'features', or the only other one)")
     ap.add_argument("--embedder", default="auto", help="embedder name (default auto: DINOv2 if its weights load, "
                                                        "else the offline kmeans_patches)")
     ap.add_argument("--embedder-opt", action="append", metavar="KEY=VALUE",

@@ -3,6 +3,7 @@
 The flow, one module per stage::
 
     ids        folder.py   every image file under a folder, checked once (scan cache)
+    features   features_file.py  or the caller's own ids + vectors (.npy / .npz / .parquet), memory-mapped
     inputs     inputs.py   the labeled list, model outputs or task predictions, aligned to the ids
     provider   outputs.py  model outputs as a strategy asks for them (given, or from a head trained here)
     scorers /  api.py      :func:`select` runs a registered strategy (its needs and score meaning

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import UserError
 from .request import SelectionRequest, count
 
-__all__ = ["FolderPick", "pick_folder", "labeled_in_scan", "brightness_filter"]
+__all__ = ["FolderPick", "pick_folder", "pick_features", "labeled_in_scan", "brightness_filter"]
 
 Say = Callable[[str], None]
 
@@ -48,6 +48,9 @@ class FolderPick:
     follow_links: bool = False
     quiet: bool = False
     target_folder: Path | None = None  # images the model will serve (EPIG's held-out targets)
+    features: Path | None = None  # the caller's own embeddings (.npy, .npz, .parquet) instead of embedding
+    feature_ids: Path | None = None  # the ids of an .npy's rows (default: the folder's sorted order)
+    features_column: str | None = None  # a Parquet file's vector column
 
     @property
     def excluded(self) -> list[Path]:
@@ -166,9 +169,18 @@ def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Call
     if not good:
         raise UserError(f"{scan.root}: no readable images", key="images_dir")
     labeled_ids, labels = labeled_in_scan(opts.labeled, scan, say)
-    is_labeled = np.isin(np.array(good), np.array(labeled_ids, dtype=str))
-    dark, bright = brightness_filter(opts, scan, is_labeled, say)
-    cand = ~is_labeled & ~dark & ~bright
+    given = None
+    if opts.features is not None:  # the caller's vectors, in the file's row order
+        given = _given_features(opts, scan, say)
+        ids = given.ids
+        readable = np.isin(np.array(ids, dtype=str), np.array(good, dtype=str))
+    else:
+        ids, readable = good, np.ones(len(good), bool)
+    is_labeled = np.isin(np.array(ids, dtype=str), np.array(labeled_ids, dtype=str))
+    dark, bright = brightness_filter(opts, scan, is_labeled[readable] if given is not None else is_labeled, say)
+    if given is not None:  # the filter's masks are over the readable images, in the folder's order
+        dark, bright = _to_rows(dark, good, ids), _to_rows(bright, good, ids)
+    cand = readable & ~is_labeled & ~dark & ~bright
     count(req, len(good), int(is_labeled.sum()), int(cand.sum()))  # before any embedding is computed
 
     need_rows = np.flatnonzero(cand)
@@ -179,14 +191,16 @@ def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Call
         sel, embedder = ranking(scan, is_labeled, cand)
     elif opts.predictions:
         p_ids, p = read_predictions(opts.predictions, scan.found)
-        preds = align(p_ids, np.asarray(p, np.float64), good, need_rows, what)
+        preds = align(p_ids, np.asarray(p, np.float64), ids, need_rows, what)
     if sel is None:
         target = None
-        if opts.target_folder is None:
+        if given is not None:
+            features, embedder = given.vectors, f"given: {given.path}"
+        elif opts.target_folder is None:
             features, embedder = _features(req, opts, scan, preds, say)
         else:
             features, target, embedder = _with_target(opts, scan, say)
-        sel = pick(req, good, features, labeled=is_labeled, candidates=cand, probs=preds,
+        sel = pick(req, ids, features, labeled=is_labeled, candidates=cand, probs=preds,
                    labels=None if labels is None else dict(zip(labeled_ids, labels)),  # id → its own label
                    target=target)
     say(f"picked {len(sel)} of {int(cand.sum())} candidate(s) with {sel.strategy} in {time.perf_counter() - t2:.2f} s"
@@ -196,10 +210,84 @@ def pick_folder(req: SelectionRequest, opts: FolderPick, say: Say, ranking: Call
                     n_labeled=int(is_labeled.sum()), n_dark=int((dark & ~is_labeled).sum()),
                     n_bright=int((bright & ~is_labeled).sum()), labeled_file=opts.labeled,
                     predictions=opts.predictions, label_studio_prefix=opts.label_studio_prefix,
-                    label_studio_root=opts.label_studio_document_root, copy_to=opts.copy_to, link=opts.link)
+                    label_studio_root=opts.label_studio_document_root, copy_to=opts.copy_to, link=opts.link,
+                    features=None if given is None else given.source)
     out = opts.out.expanduser()
+    if given is not None:
+        given.check_unchanged()
     prepared = write_sinks(result, out)
     where = (f"; {'linked' if opts.link else 'copied'} {len(prepared['copy'])} file(s) to {opts.copy_to}"
              if opts.copy_to else "")
     say(f"wrote {out}/selection.csv, selection.yaml, mosaic.png, label_studio.json{where}")
+    return out
+
+
+def _given_features(opts: FolderPick, scan, say: Say):
+    """The ``features`` file, its ids checked against the folder's image files (an .npy without
+    ids: rows in the folder's sorted order, as ``--list-ids`` prints it)."""
+    from .features_file import match_ids, read_features
+
+    t0 = time.perf_counter()
+    ids = opts.feature_ids if opts.feature_ids is not None else \
+        (list(scan.found) if opts.features.suffix.lower() == ".npy" else None)
+    ff = read_features(opts.features, ids, column=opts.features_column)
+    match_ids(ff.ids, scan.good, scan.found, f"--features {opts.features}", scan.root)
+    say(f"read {len(ff.ids)} vector(s) of {ff.vectors.shape[1]} {ff.vectors.dtype} values from {ff.path} "
+        f"({'memory-mapped' if ff.mapped else 'read into memory'}) in {time.perf_counter() - t0:.1f} s")
+    return ff
+
+
+def _to_rows(mask: np.ndarray, good, ids: list[str]) -> np.ndarray:
+    """A mask over ``good`` (the folder's readable images) as a mask over ``ids``."""
+    at = {s: i for i, s in enumerate(good)}
+    out = np.zeros(len(ids), bool)
+    for r, s in enumerate(ids):
+        i = at.get(s)
+        if i is not None:
+            out[r] = mask[i]
+    return out
+
+
+def pick_features(req: SelectionRequest, opts: FolderPick, say: Say) -> Path:
+    """A selection on a features file alone (no images folder): ids and vectors from the file,
+    labeled ids and predictions matched to its ids; the hand-off without the mosaic (and without
+    Label Studio tasks unless ``label_studio_prefix`` says where the images are served)."""
+    from .api import pick
+    from .features_file import read_features
+    from .inputs import align, read_labeled, read_predictions
+    from .sinks import Result, write_sinks
+
+    t0 = time.perf_counter()
+    ff = read_features(opts.features, opts.feature_ids, column=opts.features_column)
+    say(f"read {len(ff.ids)} vector(s) of {ff.vectors.shape[1]} {ff.vectors.dtype} values from {ff.path} "
+        f"({'memory-mapped' if ff.mapped else 'read into memory'}) in {time.perf_counter() - t0:.1f} s")
+    labeled_ids, labels = read_labeled(opts.labeled) if opts.labeled else ([], None)
+    known = set(ff.ids)
+    strangers = [s for s in labeled_ids if s not in known]
+    if strangers:
+        raise UserError(f"{{labeled}} {opts.labeled}: {len(strangers)} id(s) have no vector in {{features}} "
+                        f"{opts.features} (first: {', '.join(strangers[:5])}); nothing was written",
+                        refs={"labeled": "labeled", "features": "features"})
+    is_labeled = np.isin(np.array(ff.ids, dtype=str), np.array(labeled_ids, dtype=str))
+    cand = ~is_labeled
+    count(req, len(ff.ids), int(is_labeled.sum()), int(cand.sum()))
+    preds = None
+    if opts.predictions:
+        p_ids, p = read_predictions(opts.predictions, ff.ids)
+        preds = align(p_ids, np.asarray(p, np.float64), ff.ids, np.flatnonzero(cand), f"--predictions {opts.predictions}")
+    t2 = time.perf_counter()
+    sel = pick(req, ff.ids, ff.vectors, labeled=is_labeled, candidates=cand, probs=preds,
+               labels=None if labels is None else dict(zip(labeled_ids, labels)))
+    say(f"picked {len(sel)} of {int(cand.sum())} candidate(s) with {sel.strategy} in {time.perf_counter() - t2:.2f} s")
+    source = {**ff.source, "labeled": int(is_labeled.sum()), "candidates": int(cand.sum()),
+              "labeled_file": str(opts.labeled) if opts.labeled else None,
+              "predictions": str(opts.predictions) if opts.predictions else None}
+    result = Result(sel, None, f"given: {ff.path}", n_requested=int(req.n), n_candidates=int(cand.sum()),
+                    n_labeled=int(is_labeled.sum()), n_dark=0, n_bright=0, labeled_file=opts.labeled,
+                    predictions=opts.predictions, label_studio_prefix=opts.label_studio_prefix, source=source)
+    out = opts.out.expanduser()
+    ff.check_unchanged()
+    write_sinks(result, out)
+    say(f"wrote {out}/selection.csv, selection.yaml" + (", label_studio.json" if opts.label_studio_prefix else "")
+        + " (no images folder: no mosaic)")
     return out

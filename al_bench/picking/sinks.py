@@ -78,7 +78,13 @@ class Result:
     copy_to: Path | None = None
     link: bool = False  # with copy_to: symlink instead of copying
     source: dict[str, Any] | None = None  # selection.yaml's source block when not from a folder scan
-    root_dir: Path | None = None  # with source: the folder the ids are made relative to
+    root_dir: Path | None = None  # with source: the folder the ids are made relative to (None: no images)
+    features: dict[str, Any] | None = None  # the given features file's record, when the vectors came from one
+
+    @property
+    def has_images(self) -> bool:
+        """Whether the picks are image files here (a selection on a features file alone has none)."""
+        return self.scan is not None or self.root_dir is not None
 
     @property
     def ids(self) -> list[str]:
@@ -90,8 +96,9 @@ class Result:
 
     @property
     def paths(self) -> list[str]:
-        """The picks' paths relative to :attr:`root` (a folder's ids are so already)."""
-        if self.scan is not None:
+        """The picks' paths relative to :attr:`root` (a folder's ids are so already; without
+        images, the ids as given)."""
+        if self.scan is not None or self.root_dir is None:
             return self.ids
         return [Path(os.path.relpath(i, self.root)).as_posix() for i in self.ids]
 
@@ -249,6 +256,8 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
         "dropped_too_bright": r.n_bright, "candidates": r.n_candidates, "embedder": r.embedder,
         "labeled_file": str(r.labeled_file) if r.labeled_file else None,
         "predictions": str(r.predictions) if r.predictions else None}
+    if scan is not None and r.features is not None:
+        source["features"] = r.features
     handoff = {
         "al_bench_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -264,7 +273,8 @@ def selection_yaml(r: Result, folder: Path, prepared: None) -> None:
     (folder / "selection.yaml").write_text(yaml.safe_dump(handoff, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-@register("label_studio.json", order=40, output="label_studio.json")
+@register("label_studio.json", order=40, output="label_studio.json",
+          applies=lambda r: r.has_images or r.label_studio_prefix is not None)
 def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
     """A Label Studio task import: one task per pick (default prefix: its local-files URLs)."""
     prefix = r.label_studio_prefix
@@ -274,13 +284,13 @@ def label_studio_json(r: Result, folder: Path, prepared: None) -> None:
     (folder / "label_studio.json").write_text(json.dumps(tasks, indent=1) + "\n", encoding="utf-8")
 
 
-@register("mosaic.png", order=50, output="mosaic.png", applies=lambda r: len(r.ids) > 0)
+@register("mosaic.png", order=50, output="mosaic.png", applies=lambda r: len(r.ids) > 0 and r.has_images)
 def mosaic_png(r: Result, folder: Path, prepared: None) -> None:
     """A preview grid of the picks with their ids."""
     write_mosaic(folder / "mosaic.png", r.root, r.paths)
 
 
-@register("copy", order=60, output=None, applies=lambda r: r.copy_to is not None,
+@register("copy", order=60, output=None, applies=lambda r: r.copy_to is not None and r.has_images,
           prepare=lambda r: copy_plan(r.copy_to.expanduser(), r.root, r.paths))
 def copy_files(r: Result, folder: Path, prepared: list[tuple[Path, Path]]) -> None:
     """The picked files copied (or linked) to ``copy_to`` under their relative paths; each lands
