@@ -105,7 +105,7 @@ def check_args(args: argparse.Namespace):
         source = "probs" if args.predictions else "labels" if has_labels(args.labeled) else None
         req = check_request(SelectionRequest(args.strategy, n=args.n, params=params, seed=seed, outputs=source,
                                              random_fraction=args.random_fraction, min_distance=args.min_distance,
-                                             class_balance=args.class_balance))
+                                             class_balance=args.class_balance, sample=args.sample))
         from ..embedders import EMBEDDERS
 
         if args.embedder not in EMBEDDERS:

@@ -18,7 +18,8 @@ FLAGS = {"embedder": "--embedder", "strategy": "--strategy", "arch": "--arch", "
          "random_fraction": "--random-fraction", "min_distance": "--min-distance", "seed": "--seed",
          "labeled": "--labeled", "images_dir": "--images-dir", "probs": "--predictions",
          "labels": "a --labeled CSV with a 'label' column", "sampling": "--param sampling", "total": "-n",
-         "class_balance": "--class-balance", "features": "--features", "feature_ids": "--feature-ids"}
+         "class_balance": "--class-balance", "features": "--features", "feature_ids": "--feature-ids",
+         "sample": "--sample"}
 
 
 def flag_for(key: str) -> str:
@@ -156,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-distance", type=float, default=None,
                     help="kcenter: stop once the farthest remaining image is closer than this (embedding units)")
     ap.add_argument("--random-fraction", type=float, default=0.0, help="share of the batch drawn uniformly")
+    ap.add_argument("--sample", type=int, default=None, metavar="N",
+                    help="approximate mode for very large pools: run the strategy on N candidates drawn uniformly "
+                         "(every labeled image kept); recorded in selection.yaml (default: every candidate)")
     ap.add_argument("--class-balance", choices=("none", "fallback", "predicted"), default="none",
                     help="predicted: split the batch into quotas per predicted class, best-scored first; fallback: "
                          "aim part of it at classes whose labels fall below a quarter of their estimated share "

@@ -8,23 +8,45 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nearest_center", "pick_distances", "unit_rows"]
+__all__ = ["nearest_center", "pick_distances", "unit_rows", "sq_norms", "rows32"]
 
 _CHUNK = 1 << 13  # rows per distance pass: bounds temporaries to O(chunk · d) whatever N is
 
 
-def _check_features(features: np.ndarray, name: str = "features") -> np.ndarray:
-    """``features`` as a C-contiguous float32 (N, d) array; NaN or inf raises, naming the first row."""
-    x = np.asarray(features)
+def _check_features(features: np.ndarray, name: str = "features", stored: bool = False) -> np.ndarray:
+    """``features`` as a C-contiguous float32 (N, d) array; NaN or inf raises, naming the first row.
+
+    ``stored``: a C-contiguous float16 or float32 array (a memory map of a file included) is
+    returned as it is, never copied whole; the caller reads it in float32 blocks
+    (:func:`rows32`). Float16 values are exactly float32 values, so the results equal those on
+    the float32 copy."""
+    x = np.asarray(features) if not isinstance(features, np.memmap) else features
     if x.ndim != 2:
         raise ValueError(f"{name} must be (N, d), got shape {x.shape}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not (stored and x.dtype in (np.float16, np.float32) and x.flags.c_contiguous):
+        x = np.ascontiguousarray(x, dtype=np.float32)
     for s in range(0, len(x), _CHUNK):  # chunked: no N × d boolean temporary
         bad = ~np.isfinite(x[s : s + _CHUNK])
         if bad.any():
             row = s + int(np.argwhere(bad)[0][0])
             raise ValueError(f"{name} contain NaN or infinite values (first in row {row})")
     return x
+
+
+def rows32(x: np.ndarray, rows=slice(None)) -> np.ndarray:
+    """Rows of ``x`` as float32 (a view when ``x`` is float32 and ``rows`` a slice)."""
+    return np.asarray(x[rows], np.float32)
+
+
+def sq_norms(x: np.ndarray) -> np.ndarray:
+    """‖x_i‖² float32 (N,), in row blocks (a float16 array is summed in float32, never copied whole)."""
+    if x.dtype == np.float32:
+        return np.einsum("ij,ij->i", x, x)
+    out = np.empty(len(x), np.float32)
+    for s in range(0, len(x), _CHUNK):
+        b = rows32(x, slice(s, s + _CHUNK))
+        out[s : s + _CHUNK] = np.einsum("ij,ij->i", b, b)
+    return out
 
 
 def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +59,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
     (rows × d) temporaries ≤ 4 MB each. (It replaced a faiss-cpu IndexFlatL2 search; timings of
     both are in bench/README.md.)
     """
-    x = np.asarray(x, np.float32)
+    x = x if x.dtype in (np.float16, np.float32) else np.asarray(x, np.float32)  # float16: converted by block
     c = np.ascontiguousarray(centers, np.float32)
     dist = np.full(len(x), np.inf, np.float32)
     arg = np.full(len(x), -1, np.int32)
@@ -53,6 +75,7 @@ def nearest_center(x: np.ndarray, centers: np.ndarray, rows: np.ndarray | None =
         else:
             r = rows[s : s + step]
             block = x[r[0] : r[-1] + 1] if r[-1] - r[0] + 1 == r.size else x[r]
+        block = np.asarray(block, np.float32)
         d = block @ c.T
         d *= -2.0
         d += c_sq[None, :]
@@ -72,6 +95,7 @@ def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, ep
     float64, whose rounding (~1e-16 of the norms) is far below float32's and keeps integer-
     valued data exact, so exact ties stay ties.
     """
+    xr = np.asarray(xr, np.float32)
     if len(centers) <= 32:  # a few centers (a re-check of the newest ones): float64 directly
         diff = xr.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None, :, :]
         return np.einsum("ijk,ijk->ij", diff, diff).min(axis=1, initial=np.inf)
@@ -102,10 +126,16 @@ def _exact_min_sq_dist(xr: np.ndarray, centers: np.ndarray, c_sq: np.ndarray, ep
 def farthest_from_mean(x: np.ndarray) -> int:
     """The row farthest from the rows' mean (squared distance in float32, in row chunks: no
     N × d temporary) — k-center's first pick when nothing is labeled and no rng is given."""
-    mu = x.mean(0)
+    if x.dtype == np.float32:
+        mu = x.mean(0)
+    else:  # float16: the mean in float64 blocks, never a float32 copy of the whole array
+        mu = np.zeros(x.shape[1], np.float64)
+        for s in range(0, len(x), _CHUNK):
+            mu += rows32(x, slice(s, s + _CHUNK)).sum(0, dtype=np.float64)
+        mu = (mu / max(len(x), 1)).astype(np.float32)
     far = np.empty(len(x), np.float32)
     for s in range(0, len(x), _CHUNK):
-        diff = x[s : s + _CHUNK] - mu
+        diff = rows32(x, slice(s, s + _CHUNK)) - mu
         far[s : s + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
     return int(np.argmax(far))
 
@@ -117,7 +147,7 @@ def pick_distances(x: np.ndarray, picks: np.ndarray, labeled: np.ndarray) -> np.
     else:
         d = np.full(picks.size, np.inf, np.float32)
     d = d.astype(np.float64)
-    xp = x[picks].astype(np.float64)
+    xp = np.asarray(x[picks], np.float32).astype(np.float64)
     sq = np.einsum("ij,ij->i", xp, xp)
     for s in range(0, picks.size, 1024):  # earlier picks: a (block × n) slab at a time
         blk = sq[s : s + 1024, None] + sq[None, :] - 2.0 * (xp[s : s + 1024] @ xp.T)

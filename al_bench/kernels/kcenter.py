@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .distances import _check_features, _exact_min_sq_dist, farthest_from_mean, nearest_center
+from .distances import _check_features, _exact_min_sq_dist, farthest_from_mean, nearest_center, rows32, sq_norms
 
 __all__ = ["kcenter_greedy"]
 
@@ -32,7 +32,7 @@ def _tiles(x: np.ndarray, block: int, pivots: int = 64, sample: int = 4096):
     gathers would then cost more than the plain row slices.
     """
     N = len(x)
-    s = x[np.linspace(0, N - 1, min(sample, N)).astype(np.int64)]
+    s = rows32(x, np.linspace(0, N - 1, min(sample, N)).astype(np.int64))
     s_sq = np.einsum("ij,ij->i", s, s)
     far = s_sq + s_sq[0] - 2.0 * (s @ s[0])
     anchors = [0]
@@ -53,7 +53,7 @@ def _tiles(x: np.ndarray, block: int, pivots: int = 64, sample: int = 4096):
     radius = np.empty(nb)
     grow = 1.0 + (x.shape[1] + 16) * float(np.finfo(np.float32).eps)  # float32 sum of d squares, rounded up
     for b in range(nb):
-        xb = x[order[starts[b] : starts[b + 1]]]
+        xb = rows32(x, order[starts[b] : starts[b + 1]])
         mu[b] = xb.mean(axis=0)
         diff = xb - mu[b]
         radius[b] = np.sqrt(float(np.einsum("ij,ij->i", diff, diff).max()) * grow) * grow + 1e-6
@@ -121,7 +121,7 @@ class _MinDist:
         self.c_sq[: idx.size] = self.sqn[idx]
         self.m = idx.size
         if init is None:
-            self.min_d = nearest_center(self.x, self.x[idx])[0]  # the centers themselves: −1 below
+            self.min_d = nearest_center(self.x, rows32(self.x, idx))[0]  # the centers themselves: −1 below
         else:
             self.min_d = np.array(init, np.float32, copy=True)
         self.min_d[idx] = -1.0
@@ -193,7 +193,7 @@ class _MinDist:
             if not keep.all():
                 c, c_sq = c[keep], c_sq[keep]
         rows = self._rows(b)
-        d = self.x[rows] @ c.T
+        d = rows32(self.x, rows) @ c.T
         d *= -2.0
         d += c_sq[None, :]
         best = d.min(axis=1)
@@ -233,7 +233,7 @@ def kcenter_greedy(
     against every center, and exact ties go to the lowest index. With no labeled point the
     first pick is uniform from ``rng``, or, without ``rng``, the point farthest from the mean.
     """
-    x = _check_features(features)
+    x = _check_features(features, stored=True)  # float16 / float32 as stored (a memory map stays one)
     N, d = x.shape
     lab = np.unique(np.asarray(labeled if labeled is not None else [], dtype=np.int64))
     if lab.size and (lab[0] < 0 or lab[-1] >= N):
@@ -243,7 +243,7 @@ def kcenter_greedy(
         raise ValueError(f"cannot pick n={n} from {N - lab.size} unlabeled points")
     if n == 0:
         return np.empty(0, np.int64)
-    sqn = np.einsum("ij,ij->i", x, x)
+    sqn = sq_norms(x)
     # float32 error allowance for ‖x‖² + ‖c‖² − 2 x·c, relative to the magnitudes involved:
     # blocked SIMD/FMA dot products err by ~√d·u·‖x‖‖c‖; 4× that with a floor leaves ample room
     eps = 4.0 * (2.0 * np.sqrt(d) + 16.0) * np.finfo(np.float32).eps
@@ -257,8 +257,8 @@ def kcenter_greedy(
             first = farthest_from_mean(x)
     if N - lab.size <= _DENSE:  # few rows can be picked: all their pairwise distances at once
         unl = np.setdiff1d(np.arange(N), lab)
-        xu = np.ascontiguousarray(x[unl])
-        return unl[_greedy_dense(xu, x[lab], sqn[unl], sqn[lab], n, first, eps, max_sqn)]
+        xu = np.ascontiguousarray(rows32(x, unl))
+        return unl[_greedy_dense(xu, rows32(x, lab), sqn[unl], sqn[lab], n, first, eps, max_sqn)]
 
     def known() -> np.ndarray:  # the caller's distances to the labeled set
         return np.asarray((init() if callable(init) else init)[0])
@@ -267,9 +267,9 @@ def kcenter_greedy(
         # many labeled points: work on a compact copy of the unlabeled rows, the labeled ones as
         # external centers (each pick then touches only the rows that can still be picked)
         unl = np.setdiff1d(np.arange(N), lab)
-        d0 = nearest_center(x, x[lab], unl)[0] if init is None else known()
+        d0 = nearest_center(x, rows32(x, lab), unl)[0] if init is None else known()
         state = _MinDist(np.ascontiguousarray(x[unl]), sqn[unl], lab.size + n, prune, eps=eps)
-        state.seed_external(x[lab], d0[unl])
+        state.seed_external(rows32(x, lab), d0[unl])
         return unl[_greedy(state, n, 0, np.empty(n, np.int64), eps, max_sqn)]
     state = _MinDist(x, sqn, lab.size + n, prune, eps=eps)
     picks = np.empty(n, np.int64)

@@ -157,6 +157,7 @@ def select(
     beta: float = 1.0,
     class_balance: str = "none",
     target: np.ndarray | None = None,
+    sample: int | None = None,
     **params: Any,
 ) -> Selection:
     """Pick ``n`` of ``ids`` to label next with registered strategy ``strategy``.
@@ -187,7 +188,13 @@ def select(
       folder of the deployment's images), in the same embedding; ``epig`` with
       ``target="heldout"`` measures information about their predictions. Needs a head trained
       here (``labels``) or ``model``.
+    - ``sample``: the approximate mode for very large pools: the strategy runs on this many
+      candidates drawn uniformly (every labeled id kept); recorded as ``params["sample"]``.
     - ``params``: the strategy's own parameters (e.g. ``k`` for bald, ``shortlist_factor``).
+
+    ``features`` may be float16 or float32 and a memory map (:func:`al_bench.read_features`):
+    ``kcenter`` and ``random`` read it as stored, in float32 blocks, without a whole copy; other
+    strategies get a float32 copy of the rows they see (all, or ``sample`` of them).
 
     BADGE with given ``probs`` uses the gradient of a linear head on ``features`` with those
     probabilities, (p − onehot(ŷ)) ⊗ [x, 1], as the simulation does for its head.
@@ -203,7 +210,7 @@ def select(
     req = check_request(SelectionRequest(strategy, n=n, total=total, params=params, random_fraction=random_fraction,
                                          min_distance=min_distance, sampling=sampling, beta=beta,
                                          seed=0 if seed is None else seed, outputs=source,
-                                         class_balance=class_balance))
+                                         class_balance=class_balance, sample=sample))
     return pick(req, ids, features, labeled=labeled, candidates=candidates, probs=probs, labels=labels, model=model,
                 rng=None if seed is not None else rng, target=target)
 
@@ -243,12 +250,19 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
             raise UserError(f"{len(labels)} given for {len(given)} labeled ids", key="labels")
         labels = dict(zip(given, labels))  # paired in the caller's order, whatever order lab ends in
 
+    sampled = None
+    if req.sample is not None and cand.size > req.sample:  # the approximate mode: a uniform sample of candidates
+        sampled = int(cand.size)
+        cand = np.sort(req.rng("sample").choice(cand, size=req.sample, replace=False))
     keep = np.concatenate([lab, cand])  # the view's pool: labeled first, then candidates
     order = np.argsort(keep, kind="stable")
     keep = keep[order]
     pos_lab = np.flatnonzero(np.isin(keep, lab))
     pos_unl = np.flatnonzero(~np.isin(keep, lab))
-    xv = np.ascontiguousarray(x[keep], np.float32)
+    if _as_stored(entry, x, keep, probs, labels, model, req):
+        xv = x  # float16 / float32 as stored, a memory map of a file included: never copied whole
+    else:
+        xv = np.ascontiguousarray(x[keep], np.float32)
     p, mc = _check_outputs(probs, len(ids), ids, cand)
     outputs, n_classes = None, 0
     # labels beside a model only say what balancing counts and what a strategy that reads the labels
@@ -307,6 +321,8 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
         used.update(candidate=view.decisions[-1]["candidate"], reason=view.decisions[-1]["reason"])
     if req.min_distance is not None:
         used["min_distance"] = req.min_distance
+    if sampled is not None:
+        used.update(sample=int(req.sample), sampled_from=sampled)
     if mc is not None and "mc" in entry.needs and "k" in entry.options:
         used["k"] = int(mc.shape[0])  # given samples: all K of them are used, whatever k says
     if model is not None:
@@ -316,6 +332,17 @@ def pick(req: SelectionRequest, ids: Sequence[str], features: np.ndarray, *,
     positions = keep[picks]
     return Selection(tuple(ids[i] for i in positions), sc, strategy, used, positions, by_strategy, stopped,
                      predicted=_predicted(outputs, picks, model, names))
+
+
+def _as_stored(entry, x: np.ndarray, keep: np.ndarray, probs, labels, model, req: SelectionRequest) -> bool:
+    """Whether the strategy can read the features as given (every row in the view, float16 or
+    float32, C-contiguous): one that reads none, or one registered with ``stored_features=True``
+    (its kernels read rows in float32 blocks), with no model outputs to serve."""
+    if keep.size != len(x) or x.dtype not in (np.float16, np.float32) or not x.flags.c_contiguous:
+        return False
+    if probs is not None or labels is not None or model is not None or req.class_balance != "none":
+        return False
+    return bool(entry.meta.get("stored_features", False)) or not (entry.needs & {"features", "grad"})
 
 
 def _predicted(outputs, picks: np.ndarray, model, label_names: list[str] | None) -> tuple | None:

@@ -69,6 +69,10 @@ class SelectionRequest:
       for a one-off pick, which is in its cold start exactly when it has no model outputs;
     - ``class_balance``: ``none``, ``fallback`` or ``predicted`` (:mod:`al_bench.strategies._balance`):
       they read the labeled items' labels and the model's predictions.
+    - ``sample``: run the strategy on this many candidates drawn uniformly from the request's
+      stream (tag ``"sample"``; every labeled item kept): the approximate mode for pools whose
+      exact pick does not fit the time or memory at hand (``bench/fleet_scale.py`` measures what
+      it costs in k-center's covering radius).
     """
 
     strategy: str = STOPPING
@@ -84,6 +88,9 @@ class SelectionRequest:
     outputs: str | None = None
     round: int | None = None
     class_balance: str = "none"
+    # the approximate mode for pools too large to pick from exactly: the strategy runs on this
+    # many candidates drawn uniformly (stream tag "sample"), every labeled item kept; None: all
+    sample: int | None = None
     checked: bool = field(default=False, compare=False, repr=False)  # set by check_request only
 
     def rng(self, *tags: str | int) -> np.random.Generator:
@@ -142,6 +149,7 @@ def check_request(req: SelectionRequest) -> SelectionRequest:
                             key="min_distance", refs={"random_fraction": "random_fraction"})
         md = float(md)
     seed = _whole(req.seed, "seed", 0)
+    sample = None if req.sample is None else _whole(req.sample, "sample", 1)
     if req.outputs is not None and req.outputs not in OUTPUT_SOURCES:
         raise ValueError(f"outputs={req.outputs!r}: one of {OUTPUT_SOURCES} or None")
     if req.round is not None:
@@ -166,8 +174,10 @@ def check_request(req: SelectionRequest) -> SelectionRequest:
     if "dropout" in entry.needs and req.outputs in ("probs", "mc"):
         raise UserError(f"{req.strategy} runs dropout passes through a head: give {{labels}} (or a model) instead "
                         "of {probs}", key="strategy", refs={"probs": "probs", "labels": "labels"})
+    if sample is not None and n is not None and sample < n:
+        raise UserError(f"got {sample}: the sample must hold at least the {n} items to pick", key="sample")
     return replace(req, n=n, total=total, params=params, random_fraction=rf, min_distance=md, seed=seed,
-                   stream=tuple(req.stream), checked=True)
+                   stream=tuple(req.stream), sample=sample, checked=True)
 
 
 # -- the data side: which ids may be picked, and how many ---------------------------------------

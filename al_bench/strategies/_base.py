@@ -197,7 +197,9 @@ class PoolView:
             else:
                 from ..kernels.distances import nearest_center
 
-                d, j = nearest_center(self.embeddings[rows], self.embeddings[self.labeled])
+                # every row: the embeddings themselves (a memory map is read by block, not gathered whole)
+                x = self.embeddings if positions is None else self.embeddings[rows]
+                d, j = nearest_center(x, np.asarray(self.embeddings[self.labeled], np.float32))
                 near = self.labeled[j]
         d, near = np.asarray(d).view(), np.asarray(near).view()
         d.flags.writeable = near.flags.writeable = False

@@ -13,7 +13,7 @@ from ..kernels.kcenter import kcenter_greedy
 from . import PoolView, register
 
 
-@register("kcenter", needs={"features"},
+@register("kcenter", needs={"features"}, stored_features=True,  # float16 / memory-mapped rows read by block
           score="distance to the nearest labeled or earlier pick (embedding units)",
           pick_scores=lambda view, picks: pick_distances(view.embeddings, picks, view.labeled))
 def kcenter(view: PoolView, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -193,3 +193,68 @@ def test_a_file_changed_during_the_selection_is_refused(tmp_path):
     os.utime(tmp_path / "emb.npz", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     with pytest.raises(UserError, match="changed while it was being read"):
         ff.check_unchanged()
+
+
+# -- large pools: float16 memory maps read as stored, and the approximate mode ----------------
+def _clustered(n: int, d: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(40, d)) * 4
+    return (c[rng.integers(40, size=n)] + rng.normal(size=(n, d))).astype(np.float16)
+
+
+@pytest.mark.parametrize("prune, labeled", [(None, False), (None, True), (False, True)])
+def test_kcenter_on_a_float16_memory_map_equals_its_float32_copy(tmp_path, prune, labeled):
+    from al_bench.kernels.kcenter import kcenter_greedy
+
+    x = _clustered(12_000, 16)
+    np.save(tmp_path / "x.npy", x)
+    m = np.load(tmp_path / "x.npy", mmap_mode="r")
+    lab = np.arange(0, len(x), 101) if labeled else None
+    a = kcenter_greedy(m, lab, 60, np.random.default_rng(1), prune=prune)
+    b = kcenter_greedy(x.astype(np.float32), lab, 60, np.random.default_rng(1), prune=prune)
+    assert np.array_equal(a, b)
+
+
+def test_select_reads_a_float16_memory_map_without_a_float32_copy(tmp_path):
+    import tracemalloc
+
+    x = _clustered(300_000, 64)
+    np.save(tmp_path / "x.npy", x)
+    del x
+    m = np.load(tmp_path / "x.npy", mmap_mode="r")
+    ids = [str(i) for i in range(len(m))]
+    copy32 = m.shape[0] * m.shape[1] * 4
+    al_bench.select(ids[:50], np.asarray(m[:50]), 2, strategy="kcenter")  # the imports, outside the measure
+    tracemalloc.start()
+    try:
+        sel = al_bench.select(ids, m, 20, strategy="kcenter", labeled=np.arange(len(m)) < 5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(sel) == 20 and peak < copy32 / 2, f"peak {peak / 1e6:.1f} MB against a float32 copy of {copy32 / 1e6:.1f} MB"
+    with_copy = al_bench.select(ids, np.asarray(m, np.float32), 20, strategy="kcenter", labeled=np.arange(len(m)) < 5)
+    assert sel.ids == with_copy.ids
+
+
+def test_the_approximate_mode_picks_from_a_recorded_uniform_sample(tmp_path):
+    x = _clustered(5_000, 8).astype(np.float32)
+    ids = [f"i{k}" for k in range(len(x))]
+    lab = ids[:30]
+    a = al_bench.select(ids, x, 25, labeled=lab, sample=1_000, rng=3)
+    b = al_bench.select(ids, x, 25, labeled=lab, sample=1_000, rng=3)
+    c = al_bench.select(ids, x, 25, labeled=lab, sample=1_000, rng=4)
+    assert a.ids == b.ids and a.ids != c.ids and not set(a.ids) & set(lab)
+    assert a.params["sample"] == 1_000 and a.params["sampled_from"] == 4_970
+    # the sample is the request's own stream, drawn before the strategy's: the picks are the
+    # exact greedy's on those rows, the labeled ones kept as centers
+    from al_bench.rng import stream
+
+    cand = np.arange(30, 5_000)
+    rows = np.sort(stream(3, "pick", "sample").choice(cand, size=1_000, replace=False))
+    keep = np.concatenate([np.arange(30), rows])
+    sub = al_bench.select([ids[i] for i in keep], x[keep], 25, labeled=lab, rng=3)
+    assert a.ids == sub.ids
+    full = al_bench.select(ids, x, 25, labeled=lab, sample=10_000, rng=3)  # no smaller than the candidates: exact
+    assert "sample" not in full.params and full.ids == al_bench.select(ids, x, 25, labeled=lab, rng=3).ids
+    with pytest.raises(UserError, match="at least the 25 items"):
+        al_bench.select(ids, x, 25, sample=10)
