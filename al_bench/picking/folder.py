@@ -94,11 +94,49 @@ def _read_cache(scan_path: Path, say: Say) -> dict[tuple[str, int, int], tuple[s
     return old
 
 
+PARALLEL_FROM = 2000  # files to decode from which the check runs in a process per core
+
+
+def _inspect_chunk(root: str, rels: list[str]) -> list[tuple[str, float]]:
+    return [inspect_image(Path(root) / rel) for rel in rels]
+
+
+def _inspect_all(root: Path, rels: list[str], progress: bool) -> list[tuple[str, float]]:
+    """:func:`inspect_image` of every file, in order: in a process per core (chunks of files)
+    when there are at least :data:`PARALLEL_FROM`, else here. Decoding is CPU-bound and Pillow
+    holds the GIL for part of it, so processes, not threads."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(rels), desc="checking images", unit="img", leave=False,
+               disable=True if not progress or len(rels) < 200 else None)  # None: off when not a terminal
+    workers = min(os.cpu_count() or 1, 32)
+    out: list[tuple[str, float]] = []
+    try:
+        if len(rels) < PARALLEL_FROM or workers < 2:
+            for rel in rels:
+                out.append(inspect_image(root / rel))
+                bar.update(1)
+            return out
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        step = max(64, min(4096, len(rels) // (workers * 16)))
+        chunks = [rels[i : i + step] for i in range(0, len(rels), step)]
+        # spawn: a forked child of a process that runs threads (torch's, a web app's) could inherit
+        # a held lock; a spawned one imports only this module's dependencies (numpy, Pillow)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+            for part in ex.map(_inspect_chunk, [str(root)] * len(chunks), chunks):
+                out.extend(part)
+                bar.update(len(part))
+        return out
+    finally:
+        bar.close()
+
+
 def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: list[Path] | None = None,
                 say: Say = _quiet, what: str = "--images-dir", follow_links: bool = False) -> FolderScan:
     """Every image under ``root`` (as :func:`find_images` finds them), checked once."""
     import pandas as pd
-    from tqdm.auto import tqdm
 
     root, walked = _walk(root, exclude, say, what, follow_links)
     found = list(walked.ids)
@@ -110,15 +148,17 @@ def scan_folder(root: Path, cache_dir: Path, progress: bool = True, exclude: lis
     old = _read_cache(scan_path, say)
     rows, good, bad, bright, n_cached = [], [], [], [], 0
     h = hashlib.sha256(str(root).encode())
-    for rel in tqdm(found, desc="checking images", unit="img", leave=False,
-                    disable=True if not progress or len(found) < 200 else None):  # None: off when not a terminal
-        st = os.stat(root / rel)
+    stats = [os.stat(root / rel) for rel in found]
+    todo = [i for i, (rel, st) in enumerate(zip(found, stats)) if (rel, st.st_size, st.st_mtime_ns) not in old]
+    checked = _inspect_all(root, [found[i] for i in todo], progress)
+    fresh = dict(zip(todo, checked))
+    for i, (rel, st) in enumerate(zip(found, stats)):
         key = (rel, st.st_size, st.st_mtime_ns)
-        if key in old:
+        if i in fresh:
+            reason, b = fresh[i]
+        else:
             reason, b = old[key]
             n_cached += 1
-        else:
-            reason, b = inspect_image(root / rel)
         if not reason.startswith("PermissionError"):  # may pass after a chmod (same mtime): not cached
             rows.append((rel, st.st_size, st.st_mtime_ns, reason, b))
         if reason:

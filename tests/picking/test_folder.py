@@ -128,3 +128,14 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("AL_BENCH_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x" / "al_bench"
+
+
+def test_the_decode_check_in_processes_equals_the_serial_one(folder, tmp_path, monkeypatch):
+    from al_bench.picking import folder as F
+
+    serial = F.scan_folder(folder, tmp_path / "a", progress=False)
+    monkeypatch.setattr(F, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(F.os, "cpu_count", lambda: 2)
+    parallel = F.scan_folder(folder, tmp_path / "b", progress=False)
+    assert parallel.n_cached == 0 and parallel.good == serial.good and parallel.bad == serial.bad
+    assert np.array_equal(parallel.brightness, serial.brightness) and parallel.fingerprint == serial.fingerprint

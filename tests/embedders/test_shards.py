@@ -1,0 +1,94 @@
+"""al-bench-embed: shards on batch boundaries, each a verified cache entry; sharded = unsharded
+byte for byte; a rerun embeds only what is missing or damaged; a failed shard writes no pool."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from al_bench.cli.embed import main
+from al_bench.embedders import shards as S
+from al_bench.picking.features_file import read_features
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("imgs")
+    (root / "sub dir").mkdir()
+    for i in range(21):
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(
+            root / ("sub dir" if i % 3 else "") / f"im_{i:02d}.png")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return root
+
+
+def _argv(folder, w, out, cache, *extra):
+    return ["--images-dir", str(folder), "--embedder", "dinov2_vits14", "--embedder-opt", f"weights={w}",
+            "--embedder-opt", "image_size=28", "--embedder-opt", "batch_size=4", "--embedder-opt", "device=cpu",
+            "--out", str(out), "--cache-dir", str(cache), "--quiet", *extra]
+
+
+def test_plan_cuts_on_batch_boundaries(tmp_path):
+    ids = [f"{i}.png" for i in range(21)]
+    for i in ids:
+        (tmp_path / i).write_bytes(b"x")
+    plan = S.plan_shards(tmp_path, ids, 4, 4)
+    assert [(s.start, s.stop) for s in plan] == [(0, 4), (4, 12), (12, 16), (16, 21)]
+    assert len(S.plan_shards(tmp_path, ids, 50, 4)) == 6  # never more shards than batches
+    assert len({s.fingerprint for s in plan}) == 4
+
+
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
+def test_sharded_equals_unsharded_byte_for_byte_and_reruns_embed_only_what_is_missing(folder, tmp_path, dinov2_file,
+                                                                                    monkeypatch, capsys):
+    w = dinov2_file[1]
+    assert main(_argv(folder, w, tmp_path / "one.npz", tmp_path / "c1", "--shards", "1")) == 0
+    assert main(_argv(folder, w, tmp_path / "four.npz", tmp_path / "c4", "--shards", "4")) == 0
+    one, four = np.load(tmp_path / "one.npz"), np.load(tmp_path / "four.npz")
+    assert one["features"].tobytes() == four["features"].tobytes() and one["features"].shape == (21, 384)
+    assert one["ids"].tolist() == four["ids"].tolist() and "broken.jpg" not in four["ids"].tolist()
+    ff = read_features(tmp_path / "four.npz")  # what al-bench-select --features reads: memory-mapped
+    assert ff.mapped and ff.ids == four["ids"].tolist()
+
+    calls = []
+    real = S.embed_shard
+    monkeypatch.setattr(S, "embed_shard", lambda *a: calls.append(len(a[1])) or real(*a))
+    capsys.readouterr()
+    assert main(_argv(folder, w, tmp_path / "again.npz", tmp_path / "c4", "--shards", "4")) == 0
+    assert calls == [] and "4 already embedded, 0 to embed" in capsys.readouterr().err
+    entries = sorted((tmp_path / "c4" / "embeddings" / "dinov2_vits14").glob("*.npz"))
+    assert len(entries) == 4
+    entries[1].write_bytes(entries[1].read_bytes()[:100])  # a shard's entry cut short
+    assert main(_argv(folder, w, tmp_path / "fixed.npz", tmp_path / "c4", "--shards", "4")) == 0
+    assert len(calls) == 1 and "is embedded again" in capsys.readouterr().err
+    assert np.load(tmp_path / "fixed.npz")["features"].tobytes() == one["features"].tobytes()
+
+
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
+def test_a_failed_shard_writes_no_pool_and_the_rerun_finishes_it(folder, tmp_path, dinov2_file, monkeypatch, capsys):
+    w = dinov2_file[1]
+    real = S.embed_shard
+
+    def flaky(root, ids, *rest):
+        if "sub dir/im_10.png" in ids:
+            raise RuntimeError("node lost")
+        return real(root, ids, *rest)
+
+    monkeypatch.setattr(S, "embed_shard", flaky)
+    out = tmp_path / "pool.npz"
+    assert main(_argv(folder, w, out, tmp_path / "c", "--shards", "4")) == 1
+    err = capsys.readouterr().err
+    assert "FAILED shard" in err and "node lost" in err and "1 of 4 shard(s) failed" in err and not out.exists()
+    monkeypatch.setattr(S, "embed_shard", real)
+    assert main(_argv(folder, w, out, tmp_path / "c", "--shards", "4")) == 0
+    assert "3 already embedded, 1 to embed" in capsys.readouterr().err and out.is_file()
+
+
+def test_fitted_embedders_and_bad_flags_are_refused(folder, tmp_path, capsys):
+    assert main(["--images-dir", str(folder), "--embedder", "pixels", "--out", str(tmp_path / "p.npz")]) == 2
+    assert "fitted on the whole pool" in capsys.readouterr().err
+    assert main(["--images-dir", str(folder), "--embedder", "auto", "--out", str(tmp_path / "p.npz")]) == 2
+    assert main(["--images-dir", str(folder), "--out", str(tmp_path / "p.npy")]) == 2
+    assert main(["--images-dir", str(folder), "--slurm-opt", "mem_gb=4", "--out", str(tmp_path / "p.npz")]) == 2
+    assert "--slurm-opt is for --launcher slurm" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
