@@ -154,16 +154,57 @@ def run_shards(root: Path, ids: Sequence[str], todo: list[Shard], name: str, opt
         ex.update_parameters(**params)
         submitted = ex.map_array(embed_shard, *zip(*args))
         say(f"submitted {len(submitted)} shard job(s) to SLURM ({', '.join(j.job_id for j in submitted)}); logs in {folder}")
-        for s, job in zip(todo, submitted):
-            try:
-                r = job.result()
-                say(f"shard {s.index}: {r['rows']} image(s) in {r['seconds']:.1f} s (job {job.job_id}, "
-                    f"{time.perf_counter() - t0:.0f} s in all)")
-            except Exception as exc:  # noqa: BLE001 - a cancelled, failed or timed-out job: that shard only
-                first = " ".join(str(exc).split())[:300]
-                failed.append(f"shard {s.index} (rows {s.start}-{s.stop - 1}), job {job.job_id}: {first}")
+        failed = wait_jobs(list(zip(todo, submitted)), say, t0)
     else:
         raise UserError(f"got {launcher!r}; choose one of {', '.join(LAUNCHERS)}", key="launcher")
+    return failed
+
+
+def _in_queue(job_id: str) -> bool:
+    """Whether SLURM still lists the job (pending or running); True when squeue cannot say."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["squeue", "-h", "-r", "-j", str(job_id), "-o", "%i"], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return True
+    if r.returncode != 0:  # "Invalid job id specified": no longer known to the controller
+        return "invalid job id" not in (r.stderr or "").lower()
+    return bool(r.stdout.strip())
+
+
+def wait_jobs(pairs: list, say: Say, t0: float, *, in_queue: Callable[[str], bool] = _in_queue, grace: float = 90.0,
+              poll: float = 2.0) -> list[str]:
+    """Wait for every (shard, submitit job); one line per shard that failed. A job that left the
+    queue without a result for ``grace`` seconds (a task cancelled while pending never reaches
+    the accounting submitit reads, so its result would be awaited forever) counts as lost."""
+    failed: list[str] = []
+    left = list(pairs)
+    gone: dict[int, float] = {}
+    while left:
+        for s, job in list(left):
+            why = None
+            if job.done():
+                try:
+                    r = job.result()
+                    say(f"shard {s.index}: {r['rows']} image(s) in {r['seconds']:.1f} s (job {job.job_id}, "
+                        f"{time.perf_counter() - t0:.0f} s in all)")
+                except Exception as exc:  # noqa: BLE001 - a cancelled, failed or timed-out job: that shard only
+                    why = " ".join(str(exc).split())[:300]
+            elif in_queue(job.job_id):
+                gone.pop(s.index, None)
+                continue
+            else:
+                since = gone.setdefault(s.index, time.perf_counter())
+                if time.perf_counter() - since < grace:
+                    continue
+                why = f"left the queue {grace:.0f} s ago without a result (cancelled before it ran?)"
+            if why is not None:
+                failed.append(f"shard {s.index} (rows {s.start}-{s.stop - 1}), job {job.job_id}: {why}")
+            left.remove((s, job))
+        if left:
+            time.sleep(poll)
     return failed
 
 

@@ -92,3 +92,31 @@ def test_fitted_embedders_and_bad_flags_are_refused(folder, tmp_path, capsys):
     assert main(["--images-dir", str(folder), "--slurm-opt", "mem_gb=4", "--out", str(tmp_path / "p.npz")]) == 2
     assert "--slurm-opt is for --launcher slurm" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+class _Job:
+    def __init__(self, job_id, result=None, error=None, done_after=0):
+        self.job_id, self._result, self._error, self._polls = job_id, result, error, done_after
+
+    def done(self):
+        self._polls -= 1
+        return self._polls < 0 and (self._result is not None or self._error is not None)
+
+    def result(self):
+        if self._error:
+            raise RuntimeError(self._error)
+        return self._result
+
+
+def test_waiting_on_slurm_jobs_names_failed_and_vanished_shards_and_never_hangs():
+    plan = [S.Shard(i, 10 * i, 10 * i + 10, f"fp{i}") for i in range(3)]
+    ok = _Job("7_0", {"rows": 10, "seconds": 1.0}, done_after=2)
+    cancelled = _Job("7_1", error="Job 7_1 has not produced any output (state: CANCELLED by 0)")
+    vanished = _Job("7_2")  # cancelled while pending: never done, no longer queued
+    said = []
+    failed = S.wait_jobs(list(zip(plan, [ok, cancelled, vanished])), said.append, 0.0,
+                         in_queue=lambda j: j == "7_0", grace=0.05, poll=0.01)
+    assert len(failed) == 2
+    assert failed[0].startswith("shard 1 (rows 10-19), job 7_1: Job 7_1 has not produced any output")
+    assert failed[1].startswith("shard 2 (rows 20-29), job 7_2: left the queue") and "cancelled before it ran" in failed[1]
+    assert any(line.startswith("shard 0: 10 image(s)") for line in said)
