@@ -227,6 +227,10 @@ def merge(plan: list[Shard], ids: Sequence[str], name: str, options: dict, cache
     if bad:
         raise UserError(f"cannot merge: {'; '.join(bad[:5])}; run the command again to embed them", key="out")
     x = np.concatenate(parts).astype(np.dtype(dtype), copy=False)
-    atomic_write(out, lambda f: np.savez(f, ids=np.asarray(list(ids), dtype=str), features=x))
+    try:
+        atomic_write(out, lambda f: np.savez(f, ids=np.asarray(list(ids), dtype=str), features=x))
+    except OSError as exc:  # a read-only or full disk: nothing is left half-written (atomic_write)
+        raise UserError(f"cannot write {out} ({type(exc).__name__}: {exc}); the shards stay cached: run again "
+                        "with another --out", key="out") from None
     return {"rows": int(x.shape[0]), "dim": int(x.shape[1]), "dtype": str(x.dtype),
             "sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()}

@@ -120,3 +120,36 @@ def test_waiting_on_slurm_jobs_names_failed_and_vanished_shards_and_never_hangs(
     assert failed[0].startswith("shard 1 (rows 10-19), job 7_1: Job 7_1 has not produced any output")
     assert failed[1].startswith("shard 2 (rows 20-29), job 7_2: left the queue") and "cancelled before it ran" in failed[1]
     assert any(line.startswith("shard 0: 10 image(s)") for line in said)
+
+
+def test_merge_into_a_read_only_folder_says_so_and_leaves_nothing(tmp_path, monkeypatch, dinov2_file):
+    import os
+
+    from al_bench.errors import UserError
+
+    ids = [f"{i}.png" for i in range(8)]
+    for i in ids:
+        (tmp_path / i).write_bytes(b"x")
+    plan = S.plan_shards(tmp_path, ids, 2, 4)
+    opts = {"weights": str(dinov2_file[1])}
+    feats = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)
+    from al_bench.embedders import cache
+
+    for s in plan:  # each shard's verified entry, as a job writes it
+        key, path = S._entry(s, "dinov2_vits14", opts, tmp_path / "c")
+        part = feats[s.start : s.stop]
+        cache.write(path, part, {"key": key, "shape": list(part.shape), "checksum": cache.checksum(part)})
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root writes anywhere: a full disk instead
+            monkeypatch.setattr(np, "savez", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        with pytest.raises(UserError, match="cannot write"):
+            S.merge(plan, ids, "dinov2_vits14", opts, tmp_path / "c", ro / "pool.npz")
+        assert list(ro.iterdir()) == []
+    finally:
+        os.chmod(ro, 0o700)
+    monkeypatch.undo()
+    info = S.merge(plan, ids, "dinov2_vits14", opts, tmp_path / "c", tmp_path / "pool.npz")
+    assert info["rows"] == 8 and np.array_equal(np.load(tmp_path / "pool.npz")["features"], feats)
