@@ -122,6 +122,7 @@ def test_waiting_on_slurm_jobs_names_failed_and_vanished_shards_and_never_hangs(
     assert any(line.startswith("shard 0: 10 image(s)") for line in said)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_merge_into_a_read_only_folder_says_so_and_leaves_nothing(tmp_path, monkeypatch, dinov2_file):
     import os
 

@@ -215,6 +215,7 @@ def test_kcenter_on_a_float16_memory_map_equals_its_float32_copy(tmp_path, prune
     assert np.array_equal(a, b)
 
 
+@pytest.mark.slow  # the default tier's time (README, Tests); CI runs it with -m slow
 def test_select_reads_a_float16_memory_map_without_a_float32_copy(tmp_path):
     import tracemalloc
 
