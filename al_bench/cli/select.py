@@ -3,6 +3,7 @@
     al-bench-select --images-dir DIR -n 50 --strategy kcenter [--labeled labeled.csv]
                     [--predictions preds.csv|.npy|.npz] [--embedder auto] [--out DIR]
     al-bench-select --project DIR -n 20 [--strategy margin] [--subset NAME] [--selection-name NAME]
+    al-bench-select --features emb.parquet|emb.npz|emb.npy -n 1000 [--images-dir DIR] [--sample N]
 
 Scans DIR recursively (.jpg .jpeg .png .webp .bmp; ids are POSIX paths relative to DIR, hidden
 entries ignored), skips unreadable files (listed in OUT/unreadable.csv), leaves out the folders
@@ -28,6 +29,10 @@ on the --labeled images' features (labels in the CSV's "label" column). Predicti
   .npy   (N, C) or (K, N, C), rows in the sorted order of all image files (see --list-ids)
   with --task detection: JSON Lines (or a JSON list) of {"id", "boxes", "objectness", "probs"}
   with --task segmentation: .npz of per-pixel probability maps, reduced per image by --scorer-param
+
+--features FILE takes your own embeddings instead of embedding the images (ids + vectors; see
+--features below); without --images-dir the selection runs on the ids alone. --sample N runs
+the strategy on N candidates drawn uniformly: the approximate mode for very large pools.
 
 --project DIR picks from an al-bench-label project: its images, labels, embedder and model
 (refitted first when the labels changed, as the app does); the picks are kept in the project
