@@ -205,7 +205,12 @@ def make_label_folder(root: Path) -> Path:
 
 def run_side(code: Path, out: Path, folder: Path, python: str, scenarios: list[str]) -> None:
     """Run ``scenarios`` of the golden set with the package in ``code`` into ``out``."""
-    env = {**os.environ, "PYTHONPATH": str(code), "CI": "1", "HF_HUB_OFFLINE": "1"}
+    # one BLAS / OpenMP thread on both sides, as the sweeps' threads=1: on some CPUs (OpenBLAS's
+    # Haswell kernel, 2026-12-07) a multi-threaded sgemm's sums depend on the matrix shape, so the
+    # same distances computed over another set of rows differ in the last bits at 2 threads, and
+    # the landed code failed the select scenario on such a machine; golden compares the method
+    env = {**os.environ, "PYTHONPATH": str(code), "CI": "1", "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     common = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "budget=smoke", f"strategy={STRATEGIES}",
               "seed=0,1"]
     sweeps = {

@@ -135,12 +135,16 @@ def kmeans_patches(images: Images, fit_idx: np.ndarray, seed: int, image_size: i
     del fit_imgs
     n = len(images)
     out = np.empty((n, 4 * centroids), np.float32)
-    for s in tqdm(range(0, n, batch_size), desc="kmeans_patches", unit="batch", leave=False,
-                  disable=True if n <= 4 * batch_size else None):  # None: off when not a terminal
-        imgs = batch_array(images, np.arange(s, min(n, s + batch_size)), image_size)
-        if imgs.shape[-1] == 1:
-            imgs = np.repeat(imgs, 3, axis=-1)
-        out[s : s + len(imgs)] = enc.transform(imgs)
+    # one BLAS thread: OpenBLAS's multi-threaded sgemm splits the work so that its sums differ in
+    # the last bits from one thread's on some CPUs (measured on a Haswell-kernel machine, 2026-12-07),
+    # and the features must not depend on how many threads a job got
+    with single_threaded(blas=True):
+        for s in tqdm(range(0, n, batch_size), desc="kmeans_patches", unit="batch", leave=False,
+                      disable=True if n <= 4 * batch_size else None):  # None: off when not a terminal
+            imgs = batch_array(images, np.arange(s, min(n, s + batch_size)), image_size)
+            if imgs.shape[-1] == 1:
+                imgs = np.repeat(imgs, 3, axis=-1)
+            out[s : s + len(imgs)] = enc.transform(imgs)
     mu, sd = out[fit_idx].mean(axis=0), out[fit_idx].std(axis=0)
     sd[sd < 1e-6] = 1.0
     out -= mu
