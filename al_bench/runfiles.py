@@ -288,6 +288,12 @@ def checksum_problem(run_dir: Path, status: Mapping[str, Any]) -> str | None:
     return None
 
 
+# run-file columns that are text whatever they look like (see read_csv_strict)
+TEXT_COLUMNS = ("dataset", "embedder", "model", "schedule", "strategy", "comparison_id", "strategy_id", "config_id",
+                "split_hash", "embedding_checksum", "al_bench_version", "code_version", "git_commit",
+                "config_fingerprint", "dataset_config", "embedder_config")
+
+
 def read_csv_strict(path: Path, required: tuple[str, ...] = (), not_null: tuple[str, ...] = ()) -> pd.DataFrame:
     """``path`` as a frame, only if it reads back whole: raises :class:`DamagedFile` (naming the
     file) when it is not UTF-8, does not end in a line end (cut short), has a row with more or
@@ -315,7 +321,9 @@ def read_csv_strict(path: Path, required: tuple[str, ...] = (), not_null: tuple[
     missing = [c for c in required if c not in header]
     if missing:
         raise DamagedFile(f"{path.name}: no column {', '.join(missing)}")
-    frame = pd.read_csv(io.StringIO(text))
+    # ids, hashes and versions stay text: pandas would read a hex id of digits and one "e"
+    # ("53318165e138") as a float, and one of digits alone as an integer without its leading zeros
+    frame = pd.read_csv(io.StringIO(text), dtype={c: str for c in TEXT_COLUMNS if c in header})
     for col in not_null:
         if col in frame and frame[col].isna().any():
             rows_na = (frame.index[frame[col].isna()] + 1).tolist()

@@ -124,3 +124,16 @@ def test_checksums_name_the_file_that_changed_or_went_missing(tmp_path):
     status["sha256"].pop("curve.csv")
     assert checksum_problem(tmp_path, status) == "selected.csv: missing (status.json vouches for it)"
     assert checksum_problem(tmp_path, {"sha256": "abc"}).startswith("status.json: its sha256 field")
+
+
+def test_ids_and_hashes_read_back_as_the_text_written(tmp_path):
+    """A hex id of digits and one "e" is a float to pandas, one of digits alone an integer: run
+    files read them back as written, so two configurations are never confused or merged."""
+    from al_bench.runfiles import read_csv_strict
+
+    path = tmp_path / "curve.csv"
+    path.write_text("strategy,comparison_id,config_id,split_hash,budget,accuracy\n"
+                    "margin,53318165e138,012345678901,1e5,0.1,0.5\n")
+    row = read_csv_strict(path).iloc[0]
+    assert [row["comparison_id"], row["config_id"], row["split_hash"]] == ["53318165e138", "012345678901", "1e5"]
+    assert row["budget"] == 0.1 and row["accuracy"] == 0.5

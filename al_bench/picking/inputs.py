@@ -66,7 +66,8 @@ def _csv(path: Path, key: str, found: Sequence[str]) -> tuple[list[str], np.ndar
     """An ``id`` column and one probability column per class."""
     import pandas as pd
 
-    df = pd.read_csv(path)
+    # ids as written: "0007" or "1e5" is a file name, not a number; only an empty cell is missing
+    df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
     if "id" not in df.columns or df.shape[1] < 3:
         raise UserError(f"needs an 'id' column and one probability column per class (at least 2); "
                         f"has {list(df.columns)}", key=key)

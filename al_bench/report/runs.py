@@ -181,6 +181,12 @@ def read_runs(runs_dir: Path, outputs_dir: Path) -> Runs:
     seen = {r.run_dir.resolve() for r in records}
     for listed in sorted(expected_runs(outputs_dir) - seen):
         rel = _relative(listed, runs_dir.resolve())
+        if (listed / "status.json").is_file():  # it ran, but somewhere this aggregation does not read
+            status_rows.append({"run": rel, "status": "outside the runs folder", "error": ""})
+            problems.append(f"{rel}: written outside {runs_dir}, so not included (hydra.sweep.dir or hydra.run.dir "
+                            "moved it: set paths.outputs_dir to move a whole sweep, or read that folder with "
+                            "python -m al_bench.report OUTPUTS --runs-dir FOLDER)")
+            continue
         status_rows.append({"run": rel, "status": "never started", "error": ""})
         problems.append(f"{rel}: never started (listed by a sweep in {outputs_dir / 'sweeps'})")
     status = pd.DataFrame(status_rows, columns=STATUS_COLUMNS)

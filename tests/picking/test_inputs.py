@@ -115,3 +115,12 @@ def test_a_text_file_named_like_a_numpy_file_says_so(tmp_path, suffix, kind):
     f.write_bytes(b"")
     with pytest.raises(UserError, match="it is empty"):
         read_predictions(f, ["a.png"])
+
+
+def test_prediction_ids_that_look_like_numbers_stay_as_written(tmp_path):
+    """Files named 0007, 1e5 and NA (no extension): ids are text, never 7, 100000.0 or NaN."""
+    f = tmp_path / "p.csv"
+    f.write_text("id,x,y\n0007,0.9,0.1\n1e5,0.4,0.6\nNA,0.5,0.5\n")
+    ids, got = read_predictions(f, ["0007", "1e5", "NA"])
+    assert ids == ["0007", "1e5", "NA"]
+    np.testing.assert_array_equal(got, [[0.9, 0.1], [0.4, 0.6], [0.5, 0.5]])

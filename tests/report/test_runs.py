@@ -79,6 +79,12 @@ def test_an_announced_run_outside_the_runs_folder_is_named_by_its_full_path(curv
     runs = read_runs(tmp_path / "runs", tmp_path)
     assert runs.status.iloc[-1].tolist() == [str(outside), "never started", ""]
     assert pd.api.types.is_string_dtype(runs.results["run"])
+    # the same run finished there (hydra.sweep.dir pointed outside paths.outputs_dir): it ran, and
+    # is named as outside the folder read, not as never started
+    write_status(outside, "ok")
+    runs = read_runs(tmp_path / "runs", tmp_path)
+    assert runs.status.iloc[-1].tolist() == [str(outside), "outside the runs folder", ""]
+    assert runs.problems[-1].startswith(f"{outside}: written outside {tmp_path / 'runs'}, so not included")
 
 
 @pytest.mark.slow
