@@ -30,6 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "machines label, read your images and have the server read and write files by path: "
                         "a warning says what)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    f = p.add_argument_group("your own embeddings (LabelingProject.use_features): the images' features from a file "
+                             "instead of an embedder; kept in the project, so later starts need not repeat them")
+    f.add_argument("--features", type=Path, metavar="FILE", help=".parquet, .npz, or .npy with --feature-ids")
+    f.add_argument("--features-root", type=Path, metavar="DIR",
+                   help="the folder the file's ids are relative to (default: the ids are absolute paths)")
+    f.add_argument("--feature-ids", type=Path, metavar="FILE", help="an .npy's ids, one per line (or a CSV id column)")
+    f.add_argument("--features-column", metavar="NAME", help="a Parquet file's vector column")
+    f.add_argument("--features-name", metavar="NAME",
+                   help="the pipeline's name (default: the file's name); model files import only between projects "
+                        "whose features carry the same name")
     return p
 
 
@@ -67,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         from .project import LabelingProject
         from .server import LOCAL_HOSTS, create_app
 
+        given = [flag for flag, v in (("--features-root", args.features_root), ("--feature-ids", args.feature_ids),
+                                      ("--features-column", args.features_column),
+                                      ("--features-name", args.features_name)) if v is not None]
+        if given and args.features is None:
+            raise UserError(f"{', '.join(given)}: only with --features FILE")
         project = LabelingProject.open(args.project_dir)
         lock = open(project.folder / LOCK_FILE, "a+")
         try:
@@ -74,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         except BlockingIOError:
             raise UserError("another al-bench-label serves this project; use its page (two servers would "
                             "queue batches twice)", key=str(project.folder)) from None
+        if args.features is not None:
+            spec = project.use_features(args.features, root=args.features_root, ids=args.feature_ids,
+                                        column=args.features_column, name=args.features_name)
+            print(f"al-bench-label: the images' features come from {spec['path']} (file:{spec['name']})", flush=True)
         sock = _bind(args.host, args.port)
         host, port = sock.getsockname()[:2]
         hosts = LOCAL_HOSTS

@@ -82,9 +82,9 @@ from .store import STALE_TMP_SECONDS as STALE_TMP_SECONDS
 from .store import UPLOADS as UPLOADS
 from .store import Progress as Progress
 from .training import CV_FOLDS as CV_FOLDS
+from .training import FILE_EMBEDDER, FitReport, TrainingMixin
 from .training import MIN_CV_LABELS as MIN_CV_LABELS
 from .training import TEMPERATURE_RANGE as TEMPERATURE_RANGE
-from .training import FitReport, TrainingMixin
 
 __all__ = ["LabelingProject", "NamedSelection", "FitReport", "AddReport", "DB_FILE", "DEFAULT_STRATEGY", "DEFAULT_AUDIT_FRACTION",
            "INITIAL_STRATEGY"]
@@ -144,7 +144,14 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
             if s not in STRATEGIES:
                 raise UserError(f"unknown {what} {s!r}; choose one of {', '.join(sorted(STRATEGIES))}",
                                 key=what)
-        if embedder not in EMBEDDERS:
+        file_spec = self.features_file()
+        if file_spec is not None:  # use_features: the project's own pipeline supplies the features
+            if embedder not in ("auto", FILE_EMBEDDER.rstrip(":")):
+                raise UserError(f"the project's features come from the file {file_spec['path']} "
+                                f"({FILE_EMBEDDER}{file_spec['name']}); the embedder cannot change (start a new "
+                                "project)", key="embedder")
+            embedder, embedder_options = FILE_EMBEDDER.rstrip(":"), {}
+        elif embedder not in EMBEDDERS:
             raise UserError(f"unknown embedder {embedder!r}; choose one of {', '.join(sorted(EMBEDDERS))}",
                             key="embedder")
         batch_size = int(batch_size)
@@ -178,6 +185,8 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
                         "seed": int(old.get("seed", seed)), "initial_strategy": initial_strategy,
                         "audit_fraction": audit_fraction}
             settings.setdefault("embedder_resolved", None)
+            if file_spec is not None:
+                settings.update(embedder_options={}, embedder_resolved=FILE_EMBEDDER + file_spec["name"])
             con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(settings),))
         return settings
 

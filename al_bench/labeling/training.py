@@ -17,16 +17,17 @@ import numpy as np
 from ..errors import UserError
 from ..heads import softmax
 from ..stopping import cohen_kappa, stop_set
-from .checks import check_seed
+from .checks import check_name, check_seed, user_path
 from .estimate import Z95, audit_estimate, cross_fit
 from .stopping import forecast, suggestion
 from .store import CACHE, Progress, ProjectStore, now_utc, quiet
 
-__all__ = ["CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
+__all__ = ["FILE_EMBEDDER", "CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
 
 CV_FOLDS = 5
 MIN_CV_LABELS = 10  # fewer labels: no accuracy estimate (folds of one or two images say nothing)
 TEMPERATURE_RANGE = (0.05, 20.0)
+FILE_EMBEDDER = "file:"  # the embedder of features read from a file (use_features), then the pipeline's name
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,109 @@ class TrainingMixin(ProjectStore):
         with self._features_lock:
             return self._compute_features(progress)
 
+    def use_features(self, path: str | Path, root: str | Path | None = None, ids: str | Path | None = None,
+                     column: str | None = None, name: str | None = None) -> dict[str, Any]:
+        """Take the images' features from a file your own pipeline wrote (``.npy`` with an ids
+        file, ``.npz`` or Parquet: :func:`al_bench.read_features`) instead of an embedder.
+
+        The file's ids are the images' paths relative to ``root`` (absolute paths without it).
+        Every image of the project, those added later too, needs a vector; vectors of other
+        images are ignored. ``name`` names the pipeline (default: the file's name): a model file
+        imports only into a project whose features carry the same name. The file is read again
+        when it changes (size or modification time). Refused, with nothing changed, when the
+        project's features already come from an embedder or another pipeline, or when the
+        file does not give every image a vector."""
+        from ..picking.features_file import FORMATS
+
+        path = user_path(path, "features file").expanduser().absolute()
+        if path.suffix.lower() not in FORMATS:
+            raise UserError(f"use {', '.join(FORMATS)}", key=f"features file {path}")
+        spec = {"path": str(path), "root": None if root is None else str(user_path(root, "features root").resolve()),
+                "ids": None if ids is None else str(user_path(ids, "features ids file").absolute()),
+                "column": None if column is None else str(column),
+                "name": check_name(name if name is not None else path.name, "features name")}
+        resolved = FILE_EMBEDDER + spec["name"]
+        with self._features_lock:
+            with self._read() as con:
+                current = (self._meta(con, "settings", {}) or {}).get("embedder_resolved")
+                fp, rows = self._items_fingerprint(con)
+            if current not in (None, resolved):
+                raise UserError(f"the project's features come from {current}; they cannot change (start a new "
+                                "project)", key="features file")
+            previous, self._features = self._features, None
+            try:  # read and matched before anything is kept: a file that does not fit changes nothing
+                if rows:
+                    table = self._file_features(spec, fp, rows, quiet)
+                else:  # no images yet: the file must still be readable
+                    from ..picking.features_file import read_features
+
+                    read_features(spec["path"], spec["ids"], column=spec["column"], what="features file",
+                                  ids_what="features ids file")
+                    table = None
+            except BaseException:
+                self._features = previous
+                raise
+            with self._tx() as con:
+                con.execute("INSERT OR REPLACE INTO meta VALUES('features_file', ?)", (json.dumps(spec),))
+                cur = self._meta(con, "settings", {}) or {}
+                if cur:
+                    cur.update(embedder=FILE_EMBEDDER.rstrip(":"), embedder_options={}, embedder_resolved=resolved)
+                    con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
+            self._features = table
+        return spec
+
+    def features_file(self) -> dict[str, Any] | None:
+        """What :meth:`use_features` set (path, root, ids, column, name), or None."""
+        with self._read() as con:
+            return self._meta(con, "features_file", None)
+
+    def _items_state(self) -> tuple[str, list[tuple[int, str, int, int]]]:
+        with self._read() as con:
+            fp, rows = self._items_fingerprint(con)
+        if not rows:
+            raise UserError("the project has no images yet: add a folder, a CSV or uploads")
+        return fp, rows
+
+    def _file_features(self, spec: dict[str, Any], fp: str, rows: list, progress: Progress) -> FeatureTable:
+        """The features of every item, read from the file ``spec`` names (:meth:`use_features`)."""
+        from ..embedders.cache import checksum
+        from ..picking.features_file import _stamp, read_features
+
+        what = "features file"
+        stamped = [Path(spec["path"])] + ([Path(spec["ids"])] if spec.get("ids") else [])
+        try:
+            fp = f"{fp}:{_stamp(*stamped)}"  # a changed file is read again
+        except OSError as exc:
+            raise UserError(f"cannot read it ({exc.strerror or exc})", key=f"{what} {spec['path']}") from None
+        if self._features is not None and self._features.fingerprint == fp:
+            return self._features
+        progress(f"reading the features of {len(rows)} image(s) from {spec['path']}", None)
+        f = read_features(spec["path"], spec.get("ids"), column=spec.get("column"), what=what,
+                          ids_what="features ids file")
+        index = {s: i for i, s in enumerate(f.ids)}
+        root = None if spec.get("root") is None else Path(spec["root"])
+        take, missing = [], []
+        for _, key, _, _ in rows:
+            if root is None:
+                ident = key
+            else:
+                try:
+                    ident = Path(key).relative_to(root).as_posix()
+                except ValueError:
+                    ident = None
+            i = index.get(ident) if ident is not None else None
+            (missing.append(key) if i is None else take.append(i))
+        if missing:
+            how = f"paths relative to {root}" if root is not None else "absolute paths (or give the root they are relative to)"
+            raise UserError(f"{len(missing)} of the project's {len(rows)} image(s) have no vector in it (first: "
+                            f"{', '.join(missing[:3])}); its ids must be the images' {how}", key=f"{what} {f.path}")
+        x = np.asarray(f.vectors[np.asarray(take, np.int64)], np.float32)
+        f.check_unchanged()  # not a mix of two versions of the file
+        name = FILE_EMBEDDER + spec["name"]
+        self._features = FeatureTable(fp, np.array([r[0] for r in rows], np.int64), x, name, checksum(x),
+                                      [k for _, k, _, _ in rows])
+        return self._features
+
     def _compute_features(self, progress: Progress) -> FeatureTable:
         from ..data.images import ImageFiles
         from ..embedders import embed
@@ -92,10 +196,10 @@ class TrainingMixin(ProjectStore):
         settings = self.settings
         if not settings:
             raise UserError("set up the project first (name, labels, strategy)")
-        with self._read() as con:
-            fp, rows = self._items_fingerprint(con)
-        if not rows:
-            raise UserError("the project has no images yet: add a folder, a CSV or uploads")
+        spec = self.features_file()
+        fp, rows = self._items_state()
+        if spec is not None:  # the project's own pipeline wrote them (use_features)
+            return self._file_features(spec, fp, rows, progress)
         if self._features is not None and self._features.fingerprint == fp:
             return self._features
         name = settings.get("embedder_resolved") or settings["embedder"]
@@ -124,7 +228,7 @@ class TrainingMixin(ProjectStore):
         f = self._feature_table()
         from ..embedders import EMBEDDERS
 
-        fitted = bool(EMBEDDERS.entry(f.embedder).fitted)
+        fitted = not f.embedder.startswith(FILE_EMBEDDER) and bool(EMBEDDERS.entry(f.embedder).fitted)
         return {"name": f.embedder, "options": dict(self.settings.get("embedder_options") or {}),
                 "dim": int(f.x.shape[1]), "fitted_on": f.fingerprint if fitted else None,
                 "features_sha256": f.checksum}

@@ -152,7 +152,9 @@ def _read_parquet(path: Path, key: str, column: str | None) -> tuple[list[str], 
         raise UserError(f"needs an 'id' column and a vector column; has {names}", key=key)
     rest = [n for n in names if n != "id"]
     col = column or ("features" if "features" in rest else rest[0] if len(rest) == 1 else None)
-    if col is None or col not in rest:
+    if column is not None and column not in rest:
+        raise UserError(f"no vector column {column!r}; its columns beside 'id': {', '.join(rest) or 'none'}", key=key)
+    if col is None:
         raise UserError(f"name the vector column ({', '.join(rest) or 'none'}): a column 'features', or one other "
                         "column beside 'id'", key=key)
     typ = schema.field(col).type

@@ -65,6 +65,9 @@ def test_parquet_written_by_pandas_and_a_float16_fixed_size_list_read_alike(tmp_
     pq.write_table(pa.table({"id": _ids(70), "emb": col}), tmp_path / "h.parquet", row_group_size=16)  # 5 groups
     b = read_features(tmp_path / "h.parquet")
     assert b.vectors.dtype == np.float16 and np.array_equal(b.vectors, x) and b.ids == _ids(70)
+    # a column named that is not there is named as such, with the columns there are
+    with pytest.raises(UserError, match="no vector column 'nope'; its columns beside 'id': emb"):
+        read_features(tmp_path / "h.parquet", column="nope")
 
 
 @pytest.mark.parametrize("case, words", [
