@@ -152,12 +152,12 @@ class TrainingMixin(ProjectStore):
     def _file_features(self, spec: dict[str, Any], fp: str, rows: list, progress: Progress) -> FeatureTable:
         """The features of every item, read from the file ``spec`` names (:meth:`use_features`)."""
         from ..embedders.cache import checksum
-        from ..picking.features_file import _stamp, read_features
+        from ..picking.features_file import file_stamp, read_features
 
         what = "features file"
         stamped = [Path(spec["path"])] + ([Path(spec["ids"])] if spec.get("ids") else [])
         try:
-            fp = f"{fp}:{_stamp(*stamped)}"  # a changed file is read again
+            fp = f"{fp}:{file_stamp(*stamped)}"  # a changed file is read again
         except OSError as exc:
             raise UserError(f"cannot read it ({exc.strerror or exc})", key=f"{what} {spec['path']}") from None
         if self._features is not None and self._features.fingerprint == fp:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["FeatureFile", "read_features", "read_ids_file", "match_ids", "FORMATS"]
+__all__ = ["FeatureFile", "file_stamp", "read_features", "read_ids_file", "match_ids", "FORMATS"]
 
 FORMATS = (".npy", ".npz", ".parquet")
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -52,7 +52,7 @@ class FeatureFile:
     def check_unchanged(self) -> None:
         """Fail when the file (or its ids file) changed since it was read: the picks would mix two
         versions; nothing is written."""
-        now = _stamp(*self._stamped)
+        now = file_stamp(*self._stamped)
         if now != self.stamp:
             raise UserError("changed while it was being read (size or modification time); run again on the file as "
                             "it is now; nothing was written", key=f"--features {self.path}")
@@ -64,7 +64,8 @@ class FeatureFile:
                 "dtype": str(self.vectors.dtype), "file_stamp": self.stamp}
 
 
-def _stamp(*paths: Path) -> str:
+def file_stamp(*paths: Path) -> str:
+    """A short hash of the files' paths, sizes and modification times: changes when one is rewritten."""
     h = hashlib.sha256()
     for p in paths:
         st = os.stat(p)
@@ -244,7 +245,7 @@ def read_features(path: str | Path, ids: Sequence[str] | str | Path | None = Non
         raise UserError(f"{len(names)} id(s) for {len(x)} vector(s)", key=key)
     _check_ids(names, key)
     _check_finite(names, x, key)
-    return FeatureFile(path, names, x, mapped, _stamp(*stamped), tuple(stamped))
+    return FeatureFile(path, names, x, mapped, file_stamp(*stamped), tuple(stamped))
 
 
 def _check_ids(names: list[str], key: str) -> None:
