@@ -1,3 +1,10 @@
+import sys
+
+# Bytecode caches for the test modules (pytest's assertion rewrites) and the package, even where
+# PYTHONDONTWRITEBYTECODE is set: without them every run rewrites and compiles ~230 modules
+# again, 6-7 s of the default tier (bench/README.md). The caches go to the gitignored __pycache__.
+sys.dont_write_bytecode = False
+
 import numpy as np
 import pytest
 
