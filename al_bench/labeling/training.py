@@ -199,7 +199,13 @@ class TrainingMixin(ProjectStore):
         spec = self.features_file()
         fp, rows = self._items_state()
         if spec is not None:  # the project's own pipeline wrote them (use_features)
-            return self._file_features(spec, fp, rows, progress)
+            table = self._file_features(spec, fp, rows, progress)
+            if settings.get("embedder_resolved") != table.embedder:  # e.g. settings restored from a checkpoint
+                with self._tx() as con:  # taken before use_features: they name the file again
+                    cur = self._meta(con, "settings", {})
+                    cur.update(embedder=FILE_EMBEDDER.rstrip(":"), embedder_options={}, embedder_resolved=table.embedder)
+                    con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
+            return table
         if self._features is not None and self._features.fingerprint == fp:
             return self._features
         name = settings.get("embedder_resolved") or settings["embedder"]

@@ -172,3 +172,17 @@ def test_the_command_serves_a_project_whose_features_come_from_a_file(tmp_path, 
         proc.terminate()
         proc.wait(30)
     assert LabelingProject.open(tmp_path / "proj").features_file()["name"] == "emb.parquet"
+
+
+def test_a_checkpoint_from_before_the_file_restores_labels_but_the_features_stay_the_files(tmp_path, images):
+    folder, truth = images
+    p = LabelingProject.open(tmp_path / "proj")
+    p.setup("colours", CLASSES, batch_size=4)
+    p.add_folder(folder)
+    p.checkpoint("before")
+    p.use_features(_parquet(tmp_path / "emb.parquet", _vectors(truth), folder), root=folder, name="clip")
+    p.add_labels({k: truth[k] for k in sorted(truth)[:6]})
+    p.restore("before")  # its settings name no file
+    assert len(p.labels) == 0
+    p.features()
+    assert p.settings["embedder_resolved"] == "file:clip" and p.settings["embedder"] == "file"
