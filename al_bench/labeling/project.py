@@ -82,7 +82,7 @@ from .store import STALE_TMP_SECONDS as STALE_TMP_SECONDS
 from .store import UPLOADS as UPLOADS
 from .store import Progress as Progress
 from .training import CV_FOLDS as CV_FOLDS
-from .training import FILE_EMBEDDER, FitReport, TrainingMixin
+from .training import FILE, FILE_EMBEDDER, FitReport, TrainingMixin
 from .training import MIN_CV_LABELS as MIN_CV_LABELS
 from .training import TEMPERATURE_RANGE as TEMPERATURE_RANGE
 
@@ -146,11 +146,11 @@ class LabelingProject(SourcesMixin, ItemsMixin, LabelsMixin, TrainingMixin, Quer
                                 key=what)
         file_spec = self.features_file()
         if file_spec is not None:  # use_features: the project's own pipeline supplies the features
-            if embedder not in ("auto", FILE_EMBEDDER.rstrip(":")):
+            if embedder not in ("auto", FILE):
                 raise UserError(f"the project's features come from the file {file_spec['path']} "
                                 f"({FILE_EMBEDDER}{file_spec['name']}); the embedder cannot change (start a new "
                                 "project)", key="embedder")
-            embedder, embedder_options = FILE_EMBEDDER.rstrip(":"), {}
+            embedder, embedder_options = FILE, {}
         elif embedder not in EMBEDDERS:
             raise UserError(f"unknown embedder {embedder!r}; choose one of {', '.join(sorted(EMBEDDERS))}",
                             key="embedder")

@@ -22,12 +22,14 @@ from .estimate import Z95, audit_estimate, cross_fit
 from .stopping import forecast, suggestion
 from .store import CACHE, Progress, ProjectStore, now_utc, quiet
 
-__all__ = ["FILE_EMBEDDER", "CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable", "TrainingMixin"]
+__all__ = ["FILE", "FILE_EMBEDDER", "CV_FOLDS", "MIN_CV_LABELS", "TEMPERATURE_RANGE", "FitReport", "FeatureTable",
+           "TrainingMixin"]
 
 CV_FOLDS = 5
 MIN_CV_LABELS = 10  # fewer labels: no accuracy estimate (folds of one or two images say nothing)
 TEMPERATURE_RANGE = (0.05, 20.0)
-FILE_EMBEDDER = "file:"  # the embedder of features read from a file (use_features), then the pipeline's name
+FILE = "file"  # the settings' embedder of a project whose features come from a file (use_features)
+FILE_EMBEDDER = FILE + ":"  # what it resolves to: this, then the pipeline's name
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,16 @@ class TrainingMixin(ProjectStore):
                 raise
             with self._tx() as con:
                 con.execute("INSERT OR REPLACE INTO meta VALUES('features_file', ?)", (json.dumps(spec),))
-                cur = self._meta(con, "settings", {}) or {}
-                if cur:
-                    cur.update(embedder=FILE_EMBEDDER.rstrip(":"), embedder_options={}, embedder_resolved=resolved)
-                    con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
+                self._settings_name_file(con, resolved)
             self._features = table
         return spec
+
+    def _settings_name_file(self, con, resolved: str) -> None:
+        """Point the project's settings (when set up) at the features file ``resolved`` names."""
+        cur = self._meta(con, "settings", {}) or {}
+        if cur:
+            cur.update(embedder=FILE, embedder_options={}, embedder_resolved=resolved)
+            con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
 
     def features_file(self) -> dict[str, Any] | None:
         """What :meth:`use_features` set (path, root, ids, column, name), or None."""
@@ -193,18 +199,17 @@ class TrainingMixin(ProjectStore):
         from ..data.images import ImageFiles
         from ..embedders import embed
 
-        settings = self.settings
+        with self._read() as con:
+            settings = self._meta(con, "settings", {}) or {}
+            spec = self._meta(con, "features_file", None)
         if not settings:
             raise UserError("set up the project first (name, labels, strategy)")
-        spec = self.features_file()
         fp, rows = self._items_state()
         if spec is not None:  # the project's own pipeline wrote them (use_features)
             table = self._file_features(spec, fp, rows, progress)
             if settings.get("embedder_resolved") != table.embedder:  # e.g. settings restored from a checkpoint
                 with self._tx() as con:  # taken before use_features: they name the file again
-                    cur = self._meta(con, "settings", {})
-                    cur.update(embedder=FILE_EMBEDDER.rstrip(":"), embedder_options={}, embedder_resolved=table.embedder)
-                    con.execute("INSERT OR REPLACE INTO meta VALUES('settings', ?)", (json.dumps(cur),))
+                    self._settings_name_file(con, table.embedder)
             return table
         if self._features is not None and self._features.fingerprint == fp:
             return self._features
